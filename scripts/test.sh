@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, formatting, lints, every Rust test (unit, moto
+# integration, end to end) and the static checks of the ASL and SAM template.
+# Exits non-zero when anything fails. This is what .ci/run calls.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trainguard/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+bash scripts/setup.sh
+export PATH="$root/.venv/bin:$root/node_modules/.bin:$PATH"
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== build binaries (the end-to-end tests run them)"
+cargo build --workspace --bins --locked
+echo "== static checks"
+for check in scripts/check.d/*.sh; do
+  [ -e "$check" ] || continue
+  echo "-- $check"
+  bash "$check"
+done
+echo "== cargo test"
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"

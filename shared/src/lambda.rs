@@ -1,0 +1,176 @@
+//! Glue between lambda_runtime and the library: error names as `Diagnostic`s, the
+//! execution name in every log line, and a deadline guard.
+//!
+//! A handler built on [`serve`] decodes its input, calls the library and encodes the
+//! result; any error it returns must be a [`HandlerError`], which always carries a
+//! documented error name (lambda_runtime would otherwise report the Rust type name,
+//! which no `ErrorEquals` can match).
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::error::ErrorName;
+
+/// An error leaving a handler: a documented name and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    /// The stable error name (Lambda `errorType`).
+    pub name: &'static str,
+    /// What went wrong and where.
+    pub message: String,
+}
+
+impl std::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl<E: ErrorName> From<E> for HandlerError {
+    fn from(e: E) -> Self {
+        HandlerError { name: e.error_name(), message: e.to_string() }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        Diagnostic { error_type: e.name.to_string(), error_message: e.message }
+    }
+}
+
+/// The Step Functions execution name carried by an input, if any.
+///
+/// Accepts the fields the state machine passes (`execution_name`, `executionName`,
+/// `ExecutionName`, or an `execution` object/ARN from `$$.Execution`), so every log line of
+/// one run can be found by its name.
+pub fn execution_name(input: &Value) -> Option<String> {
+    for key in ["execution_name", "executionName", "ExecutionName"] {
+        if let Some(s) = input.get(key).and_then(Value::as_str) {
+            return Some(s.to_string());
+        }
+    }
+    match input.get("execution") {
+        Some(Value::String(s)) => Some(s.rsplit(':').next().unwrap_or(s).to_string()),
+        Some(Value::Object(o)) => o
+            .get("Name")
+            .or_else(|| o.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Time left before the Lambda deadline, with a safety margin, so long loops can stop
+/// cleanly (and say how far they got) instead of being killed.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Option<SystemTime>,
+}
+
+impl Deadline {
+    /// No deadline (CLI, tests).
+    pub fn none() -> Self {
+        Deadline { at: None }
+    }
+
+    /// The invocation deadline minus `margin`.
+    pub fn from_context(ctx: &Context, margin: Duration) -> Self {
+        let at = UNIX_EPOCH + Duration::from_millis(ctx.deadline);
+        Deadline { at: at.checked_sub(margin) }
+    }
+
+    /// A deadline `d` from now (tests).
+    pub fn after(d: Duration) -> Self {
+        Deadline { at: Some(SystemTime::now() + d) }
+    }
+
+    /// True once the (margined) deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.at.map(|at| SystemTime::now() >= at).unwrap_or(false)
+    }
+
+    /// Time left, if bounded.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.at.map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
+    }
+}
+
+/// The safety margin before the deadline: `TRAINGUARD_DEADLINE_MARGIN_MS`, default 10 s.
+pub fn deadline_margin() -> Duration {
+    Duration::from_millis(
+        std::env::var("TRAINGUARD_DEADLINE_MARGIN_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000),
+    )
+}
+
+/// Run a JSON-in/JSON-out handler on the Lambda runtime with JSON logs, an
+/// `invocation` span carrying the function, request id and execution name, and errors
+/// reported under their documented names.
+pub async fn serve<F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value, Context) -> Fut,
+    Fut: Future<Output = Result<Value, HandlerError>>,
+{
+    crate::telemetry::init_lambda_logging();
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let (payload, ctx) = event.into_parts();
+        let execution = execution_name(&payload).unwrap_or_default();
+        let span = tracing::info_span!(
+            "invocation",
+            function,
+            request_id = %ctx.request_id,
+            execution_name = %execution
+        );
+        async move {
+            let result = handler(payload, ctx).await;
+            if let Err(e) = &result {
+                tracing::error!(error_name = e.name, error_message = %e.message, "invocation failed");
+            }
+            result.map_err(Diagnostic::from)
+        }
+        .instrument(span)
+        .await
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CommonError;
+    use serde_json::json;
+
+    #[test]
+    fn handler_error_keeps_documented_name() {
+        let e: HandlerError = CommonError::MissingField("data".into()).into();
+        let d: Diagnostic = e.into();
+        assert_eq!(d.error_type, "InputError.MissingField");
+        assert!(d.error_message.contains("data"));
+    }
+
+    #[test]
+    fn execution_name_from_each_shape() {
+        assert_eq!(execution_name(&json!({"execution_name": "a"})).as_deref(), Some("a"));
+        assert_eq!(execution_name(&json!({"ExecutionName": "b"})).as_deref(), Some("b"));
+        assert_eq!(
+            execution_name(&json!({"execution": "arn:aws:states:us-east-1:1:execution:sm:c"})).as_deref(),
+            Some("c")
+        );
+        assert_eq!(execution_name(&json!({"execution": {"Name": "d"}})).as_deref(), Some("d"));
+        assert_eq!(execution_name(&json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn deadline_expires() {
+        assert!(!Deadline::none().expired());
+        assert!(Deadline::after(Duration::from_millis(0)).expired());
+        assert!(!Deadline::after(Duration::from_secs(60)).expired());
+    }
+}

@@ -1,0 +1,199 @@
+//! Test harness: a real moto server on a free loopback port, SDK clients pointed at
+//! it, and helpers to create buckets and objects.
+//!
+//! Every test binary that needs AWS starts its own [`MotoServer`]; it is killed by PID
+//! when dropped. The moto executable comes from `TRAINGUARD_MOTO_SERVER` or the
+//! project's virtualenv (`.venv/bin/moto_server`, made by `scripts/setup.sh`). If it is
+//! missing the test fails with a message saying how to install it: a test that needs
+//! moto never passes silently without it.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use trainguard::aws::Clients;
+
+/// The workspace root (parent of `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A directory for test output that survives the run (screenshots, reports):
+/// `target/test-output/<name>` under `CARGO_TARGET_DIR` or the workspace.
+pub fn output_dir(name: &str) -> PathBuf {
+    let base = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    let dir = base.join("test-output").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Path of the moto_server executable.
+pub fn moto_executable() -> PathBuf {
+    if let Ok(p) = std::env::var("TRAINGUARD_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    workspace_root().join(".venv/bin/moto_server")
+}
+
+/// A free TCP port on loopback (bind to 0, read it, release it).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    l.local_addr().unwrap().port()
+}
+
+/// A moto server process, killed on drop.
+pub struct MotoServer {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    /// Start moto on a free loopback port and wait until it answers.
+    pub fn start() -> MotoServer {
+        Self::start_with_env(&[])
+    }
+
+    /// Start moto with extra environment (e.g. `MOTO_PORT` pointing its Step Functions
+    /// interpreter at a router).
+    pub fn start_with_env(env: &[(&str, &str)]) -> MotoServer {
+        let exe = moto_executable();
+        assert!(
+            exe.exists(),
+            "moto server not found at {} — run `scripts/setup.sh` (or set TRAINGUARD_MOTO_SERVER)",
+            exe.display()
+        );
+        let port = free_port();
+        let mut cmd = Command::new(&exe);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn moto_server");
+        let server = MotoServer { child, port, endpoint: format!("http://127.0.0.1:{port}") };
+        let start = Instant::now();
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Environment variables that point a child process (a handler binary, the CLI) at
+    /// this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    /// SDK configuration pointed at this server (no process environment touched).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await
+    }
+
+    /// trainguard's clients pointed at this server.
+    pub async fn clients(&self) -> Clients {
+        Clients::from_config(self.sdk_config().await)
+    }
+
+    /// Turn on moto's Step Functions interpreter.
+    pub async fn enable_sfn_execution(&self) {
+        self.post_json("/moto-api/config", r#"{"stepfunctions":{"execute_state_machine":true}}"#).await;
+    }
+
+    /// POST a JSON body to a moto path (minimal HTTP/1.1 client: no extra dependency).
+    pub async fn post_json(&self, path: &str, body: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"), "moto {path}: {out}");
+        out
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bucket name unique to this test run.
+pub fn unique_bucket(prefix: &str) -> String {
+    use rand::Rng;
+    let n: u32 = rand::thread_rng().gen();
+    format!("{prefix}-{n:08x}").to_lowercase()
+}
+
+/// Create a bucket.
+pub async fn create_bucket(clients: &Clients, bucket: &str) {
+    clients.s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+}
+
+/// Put an object.
+pub async fn put_object(clients: &Clients, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into().into())
+        .send()
+        .await
+        .expect("put object");
+}
+
+/// Read an object, None when missing.
+pub async fn get_object(clients: &Clients, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match clients.s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(o) => Some(o.body.collect().await.unwrap().into_bytes().to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Every key under a prefix.
+pub async fn list_keys(clients: &Clients, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = clients.s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(p) = pages.next().await {
+        for o in p.expect("list").contents() {
+            keys.push(o.key().unwrap().to_string());
+        }
+    }
+    keys
+}
+
+/// Path of a workspace binary built by cargo (debug profile under the target dir).
+pub fn binary_path(name: &str) -> PathBuf {
+    let base = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    base.join("debug").join(name)
+}
