@@ -93,8 +93,9 @@ pub const ERRORS: &[ErrorDoc] = &[
 
 /// Every documented error name, across all modules.
 pub fn catalog() -> Vec<ErrorDoc> {
-    let parts: [&[ErrorDoc]; 8] = [
+    let parts: [&[ErrorDoc]; 9] = [
         ERRORS,
+        crate::dataset::ERRORS,
         crate::schema::ERRORS,
         crate::profile::ERRORS,
         crate::drift::ERRORS,
