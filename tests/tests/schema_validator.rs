@@ -32,14 +32,25 @@ impl Env {
         let clients = moto.clients().await;
         let bucket = unique_bucket(tag);
         create_bucket(&clients, &bucket).await;
-        put_object(&clients, &bucket, "contracts/churn.json", repo_file("events/schema-validator/contract.json")).await;
+        put_object(
+            &clients,
+            &bucket,
+            "contracts/churn.json",
+            repo_file("events/schema-validator/contract.json"),
+        )
+        .await;
         let config = ServiceConfig {
             contract_uri: Some(format!("s3://{bucket}/contracts/churn.json")),
             report_bucket: None,
             report_prefix: "reports/schema/".into(),
         };
         let service = Service::new(S3Store::new(clients.s3.clone()), config);
-        Env { _moto: moto, clients, bucket, service }
+        Env {
+            _moto: moto,
+            clients,
+            bucket,
+            service,
+        }
     }
 
     async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
@@ -66,7 +77,9 @@ impl Env {
 
     async fn json_at(&self, uri: &str) -> Value {
         let key = uri.strip_prefix(&format!("s3://{}/", self.bucket)).unwrap();
-        let body = get_object(&self.clients, &self.bucket, key).await.unwrap_or_else(|| panic!("{uri} missing"));
+        let body = get_object(&self.clients, &self.bucket, key)
+            .await
+            .unwrap_or_else(|| panic!("{uri} missing"));
         serde_json::from_slice(&body).unwrap()
     }
 }
@@ -74,21 +87,40 @@ impl Env {
 #[tokio::test]
 async fn clean_csv_gzip_and_parquet_pass_and_write_reports() {
     let env = Env::new("sv-clean").await;
-    env.put("in/sample.csv", repo_file("events/data/sample.csv")).await;
-    env.put("in/sample.csv.gz", fixture("features.csv.gz")).await;
-    env.put("in/features.parquet", fixture("features.parquet")).await;
+    env.put("in/sample.csv", repo_file("events/data/sample.csv"))
+        .await;
+    env.put("in/sample.csv.gz", fixture("features.csv.gz"))
+        .await;
+    env.put("in/features.parquet", fixture("features.parquet"))
+        .await;
     // A Parquet file without the extension: detected by content.
-    env.put("in/features-noext", fixture("features.parquet")).await;
+    env.put("in/features-noext", fixture("features.parquet"))
+        .await;
 
-    for (key, rows) in [("in/sample.csv", 400), ("in/sample.csv.gz", 400), ("in/features.parquet", 300), ("in/features-noext", 300)] {
+    for (key, rows) in [
+        ("in/sample.csv", 400),
+        ("in/sample.csv.gz", 400),
+        ("in/features.parquet", 300),
+        ("in/features-noext", 300),
+    ] {
         let mut input = env.task(key);
         input["execution_name"] = json!(format!("exec-{}", key.replace(['/', '.'], "-")));
         let out = env.ok(input.clone()).await;
         assert_eq!(out["passed"], json!(true), "{key}: {out}");
         assert_eq!(out["rows"], json!(rows), "{key}");
-        assert_eq!(out["violations"], json!({"error": 0, "warning": 0}), "{key}");
+        assert_eq!(
+            out["violations"],
+            json!({"error": 0, "warning": 0}),
+            "{key}"
+        );
         let report_uri = out["report_uri"].as_str().unwrap();
-        assert!(report_uri.ends_with(&format!("pipeline/{}/reports/schema.json", input["execution_name"].as_str().unwrap())), "{report_uri}");
+        assert!(
+            report_uri.ends_with(&format!(
+                "pipeline/{}/reports/schema.json",
+                input["execution_name"].as_str().unwrap()
+            )),
+            "{report_uri}"
+        );
         let report = env.json_at(report_uri).await;
         assert_eq!(report["rows"], json!(rows));
         assert_eq!(report["columns"]["plan"]["distinct"], json!(3), "{key}");
@@ -140,38 +172,84 @@ async fn each_violation_is_found_with_its_column_and_count() {
             .unwrap_or_else(|| panic!("no {check} for {col}: {}", report["findings"]))
     };
     let t = find("age", "type");
-    assert_eq!((t["count"].clone(), t["examples"][0]["row"].clone(), t["examples"][0]["value"].clone()), (json!(1), json!(5), json!("forty")));
+    assert_eq!(
+        (
+            t["count"].clone(),
+            t["examples"][0]["row"].clone(),
+            t["examples"][0]["value"].clone()
+        ),
+        (json!(1), json!(5), json!("forty"))
+    );
     let r = find("age", "range");
-    assert_eq!((r["count"].clone(), r["examples"][0]["row"].clone(), r["observed"]["max"].clone()), (json!(1), json!(6), json!(140)));
+    assert_eq!(
+        (
+            r["count"].clone(),
+            r["examples"][0]["row"].clone(),
+            r["observed"]["max"].clone()
+        ),
+        (json!(1), json!(6), json!(140))
+    );
     let a = find("plan", "allowed_values");
-    assert_eq!((a["count"].clone(), a["examples"][0]["value"].clone()), (json!(1), json!("enterprise")));
+    assert_eq!(
+        (a["count"].clone(), a["examples"][0]["value"].clone()),
+        (json!(1), json!("enterprise"))
+    );
     let n = find("monthly_charges", "null_ratio");
-    assert_eq!((n["observed"]["nulls"].clone(), n["observed"]["null_ratio"].clone()), (json!(60), json!(0.15)));
+    assert_eq!(
+        (
+            n["observed"]["nulls"].clone(),
+            n["observed"]["null_ratio"].clone()
+        ),
+        (json!(60), json!(0.15))
+    );
     let c = find("country", "cardinality");
     assert_eq!(c["observed"]["distinct"], json!(400));
     let w = find("support_calls", "range");
     assert_eq!(w["severity"], json!("warning"));
 
     // Missing required column, extra column, row count.
-    env.put("bad/narrow.csv", "customer_id,age,colour\nC1,30,red\n").await;
+    env.put("bad/narrow.csv", "customer_id,age,colour\nC1,30,red\n")
+        .await;
     let out = env.ok(env.task("bad/narrow.csv")).await;
     let report = env.json_at(out["report_uri"].as_str().unwrap()).await;
-    let checks: Vec<(Value, Value)> = report["findings"].as_array().unwrap().iter().map(|f| (f["column"].clone(), f["check"].clone())).collect();
-    assert!(checks.contains(&(json!("plan"), json!("required"))), "{checks:?}");
-    assert!(!checks.contains(&(json!("last_login"), json!("required"))), "optional column");
-    assert!(checks.contains(&(json!("colour"), json!("extra_column"))), "{checks:?}");
-    assert!(checks.contains(&(Value::Null, json!("row_count"))), "{checks:?}");
+    let checks: Vec<(Value, Value)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["column"].clone(), f["check"].clone()))
+        .collect();
+    assert!(
+        checks.contains(&(json!("plan"), json!("required"))),
+        "{checks:?}"
+    );
+    assert!(
+        !checks.contains(&(json!("last_login"), json!("required"))),
+        "optional column"
+    );
+    assert!(
+        checks.contains(&(json!("colour"), json!("extra_column"))),
+        "{checks:?}"
+    );
+    assert!(
+        checks.contains(&(Value::Null, json!("row_count"))),
+        "{checks:?}"
+    );
 }
 
 #[tokio::test]
 async fn prefixes_are_partitioned_datasets_and_fan_out_merges_agree() {
     let env = Env::new("sv-prefix").await;
-    env.put("ds/part-0.parquet", fixture("part-0.parquet")).await;
-    env.put("ds/part-1.parquet", fixture("part-1.parquet")).await;
+    env.put("ds/part-0.parquet", fixture("part-0.parquet"))
+        .await;
+    env.put("ds/part-1.parquet", fixture("part-1.parquet"))
+        .await;
     env.put("ds/_SUCCESS", "").await;
     let whole = env.ok(env.task("ds/")).await;
     assert_eq!(whole["passed"], json!(true), "{whole}");
-    assert_eq!((whole["rows"].clone(), whole["objects"].clone()), (json!(300), json!(2)));
+    assert_eq!(
+        (whole["rows"].clone(), whole["objects"].clone()),
+        (json!(300), json!(2))
+    );
     let whole_report = env.json_at(whole["report_uri"].as_str().unwrap()).await;
 
     // Distributed Map style: one partial per object, then a merge.
@@ -182,7 +260,13 @@ async fn prefixes_are_partitioned_datasets_and_fan_out_merges_agree() {
         input["execution_name"] = json!("fan-1");
         let out = env.ok(input).await;
         assert_eq!(out["rows"], json!(150));
-        assert!(out["partial_uri"].as_str().unwrap().contains("pipeline/fan-1/reports/schema-parts/"), "{out}");
+        assert!(
+            out["partial_uri"]
+                .as_str()
+                .unwrap()
+                .contains("pipeline/fan-1/reports/schema-parts/"),
+            "{out}"
+        );
         outputs.push(out);
     }
     let merged = env
@@ -191,13 +275,17 @@ async fn prefixes_are_partitioned_datasets_and_fan_out_merges_agree() {
     let merged_report = env.json_at(merged["report_uri"].as_str().unwrap()).await;
     assert_eq!(merged["rows"], json!(300));
     assert_eq!(merged["passed"], whole["passed"]);
-    assert_eq!(merged_report["columns"], whole_report["columns"], "null ratios, cardinalities, extremes combine exactly");
+    assert_eq!(
+        merged_report["columns"], whole_report["columns"],
+        "null ratios, cardinalities, extremes combine exactly"
+    );
     // Merge from the default parts prefix of the execution (no results listed).
     let by_prefix = env.ok(json!({"task": "merge", "contract": format!("s3://{}/contracts/churn.json", env.bucket), "execution_name": "fan-1"})).await;
     assert_eq!(by_prefix["rows"], json!(300));
 
     // A partition with another schema spoils the prefix.
-    env.put("ds/part-2.parquet", fixture("part-other.parquet")).await;
+    env.put("ds/part-2.parquet", fixture("part-other.parquet"))
+        .await;
     let (name, msg) = env.err(env.task("ds/")).await;
     assert_eq!(name, "DataError.SchemaMismatch", "{msg}");
     assert!(msg.contains("age"), "{msg}");
@@ -206,21 +294,35 @@ async fn prefixes_are_partitioned_datasets_and_fan_out_merges_agree() {
 #[tokio::test]
 async fn unusable_data_gets_documented_error_names() {
     let env = Env::new("sv-bad").await;
-    env.put("x/bad_magic.parquet", fixture("bad_magic.parquet")).await;
-    env.put("x/truncated.parquet", fixture("truncated.parquet")).await;
+    env.put("x/bad_magic.parquet", fixture("bad_magic.parquet"))
+        .await;
+    env.put("x/truncated.parquet", fixture("truncated.parquet"))
+        .await;
     let mut latin1 = b"customer_id,age\nC1,30\nJos".to_vec();
     latin1.push(0xe9); // é in Latin-1
     latin1.extend_from_slice(b",41\n");
     env.put("x/latin1.csv", latin1).await;
     env.put("x/empty.csv", "").await;
-    env.put("x/dupes.csv", "customer_id,age,age\nC1,1,2\n").await;
-    env.put("x/ragged.csv", "customer_id,age\nC1,30\nC2\n").await;
-    env.put("x/archive.zip", b"PK\x03\x04rest-of-zip".to_vec()).await;
-    env.put("x/gzip-cut.csv.gz", fixture("features.csv.gz")[..2000].to_vec()).await;
-    env.put("bad-contract.json", r#"{"version": 2, "columns": []}"#).await;
+    env.put("x/dupes.csv", "customer_id,age,age\nC1,1,2\n")
+        .await;
+    env.put("x/ragged.csv", "customer_id,age\nC1,30\nC2\n")
+        .await;
+    env.put("x/archive.zip", b"PK\x03\x04rest-of-zip".to_vec())
+        .await;
+    env.put(
+        "x/gzip-cut.csv.gz",
+        fixture("features.csv.gz")[..2000].to_vec(),
+    )
+    .await;
+    env.put("bad-contract.json", r#"{"version": 2, "columns": []}"#)
+        .await;
 
     let cases = [
-        ("x/bad_magic.parquet", "DataError.CorruptParquet", "bad magic"),
+        (
+            "x/bad_magic.parquet",
+            "DataError.CorruptParquet",
+            "bad magic",
+        ),
         ("x/truncated.parquet", "DataError.TruncatedFile", "footer"),
         ("x/latin1.csv", "DataError.InvalidEncoding", "offset 25"),
         ("x/empty.csv", "DataError.EmptyFile", "empty"),
@@ -234,13 +336,20 @@ async fn unusable_data_gets_documented_error_names() {
     for (key, name, needle) in cases {
         let (got, msg) = env.err(env.task(key)).await;
         assert_eq!(got, name, "{key}: {msg}");
-        assert!(msg.contains(needle), "{key}: {msg:?} should mention {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "{key}: {msg:?} should mention {needle:?}"
+        );
     }
 
     // Header-only: a valid zero-row dataset; the contract's row_count fails it.
-    env.put("x/header-only.csv", "customer_id,age,tenure_months\n").await;
+    env.put("x/header-only.csv", "customer_id,age,tenure_months\n")
+        .await;
     let out = env.ok(env.task("x/header-only.csv")).await;
-    assert_eq!((out["passed"].clone(), out["rows"].clone()), (json!(false), json!(0)));
+    assert_eq!(
+        (out["passed"].clone(), out["rows"].clone()),
+        (json!(false), json!(0))
+    );
 
     let mut input = env.task("x/header-only.csv");
     input["contract"] = json!(format!("s3://{}/bad-contract.json", env.bucket));
@@ -250,16 +359,30 @@ async fn unusable_data_gets_documented_error_names() {
 #[tokio::test]
 async fn events_malformed_inputs_deadline_and_metrics() {
     let env = Env::new("sv-events").await;
-    env.put("incoming/new data.csv", repo_file("events/data/sample.csv")).await;
+    env.put("incoming/new data.csv", repo_file("events/data/sample.csv"))
+        .await;
 
-    let mut s3: Value = serde_json::from_slice(&repo_file("events/schema-validator/s3-event.json")).unwrap();
+    let mut s3: Value =
+        serde_json::from_slice(&repo_file("events/schema-validator/s3-event.json")).unwrap();
     s3["Records"][0]["s3"]["bucket"]["name"] = json!(env.bucket);
     s3["Records"][0]["s3"]["object"]["key"] = json!("incoming/new+data.csv");
     let out = env.ok(s3).await;
-    assert_eq!((out["passed"].clone(), out["rows"].clone()), (json!(true), json!(400)));
-    assert!(out["report_uri"].as_str().unwrap().contains("/reports/schema/"), "{out}");
+    assert_eq!(
+        (out["passed"].clone(), out["rows"].clone()),
+        (json!(true), json!(400))
+    );
+    assert!(
+        out["report_uri"]
+            .as_str()
+            .unwrap()
+            .contains("/reports/schema/"),
+        "{out}"
+    );
 
-    let mut eb: Value = serde_json::from_slice(&repo_file("events/schema-validator/eventbridge-object-created.json")).unwrap();
+    let mut eb: Value = serde_json::from_slice(&repo_file(
+        "events/schema-validator/eventbridge-object-created.json",
+    ))
+    .unwrap();
     eb["detail"]["bucket"]["name"] = json!(env.bucket);
     eb["detail"]["object"]["key"] = json!("incoming/new data.csv");
     let result = env.service.handle(&eb, &Deadline::none()).await;
@@ -271,16 +394,31 @@ async fn events_malformed_inputs_deadline_and_metrics() {
 
     for (input, name) in [
         (json!("hello"), "InputError.InvalidEvent"),
-        (json!({"Records": [{"eventName": "ObjectCreated:Put"}]}), "InputError.InvalidEvent"),
-        (json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {}}}), "InputError.InvalidEvent"),
+        (
+            json!({"Records": [{"eventName": "ObjectCreated:Put"}]}),
+            "InputError.InvalidEvent",
+        ),
+        (
+            json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {}}}),
+            "InputError.InvalidEvent",
+        ),
         (json!({"data": "s3://UPPER/x"}), "InputError.InvalidUri"),
-        (json!({"contract": format!("s3://{}/contracts/churn.json", env.bucket)}), "InputError.MissingField"),
+        (
+            json!({"contract": format!("s3://{}/contracts/churn.json", env.bucket)}),
+            "InputError.MissingField",
+        ),
     ] {
         assert_eq!(env.err(input.clone()).await.0, name, "{input}");
     }
 
     // Deadline already passed: stop cleanly and say how far it got.
-    let result = env.service.handle(&env.task("incoming/new data.csv"), &Deadline::after(std::time::Duration::ZERO)).await;
+    let result = env
+        .service
+        .handle(
+            &env.task("incoming/new data.csv"),
+            &Deadline::after(std::time::Duration::ZERO),
+        )
+        .await;
     let e = result.as_ref().unwrap_err();
     assert_eq!(e.error_name(), "Transient.DeadlineExceeded");
     assert!(e.to_string().contains("of 1 object"), "{e}");

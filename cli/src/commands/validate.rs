@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use trainguard::dataset::{CsvOptions, DataReader, NullTokens, ReadOptions};
 use trainguard::lambda::Deadline;
-use trainguard::schema::{self, infer_contract, Contract, InferOptions, Report, SchemaError, Severity};
+use trainguard::schema::{
+    self, infer_contract, Contract, InferOptions, Report, SchemaError, Severity,
+};
 use trainguard::storage::{Location, S3Store};
 use trainguard::ErrorName;
 
@@ -62,13 +64,17 @@ async fn store_for(uris: &[Option<&str>]) -> Option<S3Store> {
 async fn read_bytes(store: Option<&S3Store>, at: &str) -> Result<Vec<u8>, SchemaError> {
     match Location::parse(at)? {
         Location::S3(u) => {
-            let store = store.ok_or_else(|| trainguard::error::CommonError::InvalidInput("no S3 client".into()))?;
+            let store = store.ok_or_else(|| {
+                trainguard::error::CommonError::InvalidInput("no S3 client".into())
+            })?;
             Ok(store.get(&u).await?.to_vec())
         }
         Location::Local(p) => std::fs::read(&p).map_err(|e| {
             let what = format!("{}: {e}", p.display());
             match e.kind() {
-                std::io::ErrorKind::NotFound => trainguard::error::CommonError::NotFound(what).into(),
+                std::io::ErrorKind::NotFound => {
+                    trainguard::error::CommonError::NotFound(what).into()
+                }
                 _ => trainguard::error::CommonError::Storage(what).into(),
             }
         }),
@@ -78,11 +84,14 @@ async fn read_bytes(store: Option<&S3Store>, at: &str) -> Result<Vec<u8>, Schema
 async fn write_bytes(store: Option<&S3Store>, at: &str, body: Vec<u8>) -> Result<(), SchemaError> {
     match Location::parse(at)? {
         Location::S3(u) => {
-            let store = store.ok_or_else(|| trainguard::error::CommonError::InvalidInput("no S3 client".into()))?;
+            let store = store.ok_or_else(|| {
+                trainguard::error::CommonError::InvalidInput("no S3 client".into())
+            })?;
             Ok(store.put(&u, body, "application/json").await?)
         }
-        Location::Local(p) => std::fs::write(&p, body)
-            .map_err(|e| trainguard::error::CommonError::Storage(format!("{}: {e}", p.display())).into()),
+        Location::Local(p) => std::fs::write(&p, body).map_err(|e| {
+            trainguard::error::CommonError::Storage(format!("{}: {e}", p.display())).into()
+        }),
     }
 }
 
@@ -92,7 +101,14 @@ pub async fn run_validate(a: ValidateArgs) -> ExitCode {
         let contract = Contract::from_json(&read_bytes(store.as_ref(), &a.contract).await?)?;
         let location = Location::parse(&a.data)?;
         let reader = schema::reader_for(store.clone(), &contract);
-        let report = schema::validate(&reader, &location, &contract, Some(&a.contract), &Deadline::none()).await?;
+        let report = schema::validate(
+            &reader,
+            &location,
+            &contract,
+            Some(&a.contract),
+            &Deadline::none(),
+        )
+        .await?;
         if let Some(path) = &a.report {
             let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
             write_bytes(store.as_ref(), path, body).await?;
@@ -106,7 +122,10 @@ pub async fn run_validate(a: ValidateArgs) -> ExitCode {
     };
     if a.json {
         let verdict = report.verdict(a.report.clone());
-        println!("{}", serde_json::to_string_pretty(&verdict).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).unwrap_or_default()
+        );
     } else {
         print_summary(&report, a.report.as_deref());
     }
@@ -141,7 +160,12 @@ fn print_summary(r: &Report, report_path: Option<&str>) {
             .map(|e| format!("row {}: {:?}", e.row, e.value))
             .collect::<Vec<_>>()
             .join(", ");
-        print!("  {sev:<7} {:<20} {:<14} {}", f.column.as_deref().unwrap_or("(dataset)"), f.check.as_str(), f.message);
+        print!(
+            "  {sev:<7} {:<20} {:<14} {}",
+            f.column.as_deref().unwrap_or("(dataset)"),
+            f.check.as_str(),
+            f.message
+        );
         if example.is_empty() {
             println!();
         } else {
@@ -164,11 +188,30 @@ pub async fn run_infer(a: InferArgs) -> ExitCode {
             .map_err(|e| trainguard::error::CommonError::InvalidInput(format!("--delimiter: {e}")))?
             .and_then(|c| c.delimiter);
         if !(0.0..=10.0).contains(&a.slack) {
-            return Err(trainguard::error::CommonError::InvalidInput(format!("--slack {} is not within 0..=10", a.slack)).into());
+            return Err(trainguard::error::CommonError::InvalidInput(format!(
+                "--slack {} is not within 0..=10",
+                a.slack
+            ))
+            .into());
         }
-        let csv = CsvOptions { delimiter, ..CsvOptions::default() };
-        let options = InferOptions { slack: a.slack, max_rows: a.max_rows, csv: csv.clone(), null_tokens: NullTokens::default(), ..InferOptions::default() };
-        let reader = DataReader::new(store.clone(), ReadOptions { csv, ..ReadOptions::default() });
+        let csv = CsvOptions {
+            delimiter,
+            ..CsvOptions::default()
+        };
+        let options = InferOptions {
+            slack: a.slack,
+            max_rows: a.max_rows,
+            csv: csv.clone(),
+            null_tokens: NullTokens::default(),
+            ..InferOptions::default()
+        };
+        let reader = DataReader::new(
+            store.clone(),
+            ReadOptions {
+                csv,
+                ..ReadOptions::default()
+            },
+        );
         let location = Location::parse(&a.data)?;
         let contract = infer_contract(&reader, &location, &options, &Deadline::none()).await?;
         let mut body = serde_json::to_vec_pretty(&contract).unwrap_or_default();
@@ -176,7 +219,10 @@ pub async fn run_infer(a: InferArgs) -> ExitCode {
         match &a.output {
             Some(path) => {
                 write_bytes(store.as_ref(), path, body).await?;
-                eprintln!("wrote a contract for {} column(s) to {path}", contract.columns.len());
+                eprintln!(
+                    "wrote a contract for {} column(s) to {path}",
+                    contract.columns.len()
+                );
             }
             None => print!("{}", String::from_utf8_lossy(&body)),
         }

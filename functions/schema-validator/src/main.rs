@@ -22,5 +22,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let clients = Clients::from_env().await;
     let service = Service::new(S3Store::new(clients.s3.clone()), ServiceConfig::from_env());
     let service = &service;
-    serve("schema-validator", move |input, ctx| handle(service, input, ctx)).await
+    serve("schema-validator", move |input, ctx| {
+        handle(service, input, ctx)
+    })
+    .await
 }

@@ -26,7 +26,10 @@ impl std::fmt::Display for Compression {
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum Format {
     /// CSV; `delimiter` is filled in once the header has been read (0 before).
-    Csv { compression: Compression, delimiter: u8 },
+    Csv {
+        compression: Compression,
+        delimiter: u8,
+    },
     /// Apache Parquet.
     Parquet,
 }
@@ -56,27 +59,42 @@ pub fn detect(head: &[u8], name: &str) -> Result<Format, DataError> {
         return Ok(Format::Parquet);
     }
     if head.starts_with(GZIP) {
-        return Ok(Format::Csv { compression: Compression::Gzip, delimiter: 0 });
+        return Ok(Format::Csv {
+            compression: Compression::Gzip,
+            delimiter: 0,
+        });
     }
     if head.starts_with(ZSTD) {
-        return Ok(Format::Csv { compression: Compression::Zstd, delimiter: 0 });
+        return Ok(Format::Csv {
+            compression: Compression::Zstd,
+            delimiter: 0,
+        });
     }
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".parquet") || lower.ends_with(".pq") || lower.ends_with(".parq") {
         return Err(DataError::CorruptParquet {
             object: name.to_string(),
-            detail: format!("bad magic: expected \"PAR1\" at byte 0, found {}", show_bytes(&head[..head.len().min(4)])),
+            detail: format!(
+                "bad magic: expected \"PAR1\" at byte 0, found {}",
+                show_bytes(&head[..head.len().min(4)])
+            ),
         });
     }
     for (sig, what) in REFUSED {
         if head.starts_with(sig) {
             return Err(DataError::UnsupportedFormat {
                 object: name.to_string(),
-                detail: format!("{what} (magic {}); trainguard reads CSV (plain, gzip, zstd) and Parquet", show_bytes(sig)),
+                detail: format!(
+                    "{what} (magic {}); trainguard reads CSV (plain, gzip, zstd) and Parquet",
+                    show_bytes(sig)
+                ),
             });
         }
     }
-    Ok(Format::Csv { compression: Compression::None, delimiter: 0 })
+    Ok(Format::Csv {
+        compression: Compression::None,
+        delimiter: 0,
+    })
 }
 
 /// Bytes for a message: printable ASCII as text, the rest as hex.
@@ -96,16 +114,31 @@ mod tests {
 
     #[test]
     fn detects_by_content_not_name() {
-        assert_eq!(detect(b"PAR1\x15\x04", "data.csv").unwrap(), Format::Parquet);
+        assert_eq!(
+            detect(b"PAR1\x15\x04", "data.csv").unwrap(),
+            Format::Parquet
+        );
         assert_eq!(
             detect(&[0x1f, 0x8b, 8, 0], "data.parquet").unwrap(),
-            Format::Csv { compression: Compression::Gzip, delimiter: 0 }
+            Format::Csv {
+                compression: Compression::Gzip,
+                delimiter: 0
+            }
         );
         assert_eq!(
             detect(&[0x28, 0xb5, 0x2f, 0xfd, 0], "x").unwrap(),
-            Format::Csv { compression: Compression::Zstd, delimiter: 0 }
+            Format::Csv {
+                compression: Compression::Zstd,
+                delimiter: 0
+            }
         );
-        assert_eq!(detect(b"a,b\n1,2", "x.bin").unwrap(), Format::Csv { compression: Compression::None, delimiter: 0 });
+        assert_eq!(
+            detect(b"a,b\n1,2", "x.bin").unwrap(),
+            Format::Csv {
+                compression: Compression::None,
+                delimiter: 0
+            }
+        );
     }
 
     #[test]
@@ -118,7 +151,13 @@ mod tests {
 
     #[test]
     fn refuses_known_binaries_and_empty() {
-        assert_eq!(detect(b"PK\x03\x04abcd", "a.csv").unwrap_err().error_name(), "DataError.UnsupportedFormat");
-        assert_eq!(detect(b"", "a.csv").unwrap_err().error_name(), "DataError.EmptyFile");
+        assert_eq!(
+            detect(b"PK\x03\x04abcd", "a.csv").unwrap_err().error_name(),
+            "DataError.UnsupportedFormat"
+        );
+        assert_eq!(
+            detect(b"", "a.csv").unwrap_err().error_name(),
+            "DataError.EmptyFile"
+        );
     }
 }

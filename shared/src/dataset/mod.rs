@@ -108,13 +108,28 @@ pub enum DataError {
     CorruptParquet { object: String, detail: String },
     /// The gzip/zstd stream is corrupt.
     #[error("{object}: corrupt {compression} stream: {detail}")]
-    CorruptCompression { object: String, compression: String, detail: String },
+    CorruptCompression {
+        object: String,
+        compression: String,
+        detail: String,
+    },
     /// The bytes are not valid UTF-8.
     #[error("{object}: invalid UTF-8 at byte offset {offset}{hint}")]
-    InvalidEncoding { object: String, offset: u64, hint: String },
+    InvalidEncoding {
+        object: String,
+        offset: u64,
+        hint: String,
+    },
     /// Two columns share a name.
-    #[error("{object}: duplicate column name {name:?} (columns {first} and {second}, counted from 1)")]
-    DuplicateColumn { object: String, name: String, first: usize, second: usize },
+    #[error(
+        "{object}: duplicate column name {name:?} (columns {first} and {second}, counted from 1)"
+    )]
+    DuplicateColumn {
+        object: String,
+        name: String,
+        first: usize,
+        second: usize,
+    },
     /// The CSV structure is broken (ragged rows, unreadable header).
     #[error("{object}: malformed CSV: {detail}")]
     MalformedCsv { object: String, detail: String },
@@ -123,7 +138,11 @@ pub enum DataError {
     UnsupportedFormat { object: String, detail: String },
     /// Objects of one dataset disagree on their schema.
     #[error("schema mismatch between {first} and {other}: {detail}")]
-    SchemaMismatch { first: String, other: String, detail: String },
+    SchemaMismatch {
+        first: String,
+        other: String,
+        detail: String,
+    },
     /// A prefix with no data objects under it.
     #[error("no data objects under {0}")]
     NoObjects(String),
@@ -184,7 +203,11 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { delimiter: None, quote: b'"', escape: None }
+        CsvOptions {
+            delimiter: None,
+            quote: b'"',
+            escape: None,
+        }
     }
 }
 
@@ -203,7 +226,11 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { batch_size: 8192, csv: CsvOptions::default(), columns: None }
+        ReadOptions {
+            batch_size: 8192,
+            csv: CsvOptions::default(),
+            columns: None,
+        }
     }
 }
 
@@ -258,7 +285,10 @@ impl BatchStream {
 
 impl futures::Stream for BatchStream {
     type Item = Result<RecordBatch, DataError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
         self.inner.as_mut().poll_next(cx)
     }
 }
@@ -282,9 +312,9 @@ impl DataReader {
     }
 
     fn store(&self, what: &S3Uri) -> Result<&S3Store, DataError> {
-        self.store
-            .as_ref()
-            .ok_or_else(|| CommonError::InvalidInput(format!("{what}: no S3 client configured")).into())
+        self.store.as_ref().ok_or_else(|| {
+            CommonError::InvalidInput(format!("{what}: no S3 client configured")).into()
+        })
     }
 
     /// The data objects at a location: the object itself, or every object under a
@@ -298,7 +328,12 @@ impl DataReader {
                 let store = self.store(uri)?;
                 if !uri.is_prefix() {
                     match store.head(uri).await {
-                        Ok(info) => return Ok(vec![ObjectRef { location: Location::S3(uri.clone()), size: info.size }]),
+                        Ok(info) => {
+                            return Ok(vec![ObjectRef {
+                                location: Location::S3(uri.clone()),
+                                size: info.size,
+                            }])
+                        }
                         Err(CommonError::NotFound(msg)) => {
                             let prefix = S3Uri::new(&uri.bucket, format!("{}/", uri.key));
                             let objs = self.list_prefix(store, &prefix).await?;
@@ -329,13 +364,23 @@ impl DataReader {
         }
     }
 
-    async fn list_prefix(&self, store: &S3Store, prefix: &S3Uri) -> Result<Vec<ObjectRef>, DataError> {
+    async fn list_prefix(
+        &self,
+        store: &S3Store,
+        prefix: &S3Uri,
+    ) -> Result<Vec<ObjectRef>, DataError> {
         let mut objs: Vec<ObjectRef> = store
             .list(prefix)
             .await?
             .into_iter()
-            .filter(|o| !o.uri.key.ends_with('/') && !is_hidden(o.uri.key.strip_prefix(&prefix.key).unwrap_or(&o.uri.key)))
-            .map(|o| ObjectRef { location: Location::S3(o.uri), size: o.size })
+            .filter(|o| {
+                !o.uri.key.ends_with('/')
+                    && !is_hidden(o.uri.key.strip_prefix(&prefix.key).unwrap_or(&o.uri.key))
+            })
+            .map(|o| ObjectRef {
+                location: Location::S3(o.uri),
+                size: o.size,
+            })
             .collect();
         objs.sort_by(|a, b| a.name().cmp(&b.name()));
         Ok(objs)
@@ -348,14 +393,19 @@ impl DataReader {
             return Err(DataError::EmptyFile(name));
         }
         let source = match &obj.location {
-            Location::S3(uri) => Source::S3 { store: self.store(uri)?.clone(), uri: uri.clone() },
+            Location::S3(uri) => Source::S3 {
+                store: self.store(uri)?.clone(),
+                uri: uri.clone(),
+            },
             Location::Local(p) => Source::Local(p.clone()),
         };
         let head = source.range(&name, 0, obj.size.min(8)).await?;
         let format = detect::detect(&head, &name)?;
         match format {
             Format::Parquet => parquet_io::open(source, name, obj.size, &self.options).await,
-            Format::Csv { compression, .. } => csv_io::open(source, name, compression, &self.options).await,
+            Format::Csv { compression, .. } => {
+                csv_io::open(source, name, compression, &self.options).await
+            }
         }
     }
 
@@ -380,7 +430,13 @@ pub struct DatasetStream {
 
 impl DatasetStream {
     async fn new(reader: DataReader, objects: Vec<ObjectRef>) -> Result<Self, DataError> {
-        let mut s = DatasetStream { reader, objects, next_object: 0, current: None, first: None };
+        let mut s = DatasetStream {
+            reader,
+            objects,
+            next_object: 0,
+            current: None,
+            first: None,
+        };
         s.advance().await?;
         Ok(s)
     }
@@ -410,7 +466,9 @@ impl DatasetStream {
         let sig = signature(&stream);
         match &self.first {
             None => self.first = Some((stream.object.clone(), sig)),
-            Some((first_name, first_sig)) => check_agreement(first_name, first_sig, &stream.object, &sig)?,
+            Some((first_name, first_sig)) => {
+                check_agreement(first_name, first_sig, &stream.object, &sig)?
+            }
         }
         self.current = Some(stream);
         Ok(true)
@@ -445,7 +503,11 @@ pub fn signature(stream: &BatchStream) -> Vec<(String, Option<DataType>)> {
             let ty = if stream.is_text() {
                 None
             } else {
-                stream.schema.field_with_name(name).ok().map(|f| f.data_type().clone())
+                stream
+                    .schema
+                    .field_with_name(name)
+                    .ok()
+                    .map(|f| f.data_type().clone())
             };
             (name.clone(), ty)
         })
@@ -460,8 +522,16 @@ pub fn check_agreement(
     other: &str,
     b: &[(String, Option<DataType>)],
 ) -> Result<(), DataError> {
-    let missing: Vec<&str> = a.iter().filter(|(n, _)| !b.iter().any(|(m, _)| m == n)).map(|(n, _)| n.as_str()).collect();
-    let extra: Vec<&str> = b.iter().filter(|(n, _)| !a.iter().any(|(m, _)| m == n)).map(|(n, _)| n.as_str()).collect();
+    let missing: Vec<&str> = a
+        .iter()
+        .filter(|(n, _)| !b.iter().any(|(m, _)| m == n))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let extra: Vec<&str> = b
+        .iter()
+        .filter(|(n, _)| !a.iter().any(|(m, _)| m == n))
+        .map(|(n, _)| n.as_str())
+        .collect();
     let mut detail = Vec::new();
     if !missing.is_empty() {
         detail.push(format!("columns {missing:?} missing from {other}"));
@@ -473,7 +543,9 @@ pub fn check_agreement(
         if let Some((_, tb)) = b.iter().find(|(m, _)| m == n) {
             if let (Some(ta), Some(tb)) = (ta, tb) {
                 if ta != tb {
-                    detail.push(format!("column {n:?} is {ta} in {first} but {tb} in {other}"));
+                    detail.push(format!(
+                        "column {n:?} is {ta} in {first} but {tb} in {other}"
+                    ));
                 }
             }
         }
@@ -481,19 +553,28 @@ pub fn check_agreement(
     if detail.is_empty() {
         Ok(())
     } else {
-        Err(DataError::SchemaMismatch { first: first.to_string(), other: other.to_string(), detail: detail.join("; ") })
+        Err(DataError::SchemaMismatch {
+            first: first.to_string(),
+            other: other.to_string(),
+            detail: detail.join("; "),
+        })
     }
 }
 
 /// Hadoop/Spark conventions: `_SUCCESS`, `_metadata`, `.crc` files are not data.
 fn is_hidden(relative: &str) -> bool {
-    relative.split('/').any(|seg| seg.starts_with('_') || seg.starts_with('.'))
+    relative
+        .split('/')
+        .any(|seg| seg.starts_with('_') || seg.starts_with('.'))
 }
 
 fn list_local(path: &std::path::Path) -> Result<Vec<ObjectRef>, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| local_io_error(path, e))?;
     if meta.is_file() {
-        return Ok(vec![ObjectRef { location: Location::Local(path.to_path_buf()), size: meta.len() }]);
+        return Ok(vec![ObjectRef {
+            location: Location::Local(path.to_path_buf()),
+            size: meta.len(),
+        }]);
     }
     let mut out = Vec::new();
     let mut stack = vec![path.to_path_buf()];
@@ -509,7 +590,10 @@ fn list_local(path: &std::path::Path) -> Result<Vec<ObjectRef>, DataError> {
             if m.is_dir() {
                 stack.push(p);
             } else if m.is_file() {
-                out.push(ObjectRef { location: Location::Local(p), size: m.len() });
+                out.push(ObjectRef {
+                    location: Location::Local(p),
+                    size: m.len(),
+                });
             }
         }
     }
@@ -535,17 +619,29 @@ pub(crate) enum Source {
 
 impl Source {
     /// Bytes `[start, end)`.
-    pub(crate) async fn range(&self, name: &str, start: u64, end: u64) -> Result<bytes::Bytes, DataError> {
+    pub(crate) async fn range(
+        &self,
+        name: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<bytes::Bytes, DataError> {
         match self {
             Source::S3 { store, uri } => Ok(store.get_range(uri, start, end).await?),
             Source::Local(path) => {
                 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-                let mut f = tokio::fs::File::open(path).await.map_err(|e| local_io_error(path, e))?;
-                f.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| local_io_error(path, e))?;
+                let mut f = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| local_io_error(path, e))?;
+                f.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(|e| local_io_error(path, e))?;
                 let mut buf = vec![0u8; (end - start) as usize];
                 f.read_exact(&mut buf).await.map_err(|e| {
                     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        DataError::TruncatedFile { object: name.to_string(), detail: format!("bytes {start}..{end} past end of file") }
+                        DataError::TruncatedFile {
+                            object: name.to_string(),
+                            detail: format!("bytes {start}..{end} past end of file"),
+                        }
                     } else {
                         local_io_error(path, e)
                     }
@@ -576,7 +672,12 @@ pub(crate) fn check_duplicates(object: &str, names: &[String]) -> Result<(), Dat
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, n) in names.iter().enumerate() {
         if let Some(first) = seen.insert(n.as_str(), i) {
-            return Err(DataError::DuplicateColumn { object: object.to_string(), name: n.clone(), first: first + 1, second: i + 1 });
+            return Err(DataError::DuplicateColumn {
+                object: object.to_string(),
+                name: n.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
         }
     }
     Ok(())
@@ -603,7 +704,9 @@ mod opt_byte {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        s.map(|s| super::one_byte(&s)).transpose().map_err(serde::de::Error::custom)
+        s.map(|s| super::one_byte(&s))
+            .transpose()
+            .map_err(serde::de::Error::custom)
     }
 }
 

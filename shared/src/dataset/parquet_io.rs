@@ -38,10 +38,19 @@ impl AsyncFileReader for RangeReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
         let source = self.source.clone();
         let name = self.name.clone();
-        async move { source.range(&name, range.start, range.end).await.map_err(external) }.boxed()
+        async move {
+            source
+                .range(&name, range.start, range.end)
+                .await
+                .map_err(external)
+        }
+        .boxed()
     }
 
-    fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         let source = self.source.clone();
         let name = self.name.clone();
         async move {
@@ -80,15 +89,29 @@ fn parquet_error(e: ParquetError, object: &str) -> DataError {
     match e {
         ParquetError::External(inner) => match inner.downcast::<DataError>() {
             Ok(d) => *d,
-            Err(other) => DataError::CorruptParquet { object: object.to_string(), detail: other.to_string() },
+            Err(other) => DataError::CorruptParquet {
+                object: object.to_string(),
+                detail: other.to_string(),
+            },
         },
-        ParquetError::EOF(msg) => DataError::CorruptParquet { object: object.to_string(), detail: format!("unexpected end of data: {msg}") },
-        other => DataError::CorruptParquet { object: object.to_string(), detail: other.to_string() },
+        ParquetError::EOF(msg) => DataError::CorruptParquet {
+            object: object.to_string(),
+            detail: format!("unexpected end of data: {msg}"),
+        },
+        other => DataError::CorruptParquet {
+            object: object.to_string(),
+            detail: other.to_string(),
+        },
     }
 }
 
 /// Open a Parquet object of `size` bytes.
-pub(crate) async fn open(source: Source, object: String, size: u64, options: &ReadOptions) -> Result<BatchStream, DataError> {
+pub(crate) async fn open(
+    source: Source,
+    object: String,
+    size: u64,
+    options: &ReadOptions,
+) -> Result<BatchStream, DataError> {
     // 4-byte magic + 4-byte footer length + 4-byte magic is the smallest possible file.
     if size < 12 {
         return Err(DataError::TruncatedFile {
@@ -113,19 +136,43 @@ pub(crate) async fn open(source: Source, object: String, size: u64, options: &Re
             detail: format!("the footer claims {footer_len} bytes but the file has only {size}"),
         });
     }
-    let reader = RangeReader { source, name: object.clone(), size };
-    let builder = ParquetRecordBatchStreamBuilder::new(reader).await.map_err(|e| parquet_error(e, &object))?;
-    let file_columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let reader = RangeReader {
+        source,
+        name: object.clone(),
+        size,
+    };
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| parquet_error(e, &object))?;
+    let file_columns: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     check_duplicates(&object, &file_columns)?;
     let mut builder = builder.with_batch_size(options.batch_size.max(1));
     if let Some(cols) = &options.columns {
-        let roots: Vec<usize> = file_columns.iter().enumerate().filter(|(_, n)| cols.contains(n)).map(|(i, _)| i).collect();
+        let roots: Vec<usize> = file_columns
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| cols.contains(n))
+            .map(|(i, _)| i)
+            .collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         builder = builder.with_projection(mask);
     }
     let stream = builder.build().map_err(|e| parquet_error(e, &object))?;
     let schema = stream.schema().clone();
     let name = object.clone();
-    let inner = stream.map(move |r| r.map_err(|e| parquet_error(e, &name))).boxed();
-    Ok(BatchStream { object, format: Format::Parquet, file_columns, schema, inner })
+    let inner = stream
+        .map(move |r| r.map_err(|e| parquet_error(e, &name)))
+        .boxed();
+    Ok(BatchStream {
+        object,
+        format: Format::Parquet,
+        file_columns,
+        schema,
+        inner,
+    })
 }

@@ -28,10 +28,16 @@ fn parquet_bytes(rows: usize, row_group: usize) -> Vec<u8> {
         Field::new("label", DataType::Utf8, true),
     ]));
     let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows as i64));
-    let scores: ArrayRef = Arc::new(Float64Array::from_iter((0..rows).map(|i| (i % 7 != 0).then_some(i as f64 / 2.0))));
-    let labels: ArrayRef = Arc::new(StringArray::from_iter((0..rows).map(|i| Some(if i % 2 == 0 { "a" } else { "b" }))));
+    let scores: ArrayRef = Arc::new(Float64Array::from_iter(
+        (0..rows).map(|i| (i % 7 != 0).then_some(i as f64 / 2.0)),
+    ));
+    let labels: ArrayRef = Arc::new(StringArray::from_iter(
+        (0..rows).map(|i| Some(if i % 2 == 0 { "a" } else { "b" })),
+    ));
     let batch = RecordBatch::try_new(schema.clone(), vec![ids, scores, labels]).unwrap();
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(row_group)).build();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group))
+        .build();
     let mut out = Vec::new();
     let mut w = ArrowWriter::try_new(&mut out, schema, Some(props)).unwrap();
     w.write(&batch).unwrap();
@@ -57,7 +63,11 @@ async fn parquet_local_with_projection_and_row_groups() {
     let dir = temp_dir("pq");
     let path = dir.join("data.bin"); // no extension: detection is by content
     std::fs::write(&path, parquet_bytes(1000, 300)).unwrap();
-    let opts = ReadOptions { batch_size: 128, columns: Some(vec!["score".into()]), ..Default::default() };
+    let opts = ReadOptions {
+        batch_size: 128,
+        columns: Some(vec!["score".into()]),
+        ..Default::default()
+    };
     let reader = DataReader::new(None, opts);
     let objs = reader.list(&local(&path)).await.unwrap();
     let mut s = reader.open_object(&objs[0]).await.unwrap();
@@ -70,7 +80,10 @@ async fn parquet_local_with_projection_and_row_groups() {
         let b = b.unwrap();
         assert!(b.num_rows() <= 128);
         rows += b.num_rows();
-        nulls += f64_values(b.column(0), &NullTokens::default()).iter().filter(|v| v.is_none()).count();
+        nulls += f64_values(b.column(0), &NullTokens::default())
+            .iter()
+            .filter(|v| v.is_none())
+            .count();
     }
     assert_eq!(rows, 1000);
     assert_eq!(nulls, (0..1000).filter(|i| i % 7 == 0).count());
@@ -149,8 +162,14 @@ fn parquet_type_disagreement_is_a_mismatch() {
     let a = vec![("x".to_string(), Some(DataType::Int64))];
     let b = vec![("x".to_string(), Some(DataType::Utf8))];
     let c = vec![("x".to_string(), None)];
-    assert_eq!(check_agreement("a", &a, "b", &b).unwrap_err().error_name(), "DataError.SchemaMismatch");
-    assert!(check_agreement("a", &a, "c", &c).is_ok(), "text vs typed: names decide");
+    assert_eq!(
+        check_agreement("a", &a, "b", &b).unwrap_err().error_name(),
+        "DataError.SchemaMismatch"
+    );
+    assert!(
+        check_agreement("a", &a, "c", &c).is_ok(),
+        "text vs typed: names decide"
+    );
 }
 
 #[test]
@@ -158,18 +177,51 @@ fn every_variant_is_documented() {
     let o = String::new;
     let samples = [
         DataError::EmptyFile(o()),
-        DataError::TruncatedFile { object: o(), detail: o() },
-        DataError::CorruptParquet { object: o(), detail: o() },
-        DataError::CorruptCompression { object: o(), compression: o(), detail: o() },
-        DataError::InvalidEncoding { object: o(), offset: 0, hint: o() },
-        DataError::DuplicateColumn { object: o(), name: o(), first: 1, second: 2 },
-        DataError::MalformedCsv { object: o(), detail: o() },
-        DataError::UnsupportedFormat { object: o(), detail: o() },
-        DataError::SchemaMismatch { first: o(), other: o(), detail: o() },
+        DataError::TruncatedFile {
+            object: o(),
+            detail: o(),
+        },
+        DataError::CorruptParquet {
+            object: o(),
+            detail: o(),
+        },
+        DataError::CorruptCompression {
+            object: o(),
+            compression: o(),
+            detail: o(),
+        },
+        DataError::InvalidEncoding {
+            object: o(),
+            offset: 0,
+            hint: o(),
+        },
+        DataError::DuplicateColumn {
+            object: o(),
+            name: o(),
+            first: 1,
+            second: 2,
+        },
+        DataError::MalformedCsv {
+            object: o(),
+            detail: o(),
+        },
+        DataError::UnsupportedFormat {
+            object: o(),
+            detail: o(),
+        },
+        DataError::SchemaMismatch {
+            first: o(),
+            other: o(),
+            detail: o(),
+        },
         DataError::NoObjects(o()),
     ];
     for e in samples {
-        assert!(ERRORS.iter().any(|d| d.name == e.error_name()), "{}", e.error_name());
+        assert!(
+            ERRORS.iter().any(|d| d.name == e.error_name()),
+            "{}",
+            e.error_name()
+        );
     }
 }
 

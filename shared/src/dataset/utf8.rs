@@ -55,7 +55,11 @@ impl Utf8Validator {
         let mut b = [0u8; 4];
         let n = bytes.len().min(4);
         b[..n].copy_from_slice(&bytes[..n]);
-        let e = InvalidUtf8 { offset, bytes: b, len: n as u8 };
+        let e = InvalidUtf8 {
+            offset,
+            bytes: b,
+            len: n as u8,
+        };
         self.failed = Some(e);
         e
     }
@@ -134,12 +138,19 @@ pub struct Utf8Checked<R> {
 
 impl<R> Utf8Checked<R> {
     pub fn new(inner: R) -> Self {
-        Utf8Checked { inner, validator: Utf8Validator::new() }
+        Utf8Checked {
+            inner,
+            validator: Utf8Validator::new(),
+        }
     }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Utf8Checked<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -147,14 +158,24 @@ impl<R: AsyncRead + Unpin> AsyncRead for Utf8Checked<R> {
             other => return other,
         }
         let new = &buf.filled()[before..];
-        let res = if new.is_empty() { this.validator.finish() } else { this.validator.feed(new) };
+        let res = if new.is_empty() {
+            this.validator.finish()
+        } else {
+            this.validator.feed(new)
+        };
+        if res.is_err() {
+            // A reader that fails must not hand out bytes.
+            buf.set_filled(before);
+        }
         Poll::Ready(res.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)))
     }
 }
 
 /// The [`InvalidUtf8`] inside an I/O error, if that is what it is.
 pub(crate) fn as_invalid_utf8(e: &io::Error) -> Option<InvalidUtf8> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<InvalidUtf8>()).copied()
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<InvalidUtf8>())
+        .copied()
 }
 
 #[cfg(test)]
@@ -176,18 +197,20 @@ mod tests {
         let mut cases: Vec<Vec<u8>> = vec![
             "héllo wörld ✓ 𝄞 end".as_bytes().to_vec(),
             b"abc\xffdef".to_vec(),
-            b"ab\xc3".to_vec(),            // truncated 2-byte sequence at the end
-            b"ab\xe2\x82zz".to_vec(),      // broken 3-byte sequence
+            b"ab\xc3".to_vec(),       // truncated 2-byte sequence at the end
+            b"ab\xe2\x82zz".to_vec(), // broken 3-byte sequence
             b"\xef\xbb\xbfa,b\n1,\xc3\x28".to_vec(), // BOM then bad continuation
             "日本語".as_bytes().to_vec(),
-            b"x\xf0\x9f\x98".to_vec(),     // truncated 4-byte at the end
-            b"\xed\xa0\x80".to_vec(),      // surrogate (invalid in UTF-8)
+            b"x\xf0\x9f\x98".to_vec(), // truncated 4-byte at the end
+            b"\xed\xa0\x80".to_vec(),  // surrogate (invalid in UTF-8)
         ];
         let mut long = "é".repeat(100).into_bytes();
         long.push(0x80);
         cases.push(long);
         for data in &cases {
-            let expected = std::str::from_utf8(data).err().map(|e| e.valid_up_to() as u64);
+            let expected = std::str::from_utf8(data)
+                .err()
+                .map(|e| e.valid_up_to() as u64);
             for chunk in 1..=data.len() {
                 assert_eq!(first_bad(data, chunk), expected, "{data:?} chunk {chunk}");
             }

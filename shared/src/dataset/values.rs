@@ -53,16 +53,28 @@ pub fn f64_values(array: &ArrayRef, nulls: &NullTokens) -> Vec<Option<f64>> {
     match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => string_values(array)
             .into_iter()
-            .map(|v| v.and_then(|s| if nulls.is_null(&s) { None } else { s.trim().parse::<f64>().ok() }))
+            .map(|v| {
+                v.and_then(|s| {
+                    if nulls.is_null(&s) {
+                        None
+                    } else {
+                        s.trim().parse::<f64>().ok()
+                    }
+                })
+            })
             .collect(),
         DataType::Boolean => {
             let b = array.as_boolean();
-            (0..n).map(|i| b.is_valid(i).then(|| if b.value(i) { 1.0 } else { 0.0 })).collect()
+            (0..n)
+                .map(|i| b.is_valid(i).then(|| if b.value(i) { 1.0 } else { 0.0 }))
+                .collect()
         }
         dt if dt.is_numeric() => match arrow::compute::cast(array, &DataType::Float64) {
             Ok(c) => {
                 let f = c.as_primitive::<arrow::datatypes::Float64Type>();
-                (0..n).map(|i| f.is_valid(i).then(|| f.value(i)).filter(|v| !v.is_nan())).collect()
+                (0..n)
+                    .map(|i| f.is_valid(i).then(|| f.value(i)).filter(|v| !v.is_nan()))
+                    .collect()
             }
             Err(_) => vec![None; n],
         },
@@ -78,20 +90,28 @@ pub fn string_values(array: &ArrayRef) -> Vec<Option<String>> {
     match array.data_type() {
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
-            (0..n).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+            (0..n)
+                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                .collect()
         }
         DataType::LargeUtf8 => {
             let a = array.as_string::<i64>();
-            (0..n).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+            (0..n)
+                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                .collect()
         }
         DataType::Utf8View => {
             let a = array.as_string_view();
-            (0..n).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+            (0..n)
+                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                .collect()
         }
         _ => match arrow::compute::cast(array, &DataType::Utf8) {
             Ok(c) => {
                 let a = c.as_string::<i32>();
-                (0..n).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+                (0..n)
+                    .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                    .collect()
             }
             Err(_) => vec![None; n],
         },
@@ -117,12 +137,27 @@ mod tests {
 
     #[test]
     fn numbers_from_text_and_typed_columns() {
-        let t: ArrayRef = Arc::new(StringArray::from(vec![Some("1.5"), Some("NA"), None, Some("x"), Some(" 2 ")]));
-        assert_eq!(f64_values(&t, &NullTokens::default()), vec![Some(1.5), None, None, None, Some(2.0)]);
+        let t: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("1.5"),
+            Some("NA"),
+            None,
+            Some("x"),
+            Some(" 2 "),
+        ]));
+        assert_eq!(
+            f64_values(&t, &NullTokens::default()),
+            vec![Some(1.5), None, None, None, Some(2.0)]
+        );
         let i: ArrayRef = Arc::new(Int32Array::from(vec![Some(3), None]));
-        assert_eq!(f64_values(&i, &NullTokens::default()), vec![Some(3.0), None]);
+        assert_eq!(
+            f64_values(&i, &NullTokens::default()),
+            vec![Some(3.0), None]
+        );
         let f: ArrayRef = Arc::new(Float64Array::from(vec![Some(f64::NAN), Some(0.5)]));
-        assert_eq!(f64_values(&f, &NullTokens::default()), vec![None, Some(0.5)]);
+        assert_eq!(
+            f64_values(&f, &NullTokens::default()),
+            vec![None, Some(0.5)]
+        );
         assert_eq!(string_values(&i), vec![Some("3".to_string()), None]);
     }
 }

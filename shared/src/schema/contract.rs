@@ -63,12 +63,17 @@ impl ColumnType {
 
     /// Whether `min`/`max` apply.
     pub fn is_ordered(self) -> bool {
-        matches!(self, ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Timestamp)
+        matches!(
+            self,
+            ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Timestamp
+        )
     }
 }
 
 /// How bad a failed check is: an `error` fails the verdict, a `warning` is reported only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     #[default]
@@ -254,17 +259,21 @@ fn is_default_csv(c: &CsvOptions) -> bool {
 impl Contract {
     /// Parse and check a contract document.
     pub fn from_json(bytes: &[u8]) -> Result<Contract, SchemaError> {
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| SchemaError::InvalidContract(format!("not JSON: {e}")))?;
+        let v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| SchemaError::InvalidContract(format!("not JSON: {e}")))?;
         match v.get("version") {
             Some(Value::Number(n)) if n.as_u64() == Some(CONTRACT_VERSION as u64) => {}
-            Some(other) => {
-                return Err(SchemaError::InvalidContract(format!(
-                    "unsupported contract version {other}; this build reads version {CONTRACT_VERSION}"
-                )))
+            Some(other) => return Err(SchemaError::InvalidContract(format!(
+                "unsupported contract version {other}; this build reads version {CONTRACT_VERSION}"
+            ))),
+            None => {
+                return Err(SchemaError::InvalidContract(
+                    "missing \"version\" (use 1)".into(),
+                ))
             }
-            None => return Err(SchemaError::InvalidContract("missing \"version\" (use 1)".into())),
         }
-        let c: Contract = serde_json::from_value(v).map_err(|e| SchemaError::InvalidContract(e.to_string()))?;
+        let c: Contract =
+            serde_json::from_value(v).map_err(|e| SchemaError::InvalidContract(e.to_string()))?;
         c.check()?;
         Ok(c)
     }
@@ -282,14 +291,34 @@ impl Contract {
             }
             if let Some(r) = c.max_null_ratio {
                 if !(0.0..=1.0).contains(&r) {
-                    return bad(format!("column {:?}: max_null_ratio {r} is not within 0..=1", c.name));
+                    return bad(format!(
+                        "column {:?}: max_null_ratio {r} is not within 0..=1",
+                        c.name
+                    ));
                 }
             }
             if (c.min.is_some() || c.max.is_some()) && !c.ty.is_ordered() {
-                return bad(format!("column {:?}: min/max need an integer, float, date or timestamp column", c.name));
+                return bad(format!(
+                    "column {:?}: min/max need an integer, float, date or timestamp column",
+                    c.name
+                ));
             }
-            let lo = c.min.as_ref().map(|v| super::values::bound(c.ty, v)).transpose().map_err(|e| SchemaError::InvalidContract(format!("column {:?}: min: {e}", c.name)))?;
-            let hi = c.max.as_ref().map(|v| super::values::bound(c.ty, v)).transpose().map_err(|e| SchemaError::InvalidContract(format!("column {:?}: max: {e}", c.name)))?;
+            let lo = c
+                .min
+                .as_ref()
+                .map(|v| super::values::bound(c.ty, v))
+                .transpose()
+                .map_err(|e| {
+                    SchemaError::InvalidContract(format!("column {:?}: min: {e}", c.name))
+                })?;
+            let hi = c
+                .max
+                .as_ref()
+                .map(|v| super::values::bound(c.ty, v))
+                .transpose()
+                .map_err(|e| {
+                    SchemaError::InvalidContract(format!("column {:?}: max: {e}", c.name))
+                })?;
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 if lo > hi {
                     return bad(format!("column {:?}: min is above max", c.name));
@@ -297,17 +326,29 @@ impl Contract {
             }
             if let (Some(lo), Some(hi)) = (c.min_cardinality, c.max_cardinality) {
                 if lo > hi {
-                    return bad(format!("column {:?}: min_cardinality {lo} is above max_cardinality {hi}", c.name));
+                    return bad(format!(
+                        "column {:?}: min_cardinality {lo} is above max_cardinality {hi}",
+                        c.name
+                    ));
                 }
             }
             if let Some(vals) = &c.allowed_values {
                 for v in vals {
-                    super::values::allowed_key(c.ty, v).map_err(|e| SchemaError::InvalidContract(format!("column {:?}: allowed value {v}: {e}", c.name)))?;
+                    super::values::allowed_key(c.ty, v).map_err(|e| {
+                        SchemaError::InvalidContract(format!(
+                            "column {:?}: allowed value {v}: {e}",
+                            c.name
+                        ))
+                    })?;
                 }
             }
             for check in c.severity.keys() {
                 if matches!(check, Check::ExtraColumn | Check::RowCount) {
-                    return bad(format!("column {:?}: severity for {:?} is set at contract level", c.name, check.as_str()));
+                    return bad(format!(
+                        "column {:?}: severity for {:?} is set at contract level",
+                        c.name,
+                        check.as_str()
+                    ));
                 }
             }
         }
@@ -377,7 +418,10 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example() {
-        let c = Contract::from_json(include_bytes!("../../../events/schema-validator/contract.json")).unwrap();
+        let c = Contract::from_json(include_bytes!(
+            "../../../events/schema-validator/contract.json"
+        ))
+        .unwrap();
         assert_eq!(c.version, 1);
         assert!(!c.columns.is_empty());
     }
@@ -388,7 +432,10 @@ mod tests {
             br#"{"version":1,"columns":[{"name":"a","type":"integer","max_null_ratio":0.1,"severity":{"null_ratio":"warning"}}]}"#,
         )
         .unwrap();
-        assert_eq!(c.columns[0].severity_of(Check::NullRatio), Severity::Warning);
+        assert_eq!(
+            c.columns[0].severity_of(Check::NullRatio),
+            Severity::Warning
+        );
         assert_eq!(c.columns[0].severity_of(Check::Type), Severity::Error);
         assert!(c.columns[0].required);
         assert_eq!(c.extra_columns, ExtraColumns::Warning);
@@ -399,21 +446,50 @@ mod tests {
         assert!(err(r#"{"columns":[]}"#).contains("version"));
         assert!(err(r#"{"version":2,"columns":[]}"#).contains("unsupported"));
         assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"int"}]}"#).contains("int"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"integer","colour":1}]}"#).contains("colour"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"string"},{"name":"a","type":"string"}]}"#).contains("twice"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"string","min":1}]}"#).contains("min/max"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"integer","min":5,"max":1}]}"#).contains("above"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"date","min":"yesterday"}]}"#).contains("min"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"float","max_null_ratio":1.5}]}"#).contains("0..=1"));
-        assert!(err(r#"{"version":1,"columns":[{"name":"a","type":"integer","allowed_values":["x"]}]}"#).contains("allowed"));
-        assert!(err(r#"{"version":1,"columns":[],"row_count":{"min":9,"max":1}}"#).contains("row_count"));
+        assert!(
+            err(r#"{"version":1,"columns":[{"name":"a","type":"integer","colour":1}]}"#)
+                .contains("colour")
+        );
+        assert!(err(
+            r#"{"version":1,"columns":[{"name":"a","type":"string"},{"name":"a","type":"string"}]}"#
+        )
+        .contains("twice"));
+        assert!(
+            err(r#"{"version":1,"columns":[{"name":"a","type":"string","min":1}]}"#)
+                .contains("min/max")
+        );
+        assert!(
+            err(r#"{"version":1,"columns":[{"name":"a","type":"integer","min":5,"max":1}]}"#)
+                .contains("above")
+        );
+        assert!(
+            err(r#"{"version":1,"columns":[{"name":"a","type":"date","min":"yesterday"}]}"#)
+                .contains("min")
+        );
+        assert!(err(
+            r#"{"version":1,"columns":[{"name":"a","type":"float","max_null_ratio":1.5}]}"#
+        )
+        .contains("0..=1"));
+        assert!(err(
+            r#"{"version":1,"columns":[{"name":"a","type":"integer","allowed_values":["x"]}]}"#
+        )
+        .contains("allowed"));
+        assert!(
+            err(r#"{"version":1,"columns":[],"row_count":{"min":9,"max":1}}"#)
+                .contains("row_count")
+        );
         assert!(err("not json").contains("JSON"));
     }
 
     #[test]
     fn cardinality_limit_grows_to_fit_the_bounds() {
-        let mut c = Contract::from_json(br#"{"version":1,"columns":[{"name":"a","type":"string"}]}"#).unwrap();
-        assert_eq!(c.cardinality_limit(&c.columns[0]), DEFAULT_CARDINALITY_LIMIT);
+        let mut c =
+            Contract::from_json(br#"{"version":1,"columns":[{"name":"a","type":"string"}]}"#)
+                .unwrap();
+        assert_eq!(
+            c.cardinality_limit(&c.columns[0]),
+            DEFAULT_CARDINALITY_LIMIT
+        );
         c.columns[0].max_cardinality = Some(50_000);
         assert_eq!(c.cardinality_limit(&c.columns[0]), 50_001);
         c.columns[0].max_cardinality = Some(u64::MAX);
@@ -422,7 +498,10 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let c = Contract::from_json(include_bytes!("../../../events/schema-validator/contract.json")).unwrap();
+        let c = Contract::from_json(include_bytes!(
+            "../../../events/schema-validator/contract.json"
+        ))
+        .unwrap();
         let again = Contract::from_json(&serde_json::to_vec(&c).unwrap()).unwrap();
         assert_eq!(c, again);
         assert_eq!(c.fingerprint(), again.fingerprint());

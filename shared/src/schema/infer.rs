@@ -47,7 +47,13 @@ pub struct InferOptions {
 
 impl Default for InferOptions {
     fn default() -> Self {
-        InferOptions { slack: 0.1, max_allowed_values: 20, max_rows: None, null_tokens: NullTokens::default(), csv: CsvOptions::default() }
+        InferOptions {
+            slack: 0.1,
+            max_allowed_values: 20,
+            max_rows: None,
+            null_tokens: NullTokens::default(),
+            csv: CsvOptions::default(),
+        }
     }
 }
 
@@ -213,22 +219,40 @@ impl ColInfer {
     fn spec(&self, name: &str, o: &InferOptions) -> ColumnSpec {
         let ty = self.column_type();
         let mut c = ColumnSpec::new(name, ty);
-        let ratio = if self.rows == 0 { 0.0 } else { self.nulls as f64 / self.rows as f64 };
-        c.max_null_ratio = Some((((ratio + (ratio * o.slack).max(0.01)).min(1.0)) * 1000.0).ceil() / 1000.0);
+        let ratio = if self.rows == 0 {
+            0.0
+        } else {
+            self.nulls as f64 / self.rows as f64
+        };
+        c.max_null_ratio =
+            Some((((ratio + (ratio * o.slack).max(0.01)).min(1.0)) * 1000.0).ceil() / 1000.0);
         if matches!(ty, ColumnType::Integer | ColumnType::Float) && self.num_min <= self.num_max {
             let span = self.num_max - self.num_min;
-            let pad = if span > 0.0 { span * o.slack } else { (self.num_max.abs() * o.slack).max(1.0) };
+            let pad = if span > 0.0 {
+                span * o.slack
+            } else {
+                (self.num_max.abs() * o.slack).max(1.0)
+            };
             let mut lo = self.num_min - pad;
             let hi = self.num_max + pad;
             if self.num_min >= 0.0 && lo < 0.0 {
                 lo = 0.0;
             }
             let (lo, hi) = if ty == ColumnType::Integer {
-                (Value::from(lo.floor() as i64), Value::from(hi.ceil() as i64))
+                (
+                    Value::from(lo.floor() as i64),
+                    Value::from(hi.ceil() as i64),
+                )
             } else {
                 let r = |x: f64, up: bool| {
-                    let s = if up { (x * 1e4).ceil() } else { (x * 1e4).floor() } / 1e4;
-                    serde_json::Number::from_f64(s).map(Value::Number).unwrap_or(Value::Null)
+                    let s = if up {
+                        (x * 1e4).ceil()
+                    } else {
+                        (x * 1e4).floor()
+                    } / 1e4;
+                    serde_json::Number::from_f64(s)
+                        .map(Value::Number)
+                        .unwrap_or(Value::Null)
                 };
                 (r(lo, false), r(hi, true))
             };
@@ -238,7 +262,8 @@ impl ColInfer {
         if ty == ColumnType::String && self.nonnull > 0 {
             let d = self.values.len() as u64;
             if !self.values_overflow && d <= o.max_allowed_values as u64 && self.nonnull >= 2 * d {
-                c.allowed_values = Some(self.values.keys().map(|k| Value::from(k.clone())).collect());
+                c.allowed_values =
+                    Some(self.values.keys().map(|k| Value::from(k.clone())).collect());
             } else if let Cardinality::Exact(n) = self.distinct.count() {
                 if n < self.nonnull {
                     c.max_cardinality = Some((n as f64 * (1.0 + o.slack)).ceil() as u64 + 1);
@@ -250,14 +275,23 @@ impl ColInfer {
 }
 
 /// Read a sample location and infer a starting contract.
-pub async fn infer_contract(reader: &DataReader, location: &Location, o: &InferOptions, deadline: &Deadline) -> Result<Contract, SchemaError> {
+pub async fn infer_contract(
+    reader: &DataReader,
+    location: &Location,
+    o: &InferOptions,
+    deadline: &Deadline,
+) -> Result<Contract, SchemaError> {
     let mut data = reader.open(location).await?;
     let schema = data.schema();
     let mut order: Vec<String> = Vec::new();
     let mut cols: BTreeMap<String, ColInfer> = BTreeMap::new();
     if let (Some(schema), Some(cur)) = (schema, data.current_object()) {
         for f in schema.fields() {
-            let arrow = if cur.is_text() { None } else { Some(f.data_type().clone()) };
+            let arrow = if cur.is_text() {
+                None
+            } else {
+                Some(f.data_type().clone())
+            };
             order.push(f.name().clone());
             cols.insert(f.name().clone(), ColInfer::new(arrow));
         }
@@ -276,16 +310,27 @@ pub async fn infer_contract(reader: &DataReader, location: &Location, o: &InferO
             break;
         }
     }
-    let columns = order.iter().filter_map(|n| cols.get(n).map(|c| c.spec(n, o))).collect();
+    let columns = order
+        .iter()
+        .filter_map(|n| cols.get(n).map(|c| c.spec(n, o)))
+        .collect();
     let contract = Contract {
         json_schema: None,
         version: CONTRACT_VERSION,
         name: Some(format!("inferred from {location}")),
-        description: Some(format!("Inferred by trainguard infer-contract from {rows} rows (slack {}). Review before use.", o.slack)),
+        description: Some(format!(
+            "Inferred by trainguard infer-contract from {rows} rows (slack {}). Review before use.",
+            o.slack
+        )),
         columns,
         extra_columns: ExtraColumns::Warning,
-        row_count: Some(RowCount { min: Some(1), max: None, severity: Default::default() }),
-        null_tokens: (o.null_tokens != NullTokens::default()).then(|| o.null_tokens.tokens().to_vec()),
+        row_count: Some(RowCount {
+            min: Some(1),
+            max: None,
+            severity: Default::default(),
+        }),
+        null_tokens: (o.null_tokens != NullTokens::default())
+            .then(|| o.null_tokens.tokens().to_vec()),
         csv: o.csv.clone(),
         cardinality_limit: None,
         max_examples: None,

@@ -127,7 +127,10 @@ pub async fn observe_objects(
     contract: &Contract,
     deadline: &Deadline,
 ) -> Result<PartialResult, SchemaError> {
-    let mut progress = Progress { objects_total: objects.len(), ..Default::default() };
+    let mut progress = Progress {
+        objects_total: objects.len(),
+        ..Default::default()
+    };
     let mut merged: Option<PartialResult> = None;
     for obj in objects {
         if deadline.expired() {
@@ -154,7 +157,12 @@ pub async fn validate(
 ) -> Result<Report, SchemaError> {
     let objects = reader.list(location).await?;
     let partial = observe_objects(reader, &objects, contract, deadline).await?;
-    Ok(evaluate(contract, &partial, &location.to_string(), contract_uri))
+    Ok(evaluate(
+        contract,
+        &partial,
+        &location.to_string(),
+        contract_uri,
+    ))
 }
 
 #[cfg(test)]

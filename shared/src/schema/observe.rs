@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use arrow::record_batch::RecordBatch;
 
 use super::contract::{ColumnSpec, ColumnType, Contract};
@@ -33,8 +35,14 @@ impl Cell {
             Cell::Int(i) => i.to_string(),
             Cell::Float(f) => f.to_string(),
             Cell::Bool(b) => b.to_string(),
-            Cell::Date(d) => values::display(ColumnType::Date, d as f64).as_str().unwrap_or_default().to_string(),
-            Cell::Ts(t) => values::display(ColumnType::Timestamp, t as f64).as_str().unwrap_or_default().to_string(),
+            Cell::Date(d) => values::display(ColumnType::Date, d as f64)
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            Cell::Ts(t) => values::display(ColumnType::Timestamp, t as f64)
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -56,8 +64,16 @@ struct ColumnObserver {
 
 impl ColumnObserver {
     fn new(contract: &Contract, spec: &ColumnSpec) -> Self {
-        let lo = spec.min.as_ref().and_then(|v| values::bound(spec.ty, v).ok()).unwrap_or(f64::NEG_INFINITY);
-        let hi = spec.max.as_ref().and_then(|v| values::bound(spec.ty, v).ok()).unwrap_or(f64::INFINITY);
+        let lo = spec
+            .min
+            .as_ref()
+            .and_then(|v| values::bound(spec.ty, v).ok())
+            .unwrap_or(f64::NEG_INFINITY);
+        let hi = spec
+            .max
+            .as_ref()
+            .and_then(|v| values::bound(spec.ty, v).ok())
+            .unwrap_or(f64::INFINITY);
         let allowed = spec.allowed_values.as_ref().map(|vals| {
             let mut a = Allowed::default();
             for v in vals {
@@ -73,7 +89,13 @@ impl ColumnObserver {
             }
             a
         });
-        ColumnObserver { spec: spec.clone(), lo, hi, allowed, stats: ColumnStats::new(contract.cardinality_limit(spec)) }
+        ColumnObserver {
+            spec: spec.clone(),
+            lo,
+            hi,
+            allowed,
+            stats: ColumnStats::new(contract.cardinality_limit(spec)),
+        }
     }
 
     /// A valid value on the number line (`x`) with its canonical key.
@@ -100,7 +122,9 @@ impl ColumnObserver {
     fn accept_str(&mut self, ex: &Ex, row: u64, s: &str) {
         if let Some(a) = &self.allowed {
             if !a.strs.contains(s) {
-                self.stats.not_allowed.add(ex.max, ex.object, row, || s.to_string());
+                self.stats
+                    .not_allowed
+                    .add(ex.max, ex.object, row, || s.to_string());
             }
         }
         self.stats.distinct.insert(values::hash_bytes(s.as_bytes()));
@@ -124,7 +148,9 @@ impl ColumnObserver {
                 Some(i) => self.accept_num(ex, row, i as f64, values::int_key(i), || s.to_string()),
                 // "3.0" is an integer written by a float-typed writer (pandas with NaN).
                 None => match values::parse_float(s).and_then(values::whole) {
-                    Some(i) => self.accept_num(ex, row, i as f64, values::int_key(i), || s.to_string()),
+                    Some(i) => {
+                        self.accept_num(ex, row, i as f64, values::int_key(i), || s.to_string())
+                    }
                     None => self.type_error(ex, row, || s.to_string()),
                 },
             },
@@ -138,7 +164,9 @@ impl ColumnObserver {
                 None => self.type_error(ex, row, || s.to_string()),
             },
             ColumnType::Date => match values::parse_date(s) {
-                Some(d) => self.accept_num(ex, row, d as f64, values::int_key(d as i64), || s.to_string()),
+                Some(d) => self.accept_num(ex, row, d as f64, values::int_key(d as i64), || {
+                    s.to_string()
+                }),
                 None => self.type_error(ex, row, || s.to_string()),
             },
             ColumnType::Timestamp => match values::parse_timestamp(s) {
@@ -158,21 +186,35 @@ impl ColumnObserver {
                 let s = c.show();
                 self.accept_str(ex, row, &s)
             }
-            (ColumnType::Integer, Cell::Int(i)) => self.accept_num(ex, row, i as f64, values::int_key(i), show),
+            (ColumnType::Integer, Cell::Int(i)) => {
+                self.accept_num(ex, row, i as f64, values::int_key(i), show)
+            }
             (ColumnType::Integer, Cell::Float(x)) => match values::whole(x) {
                 Some(i) => self.accept_num(ex, row, x, values::int_key(i), show),
                 None => self.type_error(ex, row, show),
             },
-            (ColumnType::Float, Cell::Int(i)) => self.accept_num(ex, row, i as f64, values::float_key(i as f64), show),
-            (ColumnType::Float, Cell::Float(x)) => self.accept_num(ex, row, x, values::float_key(x), show),
-            (ColumnType::Boolean, Cell::Bool(b)) => self.accept_num(ex, row, b as u8 as f64, b as u64, show),
-            (ColumnType::Boolean, Cell::Int(i)) if i == 0 || i == 1 => self.accept_num(ex, row, i as f64, i as u64, show),
-            (ColumnType::Date, Cell::Date(d)) => self.accept_num(ex, row, d as f64, values::int_key(d as i64), show),
+            (ColumnType::Float, Cell::Int(i)) => {
+                self.accept_num(ex, row, i as f64, values::float_key(i as f64), show)
+            }
+            (ColumnType::Float, Cell::Float(x)) => {
+                self.accept_num(ex, row, x, values::float_key(x), show)
+            }
+            (ColumnType::Boolean, Cell::Bool(b)) => {
+                self.accept_num(ex, row, b as u8 as f64, b as u64, show)
+            }
+            (ColumnType::Boolean, Cell::Int(i)) if i == 0 || i == 1 => {
+                self.accept_num(ex, row, i as f64, i as u64, show)
+            }
+            (ColumnType::Date, Cell::Date(d)) => {
+                self.accept_num(ex, row, d as f64, values::int_key(d as i64), show)
+            }
             (ColumnType::Date, Cell::Ts(t)) if t % DAY_MICROS == 0 => {
                 let d = t / DAY_MICROS;
                 self.accept_num(ex, row, d as f64, values::int_key(d), show)
             }
-            (ColumnType::Timestamp, Cell::Ts(t)) => self.accept_num(ex, row, t as f64, values::int_key(t), show),
+            (ColumnType::Timestamp, Cell::Ts(t)) => {
+                self.accept_num(ex, row, t as f64, values::int_key(t), show)
+            }
             (ColumnType::Timestamp, Cell::Date(d)) => {
                 let t = d as i64 * DAY_MICROS;
                 self.accept_num(ex, row, t as f64, values::int_key(t), show)
@@ -211,19 +253,37 @@ impl ColumnObserver {
             DataType::LargeUtf8 => each!(arr.as_string::<i64>(), |i, s| self.text(ex, row(i), s)),
             DataType::Utf8View => each!(arr.as_string_view(), |i, s| self.text(ex, row(i), s)),
             DataType::Null => self.stats.nulls += n as u64,
-            DataType::Boolean => each!(arr.as_boolean(), |i, b| self.cell(ex, row(i), Cell::Bool(b))),
+            DataType::Boolean => each!(arr.as_boolean(), |i, b| self.cell(
+                ex,
+                row(i),
+                Cell::Bool(b)
+            )),
             dt if dt.is_integer() => match arrow::compute::cast(arr, &DataType::Int64) {
-                Ok(c) => each!(c.as_primitive::<Int64Type>(), |i, v| self.cell(ex, row(i), Cell::Int(v))),
+                Ok(c) => each!(c.as_primitive::<Int64Type>(), |i, v| self.cell(
+                    ex,
+                    row(i),
+                    Cell::Int(v)
+                )),
                 Err(_) => self.observe_float(ex, base, arr),
             },
             dt if dt.is_numeric() => self.observe_float(ex, base, arr),
-            DataType::Date32 | DataType::Date64 => match arrow::compute::cast(arr, &DataType::Date32) {
-                Ok(c) => each!(c.as_primitive::<Date32Type>(), |i, d| self.cell(ex, row(i), Cell::Date(d))),
-                Err(_) => self.unsupported(ex, base, arr),
-            },
+            DataType::Date32 | DataType::Date64 => {
+                match arrow::compute::cast(arr, &DataType::Date32) {
+                    Ok(c) => each!(c.as_primitive::<Date32Type>(), |i, d| self.cell(
+                        ex,
+                        row(i),
+                        Cell::Date(d)
+                    )),
+                    Err(_) => self.unsupported(ex, base, arr),
+                }
+            }
             DataType::Timestamp(_, tz) => {
-                match arrow::compute::cast(arr, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone())) {
-                    Ok(c) => each!(c.as_primitive::<TimestampMicrosecondType>(), |i, t| self.cell(ex, row(i), Cell::Ts(t))),
+                match arrow::compute::cast(
+                    arr,
+                    &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+                ) {
+                    Ok(c) => each!(c.as_primitive::<TimestampMicrosecondType>(), |i, t| self
+                        .cell(ex, row(i), Cell::Ts(t))),
                     Err(_) => self.unsupported(ex, base, arr),
                 }
             }
@@ -289,7 +349,10 @@ pub struct Observer {
 pub fn format_name(f: &Format) -> String {
     match f {
         Format::Parquet => "parquet".into(),
-        Format::Csv { compression: crate::dataset::Compression::None, .. } => "csv".into(),
+        Format::Csv {
+            compression: crate::dataset::Compression::None,
+            ..
+        } => "csv".into(),
         Format::Csv { compression, .. } => format!("csv+{compression}"),
     }
 }
@@ -305,7 +368,11 @@ impl Observer {
                 arrow_type: if stream.is_text() {
                     None
                 } else {
-                    stream.schema.field_with_name(name).ok().map(|f| f.data_type().to_string())
+                    stream
+                        .schema
+                        .field_with_name(name)
+                        .ok()
+                        .map(|f| f.data_type().to_string())
                 },
             })
             .collect();
@@ -334,7 +401,11 @@ impl Observer {
 
     /// Observe one batch.
     pub fn observe(&mut self, batch: &RecordBatch) {
-        let ex = Ex { object: &self.object, nulls: &self.nulls, max: self.max_examples };
+        let ex = Ex {
+            object: &self.object,
+            nulls: &self.nulls,
+            max: self.max_examples,
+        };
         for col in &mut self.columns {
             if let Some(arr) = batch.column_by_name(&col.spec.name) {
                 let arr: ArrayRef = Arc::clone(arr);
@@ -346,12 +417,20 @@ impl Observer {
 
     /// The mergeable result for this object.
     pub fn finish(self) -> PartialResult {
-        let columns: BTreeMap<String, ColumnStats> = self.columns.into_iter().map(|c| (c.spec.name, c.stats)).collect();
+        let columns: BTreeMap<String, ColumnStats> = self
+            .columns
+            .into_iter()
+            .map(|c| (c.spec.name, c.stats))
+            .collect();
         PartialResult {
             version: 1,
             contract_fingerprint: self.fingerprint,
             rows: self.rows,
-            objects: vec![ObjectSummary { object: self.object, format: self.format, rows: self.rows }],
+            objects: vec![ObjectSummary {
+                object: self.object,
+                format: self.format,
+                rows: self.rows,
+            }],
             schema: self.schema,
             columns,
         }

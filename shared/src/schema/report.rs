@@ -129,12 +129,27 @@ struct Findings<'c> {
 }
 
 impl Findings<'_> {
-    fn push(&mut self, check: Check, observed: Value, expected: Value, counted: Option<&Counted>, message: String) {
+    fn push(
+        &mut self,
+        check: Check,
+        observed: Value,
+        expected: Value,
+        counted: Option<&Counted>,
+        message: String,
+    ) {
         let severity = self.spec.map(|s| s.severity_of(check)).unwrap_or_default();
         self.push_with(check, severity, observed, expected, counted, message);
     }
 
-    fn push_with(&mut self, check: Check, severity: Severity, observed: Value, expected: Value, counted: Option<&Counted>, message: String) {
+    fn push_with(
+        &mut self,
+        check: Check,
+        severity: Severity,
+        observed: Value,
+        expected: Value,
+        counted: Option<&Counted>,
+        message: String,
+    ) {
         self.out.push(Violation {
             column: self.spec.map(|s| s.name.clone()),
             check,
@@ -153,8 +168,16 @@ fn round6(x: f64) -> f64 {
 }
 
 /// Evaluate the contract against what was observed.
-pub fn evaluate(contract: &Contract, partial: &PartialResult, data: &str, contract_uri: Option<&str>) -> Report {
-    let mut f = Findings { out: Vec::new(), spec: None };
+pub fn evaluate(
+    contract: &Contract,
+    partial: &PartialResult,
+    data: &str,
+    contract_uri: Option<&str>,
+) -> Report {
+    let mut f = Findings {
+        out: Vec::new(),
+        spec: None,
+    };
 
     // Dataset level: row count, extra columns.
     if let Some(rc) = &contract.row_count {
@@ -212,7 +235,13 @@ pub fn evaluate(contract: &Contract, partial: &PartialResult, data: &str, contra
         columns.insert(spec.name.clone(), summary(spec, st, present));
         if !present {
             if spec.required && !partial.objects.is_empty() {
-                f.push(Check::Required, json!({"present": false}), json!({"required": true}), None, format!("required column {:?} is missing", spec.name));
+                f.push(
+                    Check::Required,
+                    json!({"present": false}),
+                    json!({"required": true}),
+                    None,
+                    format!("required column {:?} is missing", spec.name),
+                );
             }
             continue;
         }
@@ -223,7 +252,10 @@ pub fn evaluate(contract: &Contract, partial: &PartialResult, data: &str, contra
                 json!({"invalid_values": st.type_errors.count, "rows": st.rows}),
                 json!({"type": ty}),
                 Some(&st.type_errors),
-                format!("{} value(s) of {:?} are not {ty}", st.type_errors.count, spec.name),
+                format!(
+                    "{} value(s) of {:?} are not {ty}",
+                    st.type_errors.count, spec.name
+                ),
             );
         }
         if let Some(max) = spec.max_null_ratio {
@@ -234,7 +266,14 @@ pub fn evaluate(contract: &Contract, partial: &PartialResult, data: &str, contra
                     json!({"null_ratio": round6(ratio), "nulls": st.nulls, "rows": st.rows}),
                     json!({"max_null_ratio": max}),
                     None,
-                    format!("{:?} is {:.2}% null ({} of {}); at most {:.2}% allowed", spec.name, ratio * 100.0, st.nulls, st.rows, max * 100.0),
+                    format!(
+                        "{:?} is {:.2}% null ({} of {}); at most {:.2}% allowed",
+                        spec.name,
+                        ratio * 100.0,
+                        st.nulls,
+                        st.rows,
+                        max * 100.0
+                    ),
                 );
             }
         }
@@ -255,7 +294,10 @@ pub fn evaluate(contract: &Contract, partial: &PartialResult, data: &str, contra
                 json!({"not_allowed": st.not_allowed.count}),
                 json!({"allowed_values": spec.allowed_values}),
                 Some(&st.not_allowed),
-                format!("{} value(s) of {:?} are not among the {n} allowed values", st.not_allowed.count, spec.name),
+                format!(
+                    "{} value(s) of {:?} are not among the {n} allowed values",
+                    st.not_allowed.count, spec.name
+                ),
             );
         }
         let card = st.distinct.count();

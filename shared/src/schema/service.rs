@@ -63,7 +63,8 @@ impl ServiceConfig {
         ServiceConfig {
             contract_uri: var("TRAINGUARD_CONTRACT_URI"),
             report_bucket: var("TRAINGUARD_REPORT_BUCKET"),
-            report_prefix: var("TRAINGUARD_REPORT_PREFIX").unwrap_or_else(|| "reports/schema/".into()),
+            report_prefix: var("TRAINGUARD_REPORT_PREFIX")
+                .unwrap_or_else(|| "reports/schema/".into()),
         }
     }
 }
@@ -72,8 +73,13 @@ impl ServiceConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Task {
     Validate,
-    Partial { partial_uri: Option<S3Uri> },
-    Merge { results: Vec<Value>, results_prefix: Option<S3Uri> },
+    Partial {
+        partial_uri: Option<S3Uri>,
+    },
+    Merge {
+        results: Vec<Value>,
+        results_prefix: Option<S3Uri>,
+    },
 }
 
 /// A decoded request.
@@ -131,8 +137,13 @@ pub fn decode_s3_key(key: &str) -> Result<String, SchemaError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = key.get(i + 1..i + 3).ok_or_else(|| invalid(format!("bad escape in S3 key {key:?}")))?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| invalid(format!("bad escape in S3 key {key:?}")))?);
+                let hex = key
+                    .get(i + 1..i + 3)
+                    .ok_or_else(|| invalid(format!("bad escape in S3 key {key:?}")))?;
+                out.push(
+                    u8::from_str_radix(hex, 16)
+                        .map_err(|_| invalid(format!("bad escape in S3 key {key:?}")))?,
+                );
                 i += 2;
             }
             b => out.push(b),
@@ -146,18 +157,23 @@ pub fn decode_s3_key(key: &str) -> Result<String, SchemaError> {
 pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError> {
     let execution_name = crate::lambda::execution_name(input);
     let Some(obj) = input.as_object() else {
-        return Err(invalid(format!("expected a JSON object, got {}", kind(input))));
+        return Err(invalid(format!(
+            "expected a JSON object, got {}",
+            kind(input)
+        )));
     };
     let env_contract = || -> Result<S3Uri, SchemaError> {
         let c = cfg.contract_uri.as_deref().ok_or_else(|| {
-            SchemaError::Common(CommonError::MissingField("contract (or TRAINGUARD_CONTRACT_URI for S3/EventBridge events)".into()))
+            SchemaError::Common(CommonError::MissingField(
+                "contract (or TRAINGUARD_CONTRACT_URI for S3/EventBridge events)".into(),
+            ))
         })?;
         uri(c)
     };
 
     if let Some(records) = obj.get("Records") {
-        let event: aws_lambda_events::event::s3::S3Event =
-            serde_json::from_value(input.clone()).map_err(|e| invalid(format!("not an S3 event notification: {e}")))?;
+        let event: aws_lambda_events::event::s3::S3Event = serde_json::from_value(input.clone())
+            .map_err(|e| invalid(format!("not an S3 event notification: {e}")))?;
         let _ = records;
         let mut data = Vec::new();
         for r in &event.records {
@@ -165,32 +181,67 @@ pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError
             if !name.starts_with("ObjectCreated") {
                 continue;
             }
-            let bucket = r.s3.bucket.name.as_deref().ok_or_else(|| invalid("S3 record without bucket name"))?;
-            let key = r.s3.object.key.as_deref().ok_or_else(|| invalid("S3 record without object key"))?;
-            data.push(S3Uri::parse(&format!("s3://{bucket}/{}", decode_s3_key(key)?))?);
+            let bucket =
+                r.s3.bucket
+                    .name
+                    .as_deref()
+                    .ok_or_else(|| invalid("S3 record without bucket name"))?;
+            let key =
+                r.s3.object
+                    .key
+                    .as_deref()
+                    .ok_or_else(|| invalid("S3 record without object key"))?;
+            data.push(S3Uri::parse(&format!(
+                "s3://{bucket}/{}",
+                decode_s3_key(key)?
+            ))?);
         }
         if data.is_empty() {
             return Err(invalid("the S3 event has no ObjectCreated records"));
         }
-        return Ok(Request { task: Task::Validate, data, contract: env_contract()?, report_uri: None, execution_name, source: "s3" });
+        return Ok(Request {
+            task: Task::Validate,
+            data,
+            contract: env_contract()?,
+            report_uri: None,
+            execution_name,
+            source: "s3",
+        });
     }
 
     if obj.contains_key("detail-type") {
         let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
-            serde_json::from_value(input.clone()).map_err(|e| invalid(format!("not an EventBridge event: {e}")))?;
+            serde_json::from_value(input.clone())
+                .map_err(|e| invalid(format!("not an EventBridge event: {e}")))?;
         if event.source != "aws.s3" || event.detail_type != "Object Created" {
             return Err(invalid(format!(
                 "EventBridge event {:?} from {:?}: only aws.s3 \"Object Created\" is accepted",
                 event.detail_type, event.source
             )));
         }
-        let bucket = event.detail.pointer("/bucket/name").and_then(Value::as_str).ok_or_else(|| invalid("EventBridge detail without bucket.name"))?;
-        let key = event.detail.pointer("/object/key").and_then(Value::as_str).ok_or_else(|| invalid("EventBridge detail without object.key"))?;
+        let bucket = event
+            .detail
+            .pointer("/bucket/name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("EventBridge detail without bucket.name"))?;
+        let key = event
+            .detail
+            .pointer("/object/key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("EventBridge detail without object.key"))?;
         let data = vec![S3Uri::parse(&format!("s3://{bucket}/{key}"))?];
-        return Ok(Request { task: Task::Validate, data, contract: env_contract()?, report_uri: None, execution_name, source: "eventbridge" });
+        return Ok(Request {
+            task: Task::Validate,
+            data,
+            contract: env_contract()?,
+            report_uri: None,
+            execution_name,
+            source: "eventbridge",
+        });
     }
 
-    let t: TaskInput = serde_json::from_value(input.clone()).map_err(|e| invalid(format!("task input: {e}")))?;
+    let t: TaskInput =
+        serde_json::from_value(input.clone()).map_err(|e| invalid(format!("task input: {e}")))?;
     let contract = match &t.contract {
         Some(c) => uri(c)?,
         None => env_contract()?,
@@ -203,24 +254,44 @@ pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError
     let report_uri = t.report_uri.as_deref().map(uri).transpose()?;
     let task = match t.task.as_deref().unwrap_or("validate") {
         "validate" => Task::Validate,
-        "partial" => Task::Partial { partial_uri: t.partial_uri.as_deref().map(uri).transpose()? },
+        "partial" => Task::Partial {
+            partial_uri: t.partial_uri.as_deref().map(uri).transpose()?,
+        },
         "merge" => {
             let results_prefix = t.results_prefix.as_deref().map(uri).transpose()?;
             let results = t.results.clone().unwrap_or_default();
             if results.is_empty() && results_prefix.is_none() && execution_name.is_none() {
-                return Err(SchemaError::Common(CommonError::MissingField("results (or results_prefix, or execution_name)".into())));
+                return Err(SchemaError::Common(CommonError::MissingField(
+                    "results (or results_prefix, or execution_name)".into(),
+                )));
             }
-            Task::Merge { results, results_prefix }
+            Task::Merge {
+                results,
+                results_prefix,
+            }
         }
-        other => return Err(invalid(format!("unknown task {other:?}: use validate, partial or merge"))),
+        other => {
+            return Err(invalid(format!(
+                "unknown task {other:?}: use validate, partial or merge"
+            )))
+        }
     };
     if data.is_empty() && !matches!(task, Task::Merge { .. }) {
-        return Err(SchemaError::Common(CommonError::MissingField("data".into())));
+        return Err(SchemaError::Common(CommonError::MissingField(
+            "data".into(),
+        )));
     }
     if matches!(task, Task::Partial { .. }) && data.len() != 1 {
         return Err(invalid("task \"partial\" takes exactly one data URI"));
     }
-    Ok(Request { task, data, contract, report_uri, execution_name, source: "task" })
+    Ok(Request {
+        task,
+        data,
+        contract,
+        report_uri,
+        execution_name,
+        source: "task",
+    })
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -260,7 +331,13 @@ fn object_tag(u: &S3Uri) -> String {
     let name: String = u
         .file_name()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(80)
         .collect();
     format!("{name}-{:08x}", h as u32)
@@ -275,11 +352,32 @@ impl Service {
         if let Some(b) = &self.config.report_bucket {
             return Ok(b.clone());
         }
-        req.data
+        // A merge has no data: the bucket of its partial results, else the contract's.
+        let from_results = || -> Option<String> {
+            let Task::Merge {
+                results,
+                results_prefix,
+            } = &req.task
+            else {
+                return None;
+            };
+            if let Some(p) = results_prefix {
+                return Some(p.bucket.clone());
+            }
+            results.iter().find_map(|r| {
+                let s = r
+                    .as_str()
+                    .or_else(|| r.get("partial_uri").and_then(Value::as_str))?;
+                S3Uri::parse(s).ok().map(|u| u.bucket)
+            })
+        };
+        Ok(req
+            .data
             .first()
             .map(|u| u.bucket.clone())
             .or_else(|| req.report_uri.as_ref().map(|u| u.bucket.clone()))
-            .ok_or_else(|| SchemaError::Common(CommonError::MissingField("report_uri (or data, or TRAINGUARD_REPORT_BUCKET)".into())))
+            .or_else(from_results)
+            .unwrap_or_else(|| req.contract.bucket.clone()))
     }
 
     /// Where the full report goes.
@@ -292,7 +390,11 @@ impl Service {
             Some(e) => S3Uri::new(bucket, format!("pipeline/{e}/reports/schema.json")),
             None => {
                 let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
-                let tag = req.data.first().map(object_tag).unwrap_or_else(|| "merge".into());
+                let tag = req
+                    .data
+                    .first()
+                    .map(object_tag)
+                    .unwrap_or_else(|| "merge".into());
                 let prefix = self.config.report_prefix.trim_end_matches('/');
                 S3Uri::new(bucket, format!("{prefix}/{stamp}-{tag}.json"))
             }
@@ -302,7 +404,11 @@ impl Service {
     /// The directory of per-object partial results for a run.
     fn parts_prefix(&self, req: &Request) -> Result<S3Uri, SchemaError> {
         let report = self.report_uri(req)?;
-        let dir = report.key.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+        let dir = report
+            .key
+            .rsplit_once('/')
+            .map(|(d, _)| format!("{d}/"))
+            .unwrap_or_default();
         Ok(S3Uri::new(report.bucket, format!("{dir}schema-parts/")))
     }
 
@@ -315,7 +421,8 @@ impl Service {
     }
 
     async fn put_json(&self, u: &S3Uri, v: &impl serde::Serialize) -> Result<(), SchemaError> {
-        let body = serde_json::to_vec_pretty(v).map_err(|e| invalid(format!("encoding {u}: {e}")))?;
+        let body =
+            serde_json::to_vec_pretty(v).map_err(|e| invalid(format!("encoding {u}: {e}")))?;
         self.store.put(u, body, "application/json").await?;
         Ok(())
     }
@@ -335,7 +442,12 @@ impl Service {
             Task::Validate => {
                 let objects = self.list_all(&reader, &req.data).await?;
                 let partial = observe_objects(&reader, &objects, &contract, deadline).await?;
-                let report = evaluate(&contract, &partial, &data_name(&req.data), Some(&contract_uri));
+                let report = evaluate(
+                    &contract,
+                    &partial,
+                    &data_name(&req.data),
+                    Some(&contract_uri),
+                );
                 self.finish(req, &report).await
             }
             Task::Partial { partial_uri } => {
@@ -343,15 +455,23 @@ impl Service {
                 let partial = observe_objects(&reader, &objects, &contract, deadline).await?;
                 let target = match partial_uri {
                     Some(u) => u.clone(),
-                    None => self.parts_prefix(req)?.join(&format!("{}.json", object_tag(&req.data[0]))),
+                    None => self
+                        .parts_prefix(req)?
+                        .join(&format!("{}.json", object_tag(&req.data[0]))),
                 };
                 self.put_json(&target, &partial).await?;
                 // The object's own verdict: the row-count bound is for the whole dataset.
                 let mut per_object = contract.clone();
                 per_object.row_count = None;
-                let report = evaluate(&per_object, &partial, &data_name(&req.data), Some(&contract_uri));
+                let report = evaluate(
+                    &per_object,
+                    &partial,
+                    &data_name(&req.data),
+                    Some(&contract_uri),
+                );
                 let verdict = report.verdict(None);
-                let mut output = serde_json::to_value(&verdict).map_err(|e| invalid(e.to_string()))?;
+                let mut output =
+                    serde_json::to_value(&verdict).map_err(|e| invalid(e.to_string()))?;
                 output["partial_uri"] = json!(target.to_string());
                 Ok(Outcome {
                     output,
@@ -362,7 +482,10 @@ impl Service {
                     passed: report.passed,
                 })
             }
-            Task::Merge { results, results_prefix } => {
+            Task::Merge {
+                results,
+                results_prefix,
+            } => {
                 let mut parts: Vec<PartialResult> = Vec::new();
                 for r in results {
                     parts.push(self.load_partial(r).await?);
@@ -377,23 +500,33 @@ impl Service {
                     listed.sort_by(|a, b| a.uri.key.cmp(&b.uri.key));
                     for o in listed.into_iter().filter(|o| o.uri.key.ends_with(".json")) {
                         if deadline.expired() {
-                            return Err(SchemaError::Common(CommonError::DeadlineExceeded(format!(
-                                "merged {} partial result(s) before the deadline",
-                                parts.len()
-                            ))));
+                            return Err(SchemaError::Common(CommonError::DeadlineExceeded(
+                                format!(
+                                    "merged {} partial result(s) before the deadline",
+                                    parts.len()
+                                ),
+                            )));
                         }
                         parts.push(self.read_partial(&o.uri).await?);
                     }
                 }
                 let mut iter = parts.into_iter();
-                let mut merged = iter.next().ok_or_else(|| DataError::NoObjects("(no partial results to merge)".into()))?;
+                let mut merged = iter
+                    .next()
+                    .ok_or_else(|| DataError::NoObjects("(no partial results to merge)".into()))?;
                 for p in iter {
                     merged.merge(p, contract.max_examples())?;
                 }
                 let name = merged
                     .objects
                     .first()
-                    .map(|o| format!("{} (+{} more)", o.object, merged.objects.len().saturating_sub(1)))
+                    .map(|o| {
+                        format!(
+                            "{} (+{} more)",
+                            o.object,
+                            merged.objects.len().saturating_sub(1)
+                        )
+                    })
                     .unwrap_or_default();
                 let report = evaluate(&contract, &merged, &name, Some(&contract_uri));
                 self.finish(req, &report).await
@@ -401,7 +534,11 @@ impl Service {
         }
     }
 
-    async fn list_all(&self, reader: &DataReader, data: &[S3Uri]) -> Result<Vec<crate::dataset::ObjectRef>, SchemaError> {
+    async fn list_all(
+        &self,
+        reader: &DataReader,
+        data: &[S3Uri],
+    ) -> Result<Vec<crate::dataset::ObjectRef>, SchemaError> {
         let mut out = Vec::new();
         for u in data {
             out.extend(reader.list(&Location::S3(u.clone())).await?);
@@ -411,7 +548,8 @@ impl Service {
 
     async fn read_partial(&self, u: &S3Uri) -> Result<PartialResult, SchemaError> {
         let bytes = self.store.get(u).await?;
-        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{u} is not a partial result: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(format!("{u} is not a partial result: {e}")))
     }
 
     async fn load_partial(&self, v: &Value) -> Result<PartialResult, SchemaError> {
@@ -447,7 +585,10 @@ impl Service {
 /// The EMF metrics of one invocation: `RowsRead`, `ObjectsRead`, `Violations` (error
 /// severity), `Warnings`, `ChecksFailed` (1 when the verdict is "failed") and `Errors`
 /// (1 when the invocation failed), with the execution name as a property.
-pub fn metrics(result: &Result<Outcome, SchemaError>, execution: Option<&str>) -> crate::telemetry::Metrics {
+pub fn metrics(
+    result: &Result<Outcome, SchemaError>,
+    execution: Option<&str>,
+) -> crate::telemetry::Metrics {
     let mut m = crate::telemetry::Metrics::new("schema-validator");
     if let Some(e) = execution {
         m.property("ExecutionName", e);
@@ -471,7 +612,10 @@ pub fn metrics(result: &Result<Outcome, SchemaError>, execution: Option<&str>) -
 }
 
 fn data_name(data: &[S3Uri]) -> String {
-    data.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
+    data.iter()
+        .map(|u| u.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -480,11 +624,18 @@ mod tests {
     use crate::ErrorName;
 
     fn cfg() -> ServiceConfig {
-        ServiceConfig { contract_uri: Some("s3://cfg-bucket/contract.json".into()), report_bucket: None, report_prefix: "reports/schema/".into() }
+        ServiceConfig {
+            contract_uri: Some("s3://cfg-bucket/contract.json".into()),
+            report_bucket: None,
+            report_prefix: "reports/schema/".into(),
+        }
     }
 
     fn sample(name: &str) -> Value {
-        let path = format!("{}/../events/schema-validator/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../events/schema-validator/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
@@ -497,7 +648,11 @@ mod tests {
         let s = decode(&sample("s3-event.json"), &cfg()).unwrap();
         assert_eq!(s.source, "s3");
         assert_eq!(s.contract.to_string(), "s3://cfg-bucket/contract.json");
-        assert!(s.data[0].key.contains(' '), "URL-decoded key: {}", s.data[0].key);
+        assert!(
+            s.data[0].key.contains(' '),
+            "URL-decoded key: {}",
+            s.data[0].key
+        );
         let e = decode(&sample("eventbridge-object-created.json"), &cfg()).unwrap();
         assert_eq!(e.source, "eventbridge");
         let m = decode(&sample("merge-input.json"), &cfg()).unwrap();
@@ -512,14 +667,38 @@ mod tests {
         let cases = [
             (json!([1, 2]), "InputError.InvalidEvent"),
             (json!("s3://x/y"), "InputError.InvalidEvent"),
-            (json!({"contract": "s3://bkt/c.json"}), "InputError.MissingField"),
-            (json!({"data": 5, "contract": "s3://bkt/c.json"}), "InputError.InvalidEvent"),
-            (json!({"data": "bucket/key", "contract": "s3://bkt/c.json"}), "InputError.InvalidUri"),
-            (json!({"data": "s3://bkt/k", "contract": "s3://bkt/c.json", "task": "explode"}), "InputError.InvalidEvent"),
-            (json!({"Records": [{"eventName": "ObjectCreated:Put"}]}), "InputError.InvalidEvent"),
-            (json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}}), "InputError.InvalidEvent"),
-            (json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}}), "InputError.InvalidEvent"),
-            (json!({"task": "merge", "contract": "s3://bkt/c.json"}), "InputError.MissingField"),
+            (
+                json!({"contract": "s3://bkt/c.json"}),
+                "InputError.MissingField",
+            ),
+            (
+                json!({"data": 5, "contract": "s3://bkt/c.json"}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"data": "bucket/key", "contract": "s3://bkt/c.json"}),
+                "InputError.InvalidUri",
+            ),
+            (
+                json!({"data": "s3://bkt/k", "contract": "s3://bkt/c.json", "task": "explode"}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"Records": [{"eventName": "ObjectCreated:Put"}]}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"task": "merge", "contract": "s3://bkt/c.json"}),
+                "InputError.MissingField",
+            ),
         ];
         for (input, name) in cases {
             let e = decode(&input, &c).unwrap_err();
@@ -540,12 +719,30 @@ mod tests {
 
     #[test]
     fn report_locations_follow_the_execution_layout() {
-        let svc = Service::new(S3Store::new(aws_sdk_s3::Client::from_conf(aws_sdk_s3::Config::builder().behavior_version(aws_sdk_s3::config::BehaviorVersion::latest()).build())), cfg());
+        let svc = Service::new(
+            S3Store::new(aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::Config::builder()
+                    .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                    .build(),
+            )),
+            cfg(),
+        );
         let mut req = decode(&json!({"data": "s3://data-bkt/x/part.csv", "contract": "s3://bkt/c.json", "execution_name": "run-7"}), &cfg()).unwrap();
-        assert_eq!(svc.report_uri(&req).unwrap().to_string(), "s3://data-bkt/pipeline/run-7/reports/schema.json");
-        assert_eq!(svc.parts_prefix(&req).unwrap().to_string(), "s3://data-bkt/pipeline/run-7/reports/schema-parts/");
+        assert_eq!(
+            svc.report_uri(&req).unwrap().to_string(),
+            "s3://data-bkt/pipeline/run-7/reports/schema.json"
+        );
+        assert_eq!(
+            svc.parts_prefix(&req).unwrap().to_string(),
+            "s3://data-bkt/pipeline/run-7/reports/schema-parts/"
+        );
         req.execution_name = None;
         let u = svc.report_uri(&req).unwrap();
-        assert!(u.key.starts_with("reports/schema/") && u.key.ends_with(".json") && u.key.contains("part.csv"), "{u}");
+        assert!(
+            u.key.starts_with("reports/schema/")
+                && u.key.ends_with(".json")
+                && u.key.contains("part.csv"),
+            "{u}"
+        );
     }
 }

@@ -61,7 +61,11 @@ impl Cardinality {
 
 impl Distinct {
     pub fn new(limit: u64) -> Self {
-        Distinct { limit, overflow: false, hashes: HashSet64::default() }
+        Distinct {
+            limit,
+            overflow: false,
+            hashes: HashSet64::default(),
+        }
     }
 
     #[inline]
@@ -120,7 +124,12 @@ impl Serialize for Distinct {
         for h in v {
             hashes.push_str(&format!("{h:016x}"));
         }
-        DistinctJson { limit: self.limit, overflow: self.overflow, hashes }.serialize(s)
+        DistinctJson {
+            limit: self.limit,
+            overflow: self.overflow,
+            hashes,
+        }
+        .serialize(s)
     }
 }
 
@@ -128,14 +137,21 @@ impl<'de> Deserialize<'de> for Distinct {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let j = DistinctJson::deserialize(d)?;
         if j.hashes.len() % 16 != 0 || !j.hashes.is_ascii() {
-            return Err(serde::de::Error::custom("distinct hashes must be 16 hex digits each"));
+            return Err(serde::de::Error::custom(
+                "distinct hashes must be 16 hex digits each",
+            ));
         }
         let mut hashes = HashSet64::default();
         for i in (0..j.hashes.len()).step_by(16) {
-            let h = u64::from_str_radix(&j.hashes[i..i + 16], 16).map_err(serde::de::Error::custom)?;
+            let h =
+                u64::from_str_radix(&j.hashes[i..i + 16], 16).map_err(serde::de::Error::custom)?;
             hashes.insert(h);
         }
-        Ok(Distinct { limit: j.limit, overflow: j.overflow, hashes })
+        Ok(Distinct {
+            limit: j.limit,
+            overflow: j.overflow,
+            hashes,
+        })
     }
 }
 
@@ -160,7 +176,13 @@ pub struct Counted {
 
 impl Counted {
     #[inline]
-    pub fn add(&mut self, max_examples: usize, object: &str, row: u64, value: impl FnOnce() -> String) {
+    pub fn add(
+        &mut self,
+        max_examples: usize,
+        object: &str,
+        row: u64,
+        value: impl FnOnce() -> String,
+    ) {
         self.count += 1;
         if self.examples.len() < max_examples {
             let mut v = value();
@@ -172,7 +194,11 @@ impl Counted {
                 v.truncate(cut);
                 v.push('…');
             }
-            self.examples.push(Example { object: object.to_string(), row, value: v });
+            self.examples.push(Example {
+                object: object.to_string(),
+                row,
+                value: v,
+            });
         }
     }
 
@@ -305,7 +331,12 @@ impl PartialResult {
         if other.objects.is_empty() {
             return Ok(());
         }
-        check_schema(&self.first_object(), &self.schema, &other.first_object(), &other.schema)?;
+        check_schema(
+            &self.first_object(),
+            &self.schema,
+            &other.first_object(),
+            &other.schema,
+        )?;
         self.rows += other.rows;
         self.objects.extend(other.objects);
         for (name, stats) in other.columns {
@@ -320,12 +351,20 @@ impl PartialResult {
     }
 
     fn first_object(&self) -> String {
-        self.objects.first().map(|o| o.object.clone()).unwrap_or_default()
+        self.objects
+            .first()
+            .map(|o| o.object.clone())
+            .unwrap_or_default()
     }
 }
 
 /// Column names must match as sets; Arrow types must match where both are typed.
-pub fn check_schema(first: &str, a: &[SchemaColumn], other: &str, b: &[SchemaColumn]) -> Result<(), DataError> {
+pub fn check_schema(
+    first: &str,
+    a: &[SchemaColumn],
+    other: &str,
+    b: &[SchemaColumn],
+) -> Result<(), DataError> {
     let sig = |s: &[SchemaColumn]| -> Vec<(String, Option<arrow::datatypes::DataType>)> {
         s.iter().map(|c| (c.name.clone(), None)).collect()
     };
@@ -337,7 +376,10 @@ pub fn check_schema(first: &str, a: &[SchemaColumn], other: &str, b: &[SchemaCol
                     return Err(DataError::SchemaMismatch {
                         first: first.to_string(),
                         other: other.to_string(),
-                        detail: format!("column {:?} is {ta} in {first} but {tb} in {other}", ca.name),
+                        detail: format!(
+                            "column {:?} is {ta} in {first} but {tb} in {other}",
+                            ca.name
+                        ),
                     });
                 }
             }
@@ -420,7 +462,10 @@ mod tests {
         let back: Distinct = serde_json::from_str(&j).unwrap();
         assert_eq!(back.count(), Cardinality::Exact(3));
         assert_eq!(back, d);
-        assert!(serde_json::from_str::<Distinct>(r#"{"limit":1,"overflow":false,"hashes":"abc"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Distinct>(r#"{"limit":1,"overflow":false,"hashes":"abc"}"#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, StringArray,
+    TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -20,7 +23,9 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 fn contract(json: &str) -> Contract {
@@ -29,7 +34,14 @@ fn contract(json: &str) -> Contract {
 
 async fn run(c: &Contract, path: &std::path::Path) -> Result<Report, SchemaError> {
     let reader = reader_for(None, c);
-    validate(&reader, &Location::Local(path.to_path_buf()), c, None, &Deadline::none()).await
+    validate(
+        &reader,
+        &Location::Local(path.to_path_buf()),
+        c,
+        None,
+        &Deadline::none(),
+    )
+    .await
 }
 
 fn finding<'r>(r: &'r Report, column: &str, check: Check) -> &'r Violation {
@@ -41,7 +53,9 @@ fn finding<'r>(r: &'r Report, column: &str, check: Check) -> &'r Violation {
 
 #[tokio::test]
 async fn sample_data_passes_the_sample_contract() {
-    let c = Contract::from_json(&std::fs::read(repo("events/schema-validator/contract.json")).unwrap()).unwrap();
+    let c =
+        Contract::from_json(&std::fs::read(repo("events/schema-validator/contract.json")).unwrap())
+            .unwrap();
     let r = run(&c, &repo("events/data/sample.csv")).await.unwrap();
     assert!(r.passed, "{:#?}", r.findings);
     assert_eq!(r.rows, 400);
@@ -61,10 +75,25 @@ async fn every_csv_violation_is_found_with_column_and_count() {
             7 => "-5".to_string(),  // out of range (row 8)
             _ => (20 + i % 50).to_string(),
         };
-        let score = if i % 4 == 0 { "NA".to_string() } else { format!("{}.5", i) }; // 25% null
-        let plan = if i == 10 { "platinum" } else { ["basic", "pro"][i % 2] };
-        let joined = if i == 20 { "2024-13-01".to_string() } else { format!("2024-01-{:02}", 1 + i % 28) };
-        csv.push_str(&format!("u{i},{age},{score},{plan},city{i},{joined},{},x\n", if i % 2 == 0 { "yes" } else { "no" }));
+        let score = if i % 4 == 0 {
+            "NA".to_string()
+        } else {
+            format!("{}.5", i)
+        }; // 25% null
+        let plan = if i == 10 {
+            "platinum"
+        } else {
+            ["basic", "pro"][i % 2]
+        };
+        let joined = if i == 20 {
+            "2024-13-01".to_string()
+        } else {
+            format!("2024-01-{:02}", 1 + i % 28)
+        };
+        csv.push_str(&format!(
+            "u{i},{age},{score},{plan},city{i},{joined},{},x\n",
+            if i % 2 == 0 { "yes" } else { "no" }
+        ));
     }
     std::fs::write(&path, csv).unwrap();
     let c = contract(
@@ -86,7 +115,10 @@ async fn every_csv_violation_is_found_with_column_and_count() {
 
     let t = finding(&r, "age", Check::Type);
     assert_eq!((t.count, t.severity), (1, Severity::Error));
-    assert_eq!((t.examples[0].row, t.examples[0].value.as_str()), (4, "abc"));
+    assert_eq!(
+        (t.examples[0].row, t.examples[0].value.as_str()),
+        (4, "abc")
+    );
     let rg = finding(&r, "age", Check::Range);
     assert_eq!(rg.count, 1);
     assert_eq!(rg.examples[0].row, 8);
@@ -98,7 +130,10 @@ async fn every_csv_violation_is_found_with_column_and_count() {
     assert_eq!(n.observed["null_ratio"], serde_json::json!(0.25));
 
     let a = finding(&r, "plan", Check::AllowedValues);
-    assert_eq!((a.count, a.examples[0].row, a.examples[0].value.as_str()), (1, 11, "platinum"));
+    assert_eq!(
+        (a.count, a.examples[0].row, a.examples[0].value.as_str()),
+        (1, 11, "platinum")
+    );
 
     let card = finding(&r, "city", Check::Cardinality);
     assert_eq!(card.observed["distinct"], serde_json::json!(100));
@@ -106,17 +141,40 @@ async fn every_csv_violation_is_found_with_column_and_count() {
     let d = finding(&r, "joined", Check::Type);
     assert_eq!((d.count, d.examples[0].value.as_str()), (1, "2024-13-01"));
 
-    assert!(!r.findings.iter().any(|v| v.column.as_deref() == Some("flag")), "yes/no are booleans");
-    assert_eq!(finding(&r, "label", Check::Required).severity, Severity::Error);
-    assert!(!r.findings.iter().any(|v| v.column.as_deref() == Some("opt")), "optional column may be absent");
-    assert_eq!(finding(&r, "extra", Check::ExtraColumn).severity, Severity::Error);
-    let rc = r.findings.iter().find(|v| v.check == Check::RowCount).unwrap();
+    assert!(
+        !r.findings
+            .iter()
+            .any(|v| v.column.as_deref() == Some("flag")),
+        "yes/no are booleans"
+    );
+    assert_eq!(
+        finding(&r, "label", Check::Required).severity,
+        Severity::Error
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|v| v.column.as_deref() == Some("opt")),
+        "optional column may be absent"
+    );
+    assert_eq!(
+        finding(&r, "extra", Check::ExtraColumn).severity,
+        Severity::Error
+    );
+    let rc = r
+        .findings
+        .iter()
+        .find(|v| v.check == Check::RowCount)
+        .unwrap();
     assert_eq!(rc.observed["rows"], serde_json::json!(100));
 
     // Verdict: small, errors first.
     let v = r.verdict(Some("s3://b/r.json".into()));
     assert_eq!(v.first_violations.len(), report::VERDICT_VIOLATIONS);
-    assert!(v.first_violations.iter().all(|f| f.severity == Severity::Error));
+    assert!(v
+        .first_violations
+        .iter()
+        .all(|f| f.severity == Severity::Error));
     assert_eq!(v.violations.warning, 1);
     assert!(serde_json::to_vec(&v).unwrap().len() < 32 * 1024);
     let _ = std::fs::remove_dir_all(dir);
@@ -131,12 +189,20 @@ async fn a_categorical_with_50000_values_is_caught_with_bounded_tracking() {
         csv.push_str(&format!("cat-{}\n", i % 50_000));
     }
     std::fs::write(&path, csv).unwrap();
-    let c = contract(r#"{"version":1,"columns":[{"name":"category","type":"string","max_cardinality":100}],"cardinality_limit":1000}"#);
+    let c = contract(
+        r#"{"version":1,"columns":[{"name":"category","type":"string","max_cardinality":100}],"cardinality_limit":1000}"#,
+    );
     let r = run(&c, &path).await.unwrap();
     let v = finding(&r, "category", Check::Cardinality);
-    assert_eq!(v.observed["distinct"], serde_json::json!(">1000"), "tracking stops at the bound");
+    assert_eq!(
+        v.observed["distinct"],
+        serde_json::json!(">1000"),
+        "tracking stops at the bound"
+    );
     // Exact below the bound.
-    let c = contract(r#"{"version":1,"columns":[{"name":"category","type":"string","max_cardinality":60000}]}"#);
+    let c = contract(
+        r#"{"version":1,"columns":[{"name":"category","type":"string","max_cardinality":60000}]}"#,
+    );
     let r = run(&c, &path).await.unwrap();
     assert_eq!(r.columns["category"].distinct, serde_json::json!(50_000));
     assert!(r.passed);
@@ -149,17 +215,40 @@ fn typed_parquet(path: &std::path::Path, whole_floats: bool) {
         Field::new("f", DataType::Float64, true),
         Field::new("b", DataType::Boolean, true),
         Field::new("d", DataType::Date32, true),
-        Field::new("t", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), true),
+        Field::new(
+            "t",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        ),
         Field::new("s", DataType::Utf8, true),
     ]));
     let rows = 50;
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(Int32Array::from_iter((0..rows).map(|i| (i != 5).then_some(i)))),
-        Arc::new(Float64Array::from_iter((0..rows).map(|i| Some(if whole_floats { i as f64 } else { i as f64 + 0.5 })))),
+        Arc::new(Int32Array::from_iter(
+            (0..rows).map(|i| (i != 5).then_some(i)),
+        )),
+        Arc::new(Float64Array::from_iter((0..rows).map(|i| {
+            Some(if whole_floats {
+                i as f64
+            } else {
+                i as f64 + 0.5
+            })
+        }))),
         Arc::new(BooleanArray::from_iter((0..rows).map(|i| Some(i % 3 == 0)))),
         Arc::new(Date32Array::from_iter((0..rows).map(|i| Some(19_000 + i)))),
-        Arc::new(TimestampMillisecondArray::from_iter((0..rows).map(|i| Some(1_700_000_000_000 + i as i64 * 1000))).with_timezone("UTC")),
-        Arc::new(StringArray::from_iter((0..rows).map(|i| Some(if i == 9 { "NULL".to_string() } else { format!("v{}", i % 4) })))),
+        Arc::new(
+            TimestampMillisecondArray::from_iter(
+                (0..rows).map(|i| Some(1_700_000_000_000 + i as i64 * 1000)),
+            )
+            .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from_iter((0..rows).map(|i| {
+            Some(if i == 9 {
+                "NULL".to_string()
+            } else {
+                format!("v{}", i % 4)
+            })
+        }))),
     ];
     let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
     let f = std::fs::File::create(path).unwrap();
@@ -186,9 +275,15 @@ async fn parquet_types_are_checked_natively() {
     let r = run(&c, &path).await.unwrap();
     assert!(r.passed, "{:#?}", r.findings);
     assert_eq!(r.columns["n"].nulls, 1);
-    assert_eq!(r.columns["s"].nulls, 1, "null tokens apply to Parquet strings too");
+    assert_eq!(
+        r.columns["s"].nulls, 1,
+        "null tokens apply to Parquet strings too"
+    );
     assert_eq!(r.columns["d"].min, Some(serde_json::json!("2022-01-08")));
-    assert_eq!(r.columns["t"].max, Some(serde_json::json!("2023-11-14T22:14:09Z")));
+    assert_eq!(
+        r.columns["t"].max,
+        Some(serde_json::json!("2023-11-14T22:14:09Z"))
+    );
     assert_eq!(r.objects[0].format, "parquet");
 
     // Float values with a fraction are not integers.
@@ -213,19 +308,27 @@ async fn merged_partials_equal_one_pass() {
     for part in 0..3 {
         let mut s = header.to_string();
         for i in 0..40 {
-            let v = if (i + part) % 6 == 0 { "NA".to_string() } else { ((i * 7 + part * 3) % 25).to_string() };
+            let v = if (i + part) % 6 == 0 {
+                "NA".to_string()
+            } else {
+                ((i * 7 + part * 3) % 25).to_string()
+            };
             s.push_str(&format!("{},{v}\n", (i + part * 10) % 30));
             all.push_str(&format!("{},{v}\n", (i + part * 10) % 30));
         }
         std::fs::write(dir.join(format!("part-{part}.csv")), s).unwrap();
     }
-    let c = contract(r#"{"version":1,"columns":[{"name":"k","type":"string","max_cardinality":20},{"name":"v","type":"integer","max":20,"max_null_ratio":0.1}]}"#);
+    let c = contract(
+        r#"{"version":1,"columns":[{"name":"k","type":"string","max_cardinality":20},{"name":"v","type":"integer","max":20,"max_null_ratio":0.1}]}"#,
+    );
     let reader = reader_for(None, &c);
     let objects = reader.list(&Location::Local(dir.clone())).await.unwrap();
     assert_eq!(objects.len(), 3);
     let mut merged: Option<PartialResult> = None;
     for o in objects.iter().rev() {
-        let p = observe_object(&reader, o, &c, &Deadline::none(), &Progress::default()).await.unwrap();
+        let p = observe_object(&reader, o, &c, &Deadline::none(), &Progress::default())
+            .await
+            .unwrap();
         // Through JSON, as a Distributed Map would carry it.
         let p: PartialResult = serde_json::from_slice(&serde_json::to_vec(&p).unwrap()).unwrap();
         match &mut merged {
@@ -240,7 +343,12 @@ async fn merged_partials_equal_one_pass() {
     let single = run(&c, &one.join("all.csv")).await.unwrap();
     assert_eq!(by_parts.rows, single.rows);
     assert_eq!(by_parts.columns, single.columns);
-    let strip = |r: &Report| r.findings.iter().map(|f| (f.column.clone(), f.check, f.count, f.observed.clone())).collect::<Vec<_>>();
+    let strip = |r: &Report| {
+        r.findings
+            .iter()
+            .map(|f| (f.column.clone(), f.check, f.count, f.observed.clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(strip(&by_parts), strip(&single));
     assert!(!by_parts.passed);
     let _ = std::fs::remove_dir_all(dir);
@@ -256,20 +364,52 @@ async fn mismatched_partitions_and_contracts_do_not_merge() {
     assert_eq!(e.error_name(), "DataError.SchemaMismatch", "{e}");
 
     let reader = reader_for(None, &c);
-    let objs = reader.list(&Location::Local(dir.join("a.csv"))).await.unwrap();
-    let mut p1 = observe_object(&reader, &objs[0], &c, &Deadline::none(), &Progress::default()).await.unwrap();
+    let objs = reader
+        .list(&Location::Local(dir.join("a.csv")))
+        .await
+        .unwrap();
+    let mut p1 = observe_object(
+        &reader,
+        &objs[0],
+        &c,
+        &Deadline::none(),
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
     let c2 = contract(r#"{"version":1,"columns":[{"name":"x","type":"float"}]}"#);
-    let p2 = observe_object(&reader_for(None, &c2), &objs[0], &c2, &Deadline::none(), &Progress::default()).await.unwrap();
-    assert_eq!(p1.merge(p2, 5).unwrap_err().error_name(), "InputError.InvalidContract");
+    let p2 = observe_object(
+        &reader_for(None, &c2),
+        &objs[0],
+        &c2,
+        &Deadline::none(),
+        &Progress::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p1.merge(p2, 5).unwrap_err().error_name(),
+        "InputError.InvalidContract"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
 async fn stops_cleanly_at_the_deadline_saying_how_far_it_got() {
-    let c = Contract::from_json(&std::fs::read(repo("events/schema-validator/contract.json")).unwrap()).unwrap();
+    let c =
+        Contract::from_json(&std::fs::read(repo("events/schema-validator/contract.json")).unwrap())
+            .unwrap();
     let reader = reader_for(None, &c);
     let loc = Location::Local(repo("events/data/sample.csv"));
-    let e = validate(&reader, &loc, &c, None, &Deadline::after(std::time::Duration::ZERO)).await.unwrap_err();
+    let e = validate(
+        &reader,
+        &loc,
+        &c,
+        None,
+        &Deadline::after(std::time::Duration::ZERO),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.error_name(), "Transient.DeadlineExceeded");
     assert!(e.to_string().contains("0 of 1 object"), "{e}");
 }
@@ -279,7 +419,9 @@ async fn header_only_csv_is_zero_rows_not_an_error() {
     let dir = temp_dir("hdr");
     let path = dir.join("h.csv");
     std::fs::write(&path, "id,age\n").unwrap();
-    let c = contract(r#"{"version":1,"columns":[{"name":"id","type":"string"},{"name":"age","type":"integer"}],"row_count":{"min":1}}"#);
+    let c = contract(
+        r#"{"version":1,"columns":[{"name":"id","type":"string"},{"name":"age","type":"integer"}],"row_count":{"min":1}}"#,
+    );
     let r = run(&c, &path).await.unwrap();
     assert_eq!(r.rows, 0);
     assert!(!r.passed, "the row-count bound decides");
@@ -292,7 +434,9 @@ async fn header_only_csv_is_zero_rows_not_an_error() {
 async fn inferred_contract_fits_its_sample_and_catches_drift() {
     let reader = DataReader::new(None, crate::dataset::ReadOptions::default());
     let loc = Location::Local(repo("events/data/sample.csv"));
-    let c = infer_contract(&reader, &loc, &InferOptions::default(), &Deadline::none()).await.unwrap();
+    let c = infer_contract(&reader, &loc, &InferOptions::default(), &Deadline::none())
+        .await
+        .unwrap();
     let ty = |n: &str| c.column(n).unwrap().ty;
     assert_eq!(ty("age"), ColumnType::Integer);
     assert_eq!(ty("monthly_charges"), ColumnType::Float);
@@ -300,15 +444,24 @@ async fn inferred_contract_fits_its_sample_and_catches_drift() {
     assert_eq!(ty("signup_date"), ColumnType::Date);
     assert_eq!(ty("last_login"), ColumnType::Timestamp);
     assert_eq!(ty("plan"), ColumnType::String);
-    assert_eq!(ty("support_calls"), ColumnType::Integer, "NA is a null token, not text");
+    assert_eq!(
+        ty("support_calls"),
+        ColumnType::Integer,
+        "NA is a null token, not text"
+    );
     let plan = c.column("plan").unwrap();
     assert_eq!(plan.allowed_values.as_ref().unwrap().len(), 3);
     assert!(c.column("customer_id").unwrap().allowed_values.is_none());
-    assert!(c.column("customer_id").unwrap().max_cardinality.is_none(), "IDs are unique: no bound");
+    assert!(
+        c.column("customer_id").unwrap().max_cardinality.is_none(),
+        "IDs are unique: no bound"
+    );
     let age = c.column("age").unwrap();
     assert!(age.min.as_ref().unwrap().as_i64().unwrap() >= 0);
     // Round trip through JSON and validate the sample: it must pass.
     let c = Contract::from_json(&serde_json::to_vec(&c).unwrap()).unwrap();
-    let r = validate(&reader_for(None, &c), &loc, &c, None, &Deadline::none()).await.unwrap();
+    let r = validate(&reader_for(None, &c), &loc, &c, None, &Deadline::none())
+        .await
+        .unwrap();
     assert!(r.passed, "{:#?}", r.findings);
 }

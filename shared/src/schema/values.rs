@@ -52,7 +52,9 @@ pub fn parse_date(s: &str) -> Option<i32> {
         return None;
     }
     let num = |r: &[u8]| -> Option<u32> {
-        r.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
+        r.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+        })
     };
     let d = NaiveDate::from_ymd_opt(num(&b[0..4])? as i32, num(&b[5..7])?, num(&b[8..10])?)?;
     Some(d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE)
@@ -68,7 +70,12 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_micros());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc().timestamp_micros());
         }
@@ -87,20 +94,29 @@ pub fn display(ty: ColumnType, x: f64) -> Value {
         ColumnType::Timestamp => DateTime::from_timestamp_micros(x as i64)
             .map(|t| Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
             .unwrap_or(Value::Null),
-        _ => serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null),
+        _ => serde_json::Number::from_f64(x)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
     }
 }
 
 /// A contract bound (`min`/`max`) on the number line of `ty`.
 pub fn bound(ty: ColumnType, v: &Value) -> Result<f64, String> {
     match (ty, v) {
-        (ColumnType::Integer | ColumnType::Float, Value::Number(n)) => n.as_f64().ok_or_else(|| "not a number".into()),
-        (ColumnType::Date, Value::String(s)) => parse_date(s).map(|d| d as f64).ok_or_else(|| format!("{s:?} is not a YYYY-MM-DD date")),
+        (ColumnType::Integer | ColumnType::Float, Value::Number(n)) => {
+            n.as_f64().ok_or_else(|| "not a number".into())
+        }
+        (ColumnType::Date, Value::String(s)) => parse_date(s)
+            .map(|d| d as f64)
+            .ok_or_else(|| format!("{s:?} is not a YYYY-MM-DD date")),
         (ColumnType::Timestamp, Value::String(s)) => parse_timestamp(s)
             .or_else(|| parse_date(s).map(|d| d as i64 * 86_400_000_000))
             .map(|t| t as f64)
             .ok_or_else(|| format!("{s:?} is not an ISO timestamp")),
-        (ty, v) => Err(format!("{v} is not a valid bound for a {} column", ty.as_str())),
+        (ty, v) => Err(format!(
+            "{v} is not a valid bound for a {} column",
+            ty.as_str()
+        )),
     }
 }
 
@@ -127,7 +143,11 @@ pub fn allowed_key(ty: ColumnType, v: &Value) -> Result<Key, String> {
             Value::String(s) => s.clone(),
             _ => text.clone(),
         }),
-        ColumnType::Integer => Key::Num(int_key(parse_int(&text).or_else(|| whole(parse_float(&text)?)).ok_or_else(fail)?)),
+        ColumnType::Integer => Key::Num(int_key(
+            parse_int(&text)
+                .or_else(|| whole(parse_float(&text)?))
+                .ok_or_else(fail)?,
+        )),
         ColumnType::Float => Key::Num(float_key(parse_float(&text).ok_or_else(fail)?)),
         ColumnType::Boolean => Key::Num(parse_bool(&text).ok_or_else(fail)? as u64),
         ColumnType::Date => Key::Num(int_key(parse_date(&text).ok_or_else(fail)? as i64)),
@@ -164,25 +184,37 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A fast, stable 64-bit hash of bytes (word-at-a-time multiply-rotate, then
-/// splitmix64). Stable across processes and builds, so per-object distinct sets made
-/// by different invocations can be merged.
+/// 64×64→128-bit multiply, folded: the mixing step of wyhash/foldhash.
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = (a as u128).wrapping_mul(b as u128);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// A fast, stable 64-bit hash of bytes (wyhash-style: 16 bytes per folded multiply,
+/// length mixed in at the end). Stable across processes and builds, so per-object
+/// distinct sets made by different invocations can be merged.
 #[inline]
 pub fn hash_bytes(b: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ (b.len() as u64);
-    let mut chunks = b.chunks_exact(8);
+    const P0: u64 = 0xa076_1d64_78bd_642f;
+    const P1: u64 = 0xe703_7ed1_a0b4_28db;
+    const P2: u64 = 0x8ebc_6af0_9c88_c6e3;
+    let word = |c: &[u8]| -> u64 {
+        let mut buf = [0u8; 8];
+        buf[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(buf)
+    };
+    let mut h: u64 = P2;
+    let mut chunks = b.chunks_exact(16);
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        h = fold_mul(word(&c[..8]) ^ P1, word(&c[8..]) ^ h);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        let (a, z) = rest.split_at(rest.len().min(8));
+        h = fold_mul(word(a) ^ P1, word(z) ^ h);
     }
-    mix64(h)
+    fold_mul(h ^ P0, (b.len() as u64) ^ P1)
 }
 
 /// The distinct-counting hash of a key.
@@ -220,17 +252,32 @@ mod tests {
 
     #[test]
     fn display_inverts_the_number_line() {
-        assert_eq!(display(ColumnType::Date, parse_date("2023-05-06").unwrap() as f64), json!("2023-05-06"));
+        assert_eq!(
+            display(ColumnType::Date, parse_date("2023-05-06").unwrap() as f64),
+            json!("2023-05-06")
+        );
         assert_eq!(display(ColumnType::Integer, 12.0), json!(12));
         let t = parse_timestamp("2023-05-06T07:08:09Z").unwrap() as f64;
-        assert_eq!(display(ColumnType::Timestamp, t), json!("2023-05-06T07:08:09Z"));
+        assert_eq!(
+            display(ColumnType::Timestamp, t),
+            json!("2023-05-06T07:08:09Z")
+        );
     }
 
     #[test]
     fn allowed_keys_compare_by_value() {
-        assert_eq!(allowed_key(ColumnType::Integer, &json!("01")).unwrap(), allowed_key(ColumnType::Integer, &json!(1)).unwrap());
-        assert_eq!(allowed_key(ColumnType::Boolean, &json!(true)).unwrap(), Key::Num(1));
-        assert_eq!(allowed_key(ColumnType::String, &json!(1)).unwrap(), Key::Str("1".into()));
+        assert_eq!(
+            allowed_key(ColumnType::Integer, &json!("01")).unwrap(),
+            allowed_key(ColumnType::Integer, &json!(1)).unwrap()
+        );
+        assert_eq!(
+            allowed_key(ColumnType::Boolean, &json!(true)).unwrap(),
+            Key::Num(1)
+        );
+        assert_eq!(
+            allowed_key(ColumnType::String, &json!(1)).unwrap(),
+            Key::Str("1".into())
+        );
         assert!(allowed_key(ColumnType::Date, &json!("x")).is_err());
         assert!(allowed_key(ColumnType::String, &json!([1])).is_err());
     }
