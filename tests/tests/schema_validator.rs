@@ -279,6 +279,17 @@ async fn prefixes_are_partitioned_datasets_and_fan_out_merges_agree() {
         merged_report["columns"], whole_report["columns"],
         "null ratios, cardinalities, extremes combine exactly"
     );
+    // The raw S3 listing a Distributed Map iterates also holds markers: skipped.
+    let mut marker = env.task("ds/_SUCCESS");
+    marker["task"] = json!("partial");
+    marker["execution_name"] = json!("fan-1");
+    let out = env.ok(marker).await;
+    assert_eq!(
+        (out["passed"].clone(), out["partial_uri"].clone()),
+        (json!(true), Value::Null),
+        "{out}"
+    );
+    assert!(out["skipped"].is_string());
     // Merge from the default parts prefix of the execution (no results listed).
     let by_prefix = env.ok(json!({"task": "merge", "contract": format!("s3://{}/contracts/churn.json", env.bucket), "execution_name": "fan-1"})).await;
     assert_eq!(by_prefix["rows"], json!(300));

@@ -382,7 +382,7 @@ impl DataReader {
                 size: o.size,
             })
             .collect();
-        objs.sort_by(|a, b| a.name().cmp(&b.name()));
+        objs.sort_by_cached_key(ObjectRef::name);
         Ok(objs)
     }
 
@@ -425,7 +425,7 @@ pub struct DatasetStream {
     objects: Vec<ObjectRef>,
     next_object: usize,
     current: Option<BatchStream>,
-    first: Option<(String, Vec<(String, Option<DataType>)>)>,
+    first: Option<(String, Signature)>,
 }
 
 impl DatasetStream {
@@ -492,6 +492,9 @@ impl DatasetStream {
         }
     }
 }
+
+/// Column names with their Arrow type (`None` for CSV text columns).
+pub type Signature = Vec<(String, Option<DataType>)>;
 
 /// A file's schema signature for agreement checks: column names with their Arrow type
 /// when the format is typed (Parquet), `None` for CSV text columns.
@@ -597,7 +600,7 @@ fn list_local(path: &std::path::Path) -> Result<Vec<ObjectRef>, DataError> {
             }
         }
     }
-    out.sort_by(|a, b| a.name().cmp(&b.name()));
+    out.sort_by_cached_key(ObjectRef::name);
     Ok(out)
 }
 

@@ -263,9 +263,11 @@ impl Contract {
             .map_err(|e| SchemaError::InvalidContract(format!("not JSON: {e}")))?;
         match v.get("version") {
             Some(Value::Number(n)) if n.as_u64() == Some(CONTRACT_VERSION as u64) => {}
-            Some(other) => return Err(SchemaError::InvalidContract(format!(
+            Some(other) => {
+                return Err(SchemaError::InvalidContract(format!(
                 "unsupported contract version {other}; this build reads version {CONTRACT_VERSION}"
-            ))),
+            )))
+            }
             None => {
                 return Err(SchemaError::InvalidContract(
                     "missing \"version\" (use 1)".into(),

@@ -451,6 +451,25 @@ impl Service {
                 self.finish(req, &report).await
             }
             Task::Partial { partial_uri } => {
+                // A Distributed Map over a raw S3 listing also hands us folder markers
+                // and `_SUCCESS`-style files: not data, nothing to merge.
+                let target = &req.data[0];
+                if target.key.ends_with('/') || target.file_name().starts_with(['_', '.']) {
+                    let output = json!({
+                        "passed": true, "rows": 0, "objects": 0,
+                        "violations": {"error": 0, "warning": 0}, "first_violations": [],
+                        "partial_uri": null,
+                        "skipped": format!("{target} is a folder marker or a hidden/marker file, not data"),
+                    });
+                    return Ok(Outcome {
+                        output,
+                        rows: 0,
+                        objects: 0,
+                        errors: 0,
+                        warnings: 0,
+                        passed: true,
+                    });
+                }
                 let objects = self.list_all(&reader, &req.data).await?;
                 let partial = observe_objects(&reader, &objects, &contract, deadline).await?;
                 let target = match partial_uri {
