@@ -1,0 +1,178 @@
+//! Parquet through parquet's async reader over ranged reads of S3 objects (or local
+//! files): the footer first, then, row group by row group, only the column chunks of
+//! the projected columns. Nothing else of the object is ever downloaded.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+
+use super::detect::Format;
+use super::{check_duplicates, BatchStream, DataError, ReadOptions, Source};
+
+/// How many ranged GETs run at once for one row group's column chunks.
+const CONCURRENT_RANGES: usize = 8;
+/// First footer read: 64 KiB covers the metadata of most files in one request.
+const FOOTER_PREFETCH: usize = 64 * 1024;
+
+/// [`AsyncFileReader`] over [`Source::range`] (S3 ranged GET or a local file).
+#[derive(Debug, Clone)]
+pub struct RangeReader {
+    source: Source,
+    name: String,
+    size: u64,
+}
+
+fn external(e: DataError) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for RangeReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        let source = self.source.clone();
+        let name = self.name.clone();
+        async move {
+            source
+                .range(&name, range.start, range.end)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        let source = self.source.clone();
+        let name = self.name.clone();
+        async move {
+            futures::stream::iter(ranges)
+                .map(|r| {
+                    let source = source.clone();
+                    let name = name.clone();
+                    async move { source.range(&name, r.start, r.end).await.map_err(external) }
+                })
+                .buffered(CONCURRENT_RANGES)
+                .try_collect()
+                .await
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        let size = self.size;
+        async move {
+            let md = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(md))
+        }
+        .boxed()
+    }
+}
+
+/// Map a parquet error to a named data error (storage errors pass through unchanged).
+fn parquet_error(e: ParquetError, object: &str) -> DataError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<DataError>() {
+            Ok(d) => *d,
+            Err(other) => DataError::CorruptParquet {
+                object: object.to_string(),
+                detail: other.to_string(),
+            },
+        },
+        ParquetError::EOF(msg) => DataError::CorruptParquet {
+            object: object.to_string(),
+            detail: format!("unexpected end of data: {msg}"),
+        },
+        other => DataError::CorruptParquet {
+            object: object.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Open a Parquet object of `size` bytes.
+pub(crate) async fn open(
+    source: Source,
+    object: String,
+    size: u64,
+    options: &ReadOptions,
+) -> Result<BatchStream, DataError> {
+    // 4-byte magic + 4-byte footer length + 4-byte magic is the smallest possible file.
+    if size < 12 {
+        return Err(DataError::TruncatedFile {
+            object,
+            detail: format!("{size} bytes: too small for a Parquet file (header magic, footer length and footer magic need 12)"),
+        });
+    }
+    let tail = source.range(&object, size - 8, size).await?;
+    if tail.len() != 8 || &tail[4..] != b"PAR1" {
+        return Err(DataError::TruncatedFile {
+            object,
+            detail: format!(
+                "starts with PAR1 but does not end with it (last bytes {}): the footer is missing, e.g. an interrupted upload",
+                super::detect::show_bytes(&tail[tail.len().saturating_sub(4)..])
+            ),
+        });
+    }
+    let footer_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+    if footer_len + 12 > size {
+        return Err(DataError::TruncatedFile {
+            object,
+            detail: format!("the footer claims {footer_len} bytes but the file has only {size}"),
+        });
+    }
+    let reader = RangeReader {
+        source,
+        name: object.clone(),
+        size,
+    };
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|e| parquet_error(e, &object))?;
+    let file_columns: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    check_duplicates(&object, &file_columns)?;
+    let mut builder = builder.with_batch_size(options.batch_size.max(1));
+    if let Some(cols) = &options.columns {
+        let roots: Vec<usize> = file_columns
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| cols.contains(n))
+            .map(|(i, _)| i)
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        builder = builder.with_projection(mask);
+    }
+    let stream = builder.build().map_err(|e| parquet_error(e, &object))?;
+    let schema = stream.schema().clone();
+    let name = object.clone();
+    let inner = stream
+        .map(move |r| r.map_err(|e| parquet_error(e, &name)))
+        .boxed();
+    Ok(BatchStream {
+        object,
+        format: Format::Parquet,
+        file_columns,
+        schema,
+        inner,
+    })
+}
