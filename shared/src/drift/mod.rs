@@ -24,6 +24,7 @@ pub mod html;
 pub mod ks;
 pub mod report;
 pub mod stats;
+pub mod task;
 
 #[cfg(test)]
 mod oracle;
