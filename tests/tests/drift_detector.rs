@@ -121,10 +121,11 @@ async fn baseline_then_checks_on_s3() {
     let m = run(&e, json!({"task": "merge", "profiles": format!("s3://{b}/profiles/"), "output": format!("s3://{b}/merged/current.json")})).await.unwrap();
     assert_eq!(m["rows"], 4000);
     let v2 = run(&e, json!({"task": "check", "profile": format!("s3://{b}/merged/current.json"), "baseline": format!("s3://{b}/baselines/base.json"),
-        "report_prefix": format!("s3://{b}/reports/dmap/")}))
+        "report_prefix": format!("s3://{b}/reports/dmap/"), "config": {"critical": ["income"]}}))
         .await
         .unwrap();
-    assert_eq!(v2["drift_detected"], true);
+    assert_eq!(v2["drift_detected"], true, "{v2}");
+    assert_eq!(v2["critical_drifted"], json!(["income"]));
     let rep = read_json(&e, "reports/dmap/drift.json").await;
     let income = rep["features"].as_array().unwrap().iter().find(|f| f["name"] == "income").unwrap().clone();
     assert_eq!(income["compared"], "sample-vs-all");
