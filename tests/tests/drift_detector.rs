@@ -15,7 +15,11 @@ use trainguard_tests::{create_bucket, get_object, put_object, unique_bucket, Mot
 /// and an optionally all-null `note_len`; `shift` moves `income` by that many sds.
 fn csv(seed: u64, rows: usize, shift: f64, null_note: bool, drop_score: bool) -> String {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = String::from(if drop_score { "age,income,segment,version,note_len\n" } else { "age,income,score,segment,version,note_len\n" });
+    let mut out = String::from(if drop_score {
+        "age,income,segment,version,note_len\n"
+    } else {
+        "age,income,score,segment,version,note_len\n"
+    });
     for _ in 0..rows {
         let age = rng.gen_range(18..80);
         let u1: f64 = 1.0 - rng.gen::<f64>();
@@ -24,7 +28,11 @@ fn csv(seed: u64, rows: usize, shift: f64, null_note: bool, drop_score: bool) ->
         let income = 50_000.0 + 12_000.0 * (z + shift);
         let score: f64 = rng.gen();
         let seg = ["a", "b", "c"][rng.gen_range(0..3)];
-        let note = if null_note { String::new() } else { rng.gen_range(0..200).to_string() };
+        let note = if null_note {
+            String::new()
+        } else {
+            rng.gen_range(0..200).to_string()
+        };
         if drop_score {
             out.push_str(&format!("{age},{income:.2},{seg},3,{note}\n"));
         } else {
@@ -46,17 +54,28 @@ async fn env() -> Env {
     let clients = moto.clients().await;
     let bucket = unique_bucket("drift");
     create_bucket(&clients, &bucket).await;
-    let io = Io { store: Some(S3Store::new(clients.s3.clone())) };
-    Env { _moto: moto, io, bucket, clients }
+    let io = Io {
+        store: Some(S3Store::new(clients.s3.clone())),
+    };
+    Env {
+        _moto: moto,
+        io,
+        bucket,
+        clients,
+    }
 }
 
 async fn run(e: &Env, input: Value) -> Result<Value, HandlerError> {
     let input: TaskInput = serde_json::from_value(input).expect("task input");
-    task::run(&e.io, &input, Deadline::none()).await.map(|(v, _)| v)
+    task::run(&e.io, &input, Deadline::none())
+        .await
+        .map(|(v, _)| v)
 }
 
 async fn read_json(e: &Env, key: &str) -> Value {
-    let bytes = get_object(&e.clients, &e.bucket, key).await.unwrap_or_else(|| panic!("{key} missing"));
+    let bytes = get_object(&e.clients, &e.bucket, key)
+        .await
+        .unwrap_or_else(|| panic!("{key} missing"));
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -64,10 +83,34 @@ async fn read_json(e: &Env, key: &str) -> Value {
 async fn baseline_then_checks_on_s3() {
     let e = env().await;
     let b = &e.bucket;
-    put_object(&e.clients, b, "ref/part-0.csv", csv(1, 3000, 0.0, false, false)).await;
-    put_object(&e.clients, b, "ref/part-1.csv", csv(2, 3000, 0.0, false, false)).await;
-    put_object(&e.clients, b, "stable/data.csv", csv(3, 4000, 0.0, false, false)).await;
-    put_object(&e.clients, b, "drifted/data.csv", csv(4, 4000, 1.0, false, false)).await;
+    put_object(
+        &e.clients,
+        b,
+        "ref/part-0.csv",
+        csv(1, 3000, 0.0, false, false),
+    )
+    .await;
+    put_object(
+        &e.clients,
+        b,
+        "ref/part-1.csv",
+        csv(2, 3000, 0.0, false, false),
+    )
+    .await;
+    put_object(
+        &e.clients,
+        b,
+        "stable/data.csv",
+        csv(3, 4000, 0.0, false, false),
+    )
+    .await;
+    put_object(
+        &e.clients,
+        b,
+        "drifted/data.csv",
+        csv(4, 4000, 1.0, false, false),
+    )
+    .await;
 
     let out = run(&e, json!({"task": "baseline", "data": format!("s3://{b}/ref/"), "baseline": format!("s3://{b}/baselines/base.json")}))
         .await
@@ -80,7 +123,12 @@ async fn baseline_then_checks_on_s3() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["name"].as_str().unwrap().to_string(), f["type"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["type"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(kinds.contains(&("income".into(), "numeric".into())));
     assert!(kinds.contains(&("segment".into(), "categorical".into())));
@@ -90,10 +138,15 @@ async fn baseline_then_checks_on_s3() {
         .await
         .unwrap();
     assert_eq!(v["drift_detected"], false, "{v}");
-    assert_eq!(v["report_uri"], format!("s3://{b}/pipeline/exec-stable/reports/drift.json"));
+    assert_eq!(
+        v["report_uri"],
+        format!("s3://{b}/pipeline/exec-stable/reports/drift.json")
+    );
     let report = read_json(&e, "pipeline/exec-stable/reports/drift.json").await;
     assert_eq!(report["features"].as_array().unwrap().len(), 6);
-    let html = get_object(&e.clients, b, "pipeline/exec-stable/reports/drift.html").await.unwrap();
+    let html = get_object(&e.clients, b, "pipeline/exec-stable/reports/drift.html")
+        .await
+        .unwrap();
     let html = String::from_utf8(html).unwrap();
     assert!(html.contains("<svg") && !html.contains("http://") && !html.contains("<script"));
 
@@ -103,15 +156,32 @@ async fn baseline_then_checks_on_s3() {
         .await
         .unwrap();
     assert_eq!(v["drift_detected"], true, "{v}");
-    let names: Vec<&str> = v["drifted_features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["drifted_features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["income"]);
     assert_eq!(v["critical_drifted"], json!(["income"]));
     assert!(serde_json::to_vec(&v).unwrap().len() < 32 * 1024);
 
     // Distributed Map path: profile each shard against the baseline, merge, check the
     // merged profile. Same statistic as checking the whole dataset at once.
-    put_object(&e.clients, b, "drifted-parts/p0.csv", csv(4, 2000, 1.0, false, false)).await;
-    put_object(&e.clients, b, "drifted-parts/p1.csv", csv(5, 2000, 1.0, false, false)).await;
+    put_object(
+        &e.clients,
+        b,
+        "drifted-parts/p0.csv",
+        csv(4, 2000, 1.0, false, false),
+    )
+    .await;
+    put_object(
+        &e.clients,
+        b,
+        "drifted-parts/p1.csv",
+        csv(5, 2000, 1.0, false, false),
+    )
+    .await;
     for p in ["p0", "p1"] {
         run(&e, json!({"task": "profile", "data": format!("s3://{b}/drifted-parts/{p}.csv"), "baseline": format!("s3://{b}/baselines/base.json"),
             "output": format!("s3://{b}/profiles/{p}.json")}))
@@ -127,7 +197,13 @@ async fn baseline_then_checks_on_s3() {
     assert_eq!(v2["drift_detected"], true, "{v2}");
     assert_eq!(v2["critical_drifted"], json!(["income"]));
     let rep = read_json(&e, "reports/dmap/drift.json").await;
-    let income = rep["features"].as_array().unwrap().iter().find(|f| f["name"] == "income").unwrap().clone();
+    let income = rep["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "income")
+        .unwrap()
+        .clone();
     assert_eq!(income["compared"], "sample-vs-all");
     assert_eq!(income["n_current"], 4000);
 }
@@ -136,18 +212,36 @@ async fn baseline_then_checks_on_s3() {
 async fn bad_inputs_give_documented_results_or_names() {
     let e = env().await;
     let b = &e.bucket;
-    put_object(&e.clients, b, "ref/data.csv", csv(1, 2000, 0.0, false, false)).await;
+    put_object(
+        &e.clients,
+        b,
+        "ref/data.csv",
+        csv(1, 2000, 0.0, false, false),
+    )
+    .await;
     run(&e, json!({"task": "baseline", "data": format!("s3://{b}/ref/data.csv"), "baseline": format!("s3://{b}/base.json")})).await.unwrap();
 
     // Corrupt baseline JSON.
-    put_object(&e.clients, b, "corrupt.json", b"{\"version\": 1, \"kind\": \"trainguard.profile\", \"rows\": ".to_vec()).await;
+    put_object(
+        &e.clients,
+        b,
+        "corrupt.json",
+        b"{\"version\": 1, \"kind\": \"trainguard.profile\", \"rows\": ".to_vec(),
+    )
+    .await;
     put_object(&e.clients, b, "cur.csv", csv(9, 1000, 0.0, false, false)).await;
     let err = run(&e, json!({"task": "check", "data": format!("s3://{b}/cur.csv"), "baseline": format!("s3://{b}/corrupt.json"), "report_prefix": format!("s3://{b}/r/")}))
         .await
         .unwrap_err();
     assert_eq!(err.name, "DataError.InvalidBaseline", "{err}");
     // A baseline from a future format version.
-    put_object(&e.clients, b, "v9.json", br#"{"version": 9, "kind": "trainguard.profile"}"#.to_vec()).await;
+    put_object(
+        &e.clients,
+        b,
+        "v9.json",
+        br#"{"version": 9, "kind": "trainguard.profile"}"#.to_vec(),
+    )
+    .await;
     let err = run(&e, json!({"task": "check", "data": format!("s3://{b}/cur.csv"), "baseline": format!("s3://{b}/v9.json"), "report_prefix": format!("s3://{b}/r/")}))
         .await
         .unwrap_err();
@@ -167,11 +261,25 @@ async fn bad_inputs_give_documented_results_or_names() {
         .unwrap();
     assert_eq!(v["missing_features"], json!(["score"]));
     let rep = read_json(&e, "odd/drift.json").await;
-    let status = |name: &str| rep["features"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["status"].clone();
+    let status = |name: &str| {
+        rep["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
     assert_eq!(status("score"), "missing");
     assert_eq!(status("note_len"), "all_null");
     assert_eq!(status("version"), "tested");
-    let version = rep["features"].as_array().unwrap().iter().find(|f| f["name"] == "version").unwrap().clone();
+    let version = rep["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "version")
+        .unwrap()
+        .clone();
     assert_eq!(version["statistic"], 0.0);
     assert_eq!(version["drifted"], false);
     // 2 of 6 drifted (missing + all-null) is below the 0.5 share.
@@ -179,11 +287,20 @@ async fn bad_inputs_give_documented_results_or_names() {
     assert_eq!(v["drift_detected"], false);
 
     // Input errors.
-    let err = run(&e, json!({"task": "check", "data": format!("s3://{b}/cur.csv")})).await.unwrap_err();
+    let err = run(
+        &e,
+        json!({"task": "check", "data": format!("s3://{b}/cur.csv")}),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.name, "InputError.MissingField");
     let err = run(&e, json!({"task": "explode"})).await.unwrap_err();
     assert_eq!(err.name, "InputError.InvalidEvent");
-    let err = run(&e, json!({"task": "check", "data": "http://x", "baseline": format!("s3://{b}/base.json")})).await;
+    let err = run(
+        &e,
+        json!({"task": "check", "data": "http://x", "baseline": format!("s3://{b}/base.json")}),
+    )
+    .await;
     assert!(err.is_err());
     let err = run(&e, json!({"task": "check", "data": format!("s3://{b}/cur.csv"), "baseline": format!("s3://{b}/base.json"),
         "report_prefix": format!("s3://{b}/r/"), "config": {"alpha": 7}}))

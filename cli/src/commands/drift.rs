@@ -73,7 +73,10 @@ fn fail(e: HandlerError) -> ExitCode {
 pub async fn run_baseline(a: BaselineArgs) -> ExitCode {
     match baseline(&a).await {
         Ok((rows, features, bytes)) => {
-            eprintln!("baseline written to {}: {rows} rows, {features} features, {bytes} bytes", a.output);
+            eprintln!(
+                "baseline written to {}: {rows} rows, {features} features, {bytes} bytes",
+                a.output
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
@@ -84,9 +87,13 @@ async fn baseline(a: &BaselineArgs) -> Result<(u64, usize, usize), HandlerError>
     let io = io_for(&[&a.data, &a.output]).await;
     let data = Location::parse(&a.data)?;
     let out = Location::parse(&a.output)?;
-    let opts = ProfileOptions { sample_size: a.sample_size, max_categories: a.max_categories };
+    let opts = ProfileOptions {
+        sample_size: a.sample_size,
+        max_categories: a.max_categories,
+    };
     opts.validate()?;
-    let p = task::strip_against(task::profile_dataset(&io, &data, opts, None, Deadline::none()).await?);
+    let p =
+        task::strip_against(task::profile_dataset(&io, &data, opts, None, Deadline::none()).await?);
     let body = p.to_json();
     let bytes = body.len();
     io.write(&out, body, "application/json").await?;
@@ -125,16 +132,29 @@ async fn drift(a: &DriftArgs) -> Result<bool, HandlerError> {
     cfg.validate()?;
     let baseline = task::load_baseline(&io, &Location::parse(&a.baseline)?).await?;
     let data = Location::parse(&a.data)?;
-    let current = task::profile_dataset(&io, &data, baseline.options, Some(&baseline), Deadline::none()).await?;
+    let current = task::profile_dataset(
+        &io,
+        &data,
+        baseline.options,
+        Some(&baseline),
+        Deadline::none(),
+    )
+    .await?;
     let mut report = check(&baseline, &current, &cfg)?;
     report.verdict.report_uri = a.report.clone();
     report.verdict.html_report_uri = a.html.clone();
     if let Some(r) = &a.report {
-        io.write(&Location::parse(r)?, report.to_json(), "application/json").await?;
+        io.write(&Location::parse(r)?, report.to_json(), "application/json")
+            .await?;
     }
     if let Some(h) = &a.html {
         let page = trainguard::drift::html::render(&report, &baseline, &current);
-        io.write(&Location::parse(h)?, page.into_bytes(), "text/html; charset=utf-8").await?;
+        io.write(
+            &Location::parse(h)?,
+            page.into_bytes(),
+            "text/html; charset=utf-8",
+        )
+        .await?;
     }
     let v = &report.verdict;
     if a.json {
@@ -142,14 +162,28 @@ async fn drift(a: &DriftArgs) -> Result<bool, HandlerError> {
     } else {
         println!(
             "{}: {} of {} features drifted (share {:.2}, threshold {:.2})",
-            if v.drift_detected { "DRIFT" } else { "no drift" },
+            if v.drift_detected {
+                "DRIFT"
+            } else {
+                "no drift"
+            },
             v.drifted_count,
             v.features_checked,
             v.share_drifted,
             v.share_threshold
         );
         for f in &report.features {
-            let eff = f.effect.as_ref().map(|e| format!(" {}={}", e.metric, e.value.map(|x| format!("{x:.4}")).unwrap_or("-".into()))).unwrap_or_default();
+            let eff = f
+                .effect
+                .as_ref()
+                .map(|e| {
+                    format!(
+                        " {}={}",
+                        e.metric,
+                        e.value.map(|x| format!("{x:.4}")).unwrap_or("-".into())
+                    )
+                })
+                .unwrap_or_default();
             println!(
                 "  {:<24} {:<11} {:<10} stat={} p={} p_adj={}{}{}",
                 f.name,
@@ -157,7 +191,9 @@ async fn drift(a: &DriftArgs) -> Result<bool, HandlerError> {
                 format!("{:?}", f.status).to_lowercase(),
                 f.statistic.map(|x| format!("{x:.4}")).unwrap_or("-".into()),
                 f.pvalue.map(|x| format!("{x:.3e}")).unwrap_or("-".into()),
-                f.pvalue_adjusted.map(|x| format!("{x:.3e}")).unwrap_or("-".into()),
+                f.pvalue_adjusted
+                    .map(|x| format!("{x:.3e}"))
+                    .unwrap_or("-".into()),
                 eff,
                 if f.drifted { "  DRIFT" } else { "" }
             );

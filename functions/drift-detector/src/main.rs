@@ -19,8 +19,8 @@ use trainguard::telemetry::{Metrics, Unit};
 async fn handle(io: &Io, input: Value, ctx: Context) -> Result<Value, HandlerError> {
     let started = Instant::now();
     let exec = execution_name(&input);
-    let mut parsed: TaskInput =
-        serde_json::from_value(input).map_err(|e| CommonError::InvalidInput(format!("drift-detector input: {e}")))?;
+    let mut parsed: TaskInput = serde_json::from_value(input)
+        .map_err(|e| CommonError::InvalidInput(format!("drift-detector input: {e}")))?;
     if parsed.execution_name.is_none() {
         parsed.execution_name = exec.clone();
     }
@@ -30,13 +30,22 @@ async fn handle(io: &Io, input: Value, ctx: Context) -> Result<Value, HandlerErr
     if let Some(e) = &exec {
         m.property("ExecutionName", e.as_str());
     }
-    m.property("Task", parsed.task.clone().unwrap_or_else(|| "check".into()));
-    m.put("DurationMs", started.elapsed().as_secs_f64() * 1000.0, Unit::Milliseconds);
+    m.property(
+        "Task",
+        parsed.task.clone().unwrap_or_else(|| "check".into()),
+    );
+    m.put(
+        "DurationMs",
+        started.elapsed().as_secs_f64() * 1000.0,
+        Unit::Milliseconds,
+    );
     match &result {
         Ok((_, o)) => {
-            m.count("RowsProfiled", o.rows).count("FeaturesChecked", o.features as u64);
+            m.count("RowsProfiled", o.rows)
+                .count("FeaturesChecked", o.features as u64);
             if let Some(d) = o.drift_detected {
-                m.count("FeaturesDrifted", o.drifted as u64).count("DriftDetected", u64::from(d));
+                m.count("FeaturesDrifted", o.drifted as u64)
+                    .count("DriftDetected", u64::from(d));
             }
         }
         Err(_) => {
@@ -51,7 +60,9 @@ async fn handle(io: &Io, input: Value, ctx: Context) -> Result<Value, HandlerErr
 async fn main() -> Result<(), lambda_runtime::Error> {
     // Clients are built once per container, outside the handler.
     let config = load_config().await;
-    let io = Io { store: Some(S3Store::new(s3_client(&config))) };
+    let io = Io {
+        store: Some(S3Store::new(s3_client(&config))),
+    };
     let io = &io;
     serve("drift-detector", move |input, ctx| handle(io, input, ctx)).await
 }

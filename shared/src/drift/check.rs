@@ -6,11 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use super::correction::{adjust, Correction};
 use super::ks::{self, Alternative, Extremes, Method};
-use super::report::{CategoryRow, DriftReport, DriftedFeature, EffectSize, FeatureResult, Status, Summary, Verdict, MAX_VERDICT_FEATURES};
+use super::report::{
+    CategoryRow, DriftReport, DriftedFeature, EffectSize, FeatureResult, Status, Summary, Verdict,
+    MAX_VERDICT_FEATURES,
+};
 use super::stats;
 use super::DriftError;
 use crate::profile::{
-    distinct_sorted, quantile_sorted, sample_fingerprint, CategoricalProfile, FeatureStats, NumericProfile, Profile,
+    distinct_sorted, quantile_sorted, sample_fingerprint, CategoricalProfile, FeatureStats,
+    NumericProfile, Profile,
 };
 
 /// The effect size a feature is gated on.
@@ -112,9 +116,15 @@ impl DriftConfig {
             return bad(format!("alpha must be in (0, 1), got {}", self.alpha));
         }
         if !(self.share_threshold > 0.0 && self.share_threshold <= 1.0) {
-            return bad(format!("share_threshold must be in (0, 1], got {}", self.share_threshold));
+            return bad(format!(
+                "share_threshold must be in (0, 1], got {}",
+                self.share_threshold
+            ));
         }
-        for (name, t) in [("numeric_threshold", self.numeric_threshold), ("categorical_threshold", self.categorical_threshold)] {
+        for (name, t) in [
+            ("numeric_threshold", self.numeric_threshold),
+            ("categorical_threshold", self.categorical_threshold),
+        ] {
             if !(t.is_finite() && t >= 0.0) {
                 return bad(format!("{name} must be a non-negative number, got {t}"));
             }
@@ -130,7 +140,9 @@ impl DriftConfig {
             }
             if let Some(t) = f.threshold {
                 if !(t.is_finite() && t >= 0.0) {
-                    return bad(format!("features.{name}.threshold must be a non-negative number, got {t}"));
+                    return bad(format!(
+                        "features.{name}.threshold must be a non-negative number, got {t}"
+                    ));
                 }
             }
         }
@@ -138,7 +150,10 @@ impl DriftConfig {
     }
 
     fn is_critical(&self, name: &str) -> bool {
-        self.features.get(name).and_then(|f| f.critical).unwrap_or_else(|| self.critical.iter().any(|c| c == name))
+        self.features
+            .get(name)
+            .and_then(|f| f.critical)
+            .unwrap_or_else(|| self.critical.iter().any(|c| c == name))
     }
 }
 
@@ -158,7 +173,12 @@ fn summary_numeric(n: &NumericProfile) -> Summary {
 
 fn summary_categorical(c: &CategoricalProfile) -> Summary {
     let total = c.count + c.nulls;
-    Summary { count: c.count, nulls: c.nulls, null_rate: (total > 0).then(|| c.nulls as f64 / total as f64), ..Default::default() }
+    Summary {
+        count: c.count,
+        nulls: c.nulls,
+        null_rate: (total > 0).then(|| c.nulls as f64 / total as f64),
+        ..Default::default()
+    }
 }
 
 fn summary_of(stats: &FeatureStats) -> Summary {
@@ -170,7 +190,11 @@ fn summary_of(stats: &FeatureStats) -> Summary {
 
 /// KS extremes of the baseline sample against every current value, from the
 /// against-baseline counts. Returns (extremes, n_baseline, n_current).
-pub fn extremes_against(sample: &[f64], equal: &[u64], between: &[u64]) -> Option<(Extremes, u64, u64)> {
+pub fn extremes_against(
+    sample: &[f64],
+    equal: &[u64],
+    between: &[u64],
+) -> Option<(Extremes, u64, u64)> {
     let (values, mult) = distinct_sorted(sample);
     if equal.len() != values.len() || between.len() != values.len() + 1 {
         return None;
@@ -216,7 +240,12 @@ pub fn extremes_against(sample: &[f64], equal: &[u64], between: &[u64]) -> Optio
         }
     }
     Some((
-        Extremes { max_s: max_d.max(0.0), min_s: (-min_d).clamp(0.0, 1.0), loc_max, loc_min },
+        Extremes {
+            max_s: max_d.max(0.0),
+            min_s: (-min_d).clamp(0.0, 1.0),
+            loc_max,
+            loc_min,
+        },
         n1,
         n2,
     ))
@@ -227,7 +256,9 @@ fn numeric_psi(base: &[f64], cur: &[f64]) -> Option<f64> {
     if base.is_empty() || cur.is_empty() {
         return None;
     }
-    let mut edges: Vec<f64> = (1..10).filter_map(|i| quantile_sorted(base, i as f64 / 10.0)).collect();
+    let mut edges: Vec<f64> = (1..10)
+        .filter_map(|i| quantile_sorted(base, i as f64 / 10.0))
+        .collect();
     edges.dedup();
     let bin = |v: f64| edges.partition_point(|&e| e < v);
     let mut bc = vec![0u64; edges.len() + 1];
@@ -247,7 +278,15 @@ struct Pending {
     gate: Option<(Option<f64>, f64)>,
 }
 
-fn base_result(name: &str, kind: &str, status: Status, alpha: f64, critical: bool, b: Summary, c: Summary) -> FeatureResult {
+fn base_result(
+    name: &str,
+    kind: &str,
+    status: Status,
+    alpha: f64,
+    critical: bool,
+    b: Summary,
+    c: Summary,
+) -> FeatureResult {
     FeatureResult {
         name: name.to_string(),
         kind: kind.to_string(),
@@ -273,19 +312,43 @@ fn base_result(name: &str, kind: &str, status: Status, alpha: f64, critical: boo
     }
 }
 
-fn test_numeric(r: &mut FeatureResult, name: &str, b: &NumericProfile, c: &NumericProfile, cfg: &DriftConfig, effect: Effect, threshold: f64) -> Option<(Option<f64>, f64)> {
+fn test_numeric(
+    r: &mut FeatureResult,
+    name: &str,
+    b: &NumericProfile,
+    c: &NumericProfile,
+    cfg: &DriftConfig,
+    effect: Effect,
+    threshold: f64,
+) -> Option<(Option<f64>, f64)> {
     // Prefer the baseline sample against every current value.
-    let against = c.against.as_ref().filter(|a| a.baseline_sample == sample_fingerprint(name, &b.sample));
-    let (ext, n1, n2, compared) = match against.and_then(|a| extremes_against(&b.sample, &a.equal, &a.between)) {
-        Some((e, n1, n2)) => (e, n1, n2, "sample-vs-all"),
-        None => (ks::extremes_sorted(&b.sample, &c.sample), b.sample.len() as u64, c.sample.len() as u64, "sample-vs-sample"),
-    };
+    let against = c
+        .against
+        .as_ref()
+        .filter(|a| a.baseline_sample == sample_fingerprint(name, &b.sample));
+    let (ext, n1, n2, compared) =
+        match against.and_then(|a| extremes_against(&b.sample, &a.equal, &a.between)) {
+            Some((e, n1, n2)) => (e, n1, n2, "sample-vs-all"),
+            None => (
+                ks::extremes_sorted(&b.sample, &c.sample),
+                b.sample.len() as u64,
+                c.sample.len() as u64,
+                "sample-vs-sample",
+            ),
+        };
     let (d, sign, _) = ks::select_statistic(&ext, cfg.alternative);
     let res = ks::ks_pvalue(d, sign, n1, n2, cfg.alternative, cfg.method);
     r.test = Some("ks".into());
     r.statistic = Some(res.statistic);
     r.pvalue = Some(res.pvalue);
-    r.method = Some(if res.method == Method::Exact { "exact" } else { "asymp" }.into());
+    r.method = Some(
+        if res.method == Method::Exact {
+            "exact"
+        } else {
+            "asymp"
+        }
+        .into(),
+    );
     r.compared = Some(compared.into());
     r.n_baseline = Some(n1);
     r.n_current = Some(n2);
@@ -305,11 +368,21 @@ fn test_numeric(r: &mut FeatureResult, name: &str, b: &NumericProfile, c: &Numer
     if effect == Effect::None {
         return None;
     }
-    r.effect = Some(EffectSize { metric: effect.name().into(), value, threshold });
+    r.effect = Some(EffectSize {
+        metric: effect.name().into(),
+        value,
+        threshold,
+    });
     Some((value, threshold))
 }
 
-fn test_categorical(r: &mut FeatureResult, b: &CategoricalProfile, c: &CategoricalProfile, effect: Effect, threshold: f64) -> Option<(Option<f64>, f64)> {
+fn test_categorical(
+    r: &mut FeatureResult,
+    b: &CategoricalProfile,
+    c: &CategoricalProfile,
+    effect: Effect,
+    threshold: f64,
+) -> Option<(Option<f64>, f64)> {
     // Categories the baseline does not list: when the baseline had an "other" bucket they
     // may be hiding in it, so they are compared as "other"; otherwise they are new, which
     // makes chi-square infinite (p = 0), exactly as scipy would.
@@ -328,7 +401,10 @@ fn test_categorical(r: &mut FeatureResult, b: &CategoricalProfile, c: &Categoric
         }
     }
     let mut bc: Vec<u64> = keys.iter().map(|k| b.categories[k]).collect();
-    let mut cc: Vec<u64> = keys.iter().map(|k| c.categories.get(k).copied().unwrap_or(0)).collect();
+    let mut cc: Vec<u64> = keys
+        .iter()
+        .map(|k| c.categories.get(k).copied().unwrap_or(0))
+        .collect();
     for (k, n) in extra {
         keys.push(k);
         bc.push(0);
@@ -347,15 +423,27 @@ fn test_categorical(r: &mut FeatureResult, b: &CategoricalProfile, c: &Categoric
     r.n_baseline = Some(b.count);
     r.n_current = Some(c.count);
     if !new.is_empty() {
-        r.reason = Some(format!("{} categor{} absent from the baseline", new.len(), if new.len() == 1 { "y" } else { "ies" }));
+        r.reason = Some(format!(
+            "{} categor{} absent from the baseline",
+            new.len(),
+            if new.len() == 1 { "y" } else { "ies" }
+        ));
     }
     r.new_categories = new;
     let mut rows: Vec<CategoryRow> = keys
         .iter()
         .zip(bc.iter().zip(&cc))
-        .map(|(k, (&b, &c))| CategoryRow { category: k.clone(), baseline: b, current: c })
+        .map(|(k, (&b, &c))| CategoryRow {
+            category: k.clone(),
+            baseline: b,
+            current: c,
+        })
         .collect();
-    rows.sort_by(|x, y| (y.baseline + y.current).cmp(&(x.baseline + x.current)).then_with(|| x.category.cmp(&y.category)));
+    rows.sort_by(|x, y| {
+        (y.baseline + y.current)
+            .cmp(&(x.baseline + x.current))
+            .then_with(|| x.category.cmp(&y.category))
+    });
     r.categories = rows;
     let value = match effect {
         Effect::Psi => Some(stats::psi(&bc, &cc)),
@@ -364,15 +452,27 @@ fn test_categorical(r: &mut FeatureResult, b: &CategoricalProfile, c: &Categoric
     if effect == Effect::None {
         return None;
     }
-    r.effect = Some(EffectSize { metric: effect.name().into(), value, threshold });
+    r.effect = Some(EffectSize {
+        metric: effect.name().into(),
+        value,
+        threshold,
+    });
     Some((value, threshold))
 }
 
 /// Compare `current` with `baseline`.
-pub fn check(baseline: &Profile, current: &Profile, cfg: &DriftConfig) -> Result<DriftReport, DriftError> {
+pub fn check(
+    baseline: &Profile,
+    current: &Profile,
+    cfg: &DriftConfig,
+) -> Result<DriftReport, DriftError> {
     cfg.validate()?;
     if baseline.rows == 0 || baseline.features.is_empty() {
-        return Err(DriftError::EmptyBaseline(format!("{} rows, {} features", baseline.rows, baseline.features.len())));
+        return Err(DriftError::EmptyBaseline(format!(
+            "{} rows, {} features",
+            baseline.rows,
+            baseline.features.len()
+        )));
     }
     if current.rows == 0 {
         return Err(DriftError::EmptyDataset(current.sources.join(", ")));
@@ -385,17 +485,31 @@ pub fn check(baseline: &Profile, current: &Profile, cfg: &DriftConfig) -> Result
         let kind = f.stats.type_name();
         let cur = current.feature(&f.name);
         let csum = cur.map(|g| summary_of(&g.stats)).unwrap_or_default();
-        let mut r = base_result(&f.name, kind, Status::Tested, alpha, critical, summary_of(&f.stats), csum);
+        let mut r = base_result(
+            &f.name,
+            kind,
+            Status::Tested,
+            alpha,
+            critical,
+            summary_of(&f.stats),
+            csum,
+        );
         if fc.ignore {
             r.status = Status::Ignored;
-            pending.push(Pending { result: r, gate: None });
+            pending.push(Pending {
+                result: r,
+                gate: None,
+            });
             continue;
         }
         let Some(g) = cur else {
             r.status = Status::Missing;
             r.drifted = cfg.missing_is_drift;
             r.reason = Some("the feature is missing from the current data".into());
-            pending.push(Pending { result: r, gate: None });
+            pending.push(Pending {
+                result: r,
+                gate: None,
+            });
             continue;
         };
         let gate = match (&f.stats, &g.stats) {
@@ -447,7 +561,11 @@ pub fn check(baseline: &Profile, current: &Profile, cfg: &DriftConfig) -> Result
             (b, c) => {
                 r.status = Status::TypeChanged;
                 r.drifted = true;
-                r.reason = Some(format!("{} in the baseline, {} now", b.type_name(), c.type_name()));
+                r.reason = Some(format!(
+                    "{} in the baseline, {} now",
+                    b.type_name(),
+                    c.type_name()
+                ));
                 None
             }
         };
@@ -457,7 +575,13 @@ pub fn check(baseline: &Profile, current: &Profile, cfg: &DriftConfig) -> Result
     // Correction over the features actually tested.
     let ps: Vec<f64> = pending
         .iter()
-        .map(|p| if p.result.status == Status::Tested { p.result.pvalue.unwrap_or(f64::NAN) } else { f64::NAN })
+        .map(|p| {
+            if p.result.status == Status::Tested {
+                p.result.pvalue.unwrap_or(f64::NAN)
+            } else {
+                f64::NAN
+            }
+        })
         .collect();
     let adjusted = adjust(&ps, cfg.correction);
     for (p, adj) in pending.iter_mut().zip(adjusted) {
@@ -484,14 +608,26 @@ pub fn check(baseline: &Profile, current: &Profile, cfg: &DriftConfig) -> Result
     let features: Vec<FeatureResult> = pending.into_iter().map(|p| p.result).collect();
     let counted: Vec<&FeatureResult> = features
         .iter()
-        .filter(|r| !matches!(r.status, Status::Ignored | Status::Empty) && !(r.status == Status::Missing && !cfg.missing_is_drift))
+        .filter(|r| {
+            !matches!(r.status, Status::Ignored | Status::Empty)
+                && !(r.status == Status::Missing && !cfg.missing_is_drift)
+        })
         .collect();
     let drifted: Vec<&FeatureResult> = counted.iter().copied().filter(|r| r.drifted).collect();
-    let share = if counted.is_empty() { 0.0 } else { drifted.len() as f64 / counted.len() as f64 };
-    let critical_drifted: Vec<String> = drifted.iter().filter(|r| r.critical).map(|r| r.name.clone()).collect();
+    let share = if counted.is_empty() {
+        0.0
+    } else {
+        drifted.len() as f64 / counted.len() as f64
+    };
+    let critical_drifted: Vec<String> = drifted
+        .iter()
+        .filter(|r| r.critical)
+        .map(|r| r.name.clone())
+        .collect();
     let baseline_names: HashSet<&str> = baseline.features.iter().map(|f| f.name.as_str()).collect();
     let verdict = Verdict {
-        drift_detected: (!counted.is_empty() && share >= cfg.share_threshold) || !critical_drifted.is_empty(),
+        drift_detected: (!counted.is_empty() && share >= cfg.share_threshold)
+            || !critical_drifted.is_empty(),
         drifted_features: drifted
             .iter()
             .take(MAX_VERDICT_FEATURES)
@@ -513,8 +649,17 @@ pub fn check(baseline: &Profile, current: &Profile, cfg: &DriftConfig) -> Result
         share_drifted: share,
         share_threshold: cfg.share_threshold,
         critical_drifted,
-        missing_features: features.iter().filter(|r| r.status == Status::Missing).map(|r| r.name.clone()).collect(),
-        new_features: current.features.iter().filter(|f| !baseline_names.contains(f.name.as_str())).map(|f| f.name.clone()).collect(),
+        missing_features: features
+            .iter()
+            .filter(|r| r.status == Status::Missing)
+            .map(|r| r.name.clone())
+            .collect(),
+        new_features: current
+            .features
+            .iter()
+            .filter(|f| !baseline_names.contains(f.name.as_str()))
+            .map(|f| f.name.clone())
+            .collect(),
         rows_baseline: baseline.rows,
         rows_current: current.rows,
         report_uri: None,

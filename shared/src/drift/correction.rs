@@ -27,14 +27,18 @@ impl std::str::FromStr for Correction {
             "none" => Ok(Correction::None),
             "bonferroni" => Ok(Correction::Bonferroni),
             "bh" | "fdr" | "benjamini-hochberg" => Ok(Correction::BenjaminiHochberg),
-            other => Err(format!("unknown correction {other:?} (none, bonferroni, bh)")),
+            other => Err(format!(
+                "unknown correction {other:?} (none, bonferroni, bh)"
+            )),
         }
     }
 }
 
 /// Adjusted p-values, in input order. NaN entries stay NaN and do not count as tests.
 pub fn adjust(pvalues: &[f64], correction: Correction) -> Vec<f64> {
-    let valid: Vec<usize> = (0..pvalues.len()).filter(|&i| !pvalues[i].is_nan()).collect();
+    let valid: Vec<usize> = (0..pvalues.len())
+        .filter(|&i| !pvalues[i].is_nan())
+        .collect();
     let m = valid.len() as f64;
     let mut out = pvalues.to_vec();
     match correction {
@@ -84,7 +88,10 @@ mod tests {
 
     #[test]
     fn parse_names() {
-        assert_eq!("BH".parse::<Correction>().unwrap(), Correction::BenjaminiHochberg);
+        assert_eq!(
+            "BH".parse::<Correction>().unwrap(),
+            Correction::BenjaminiHochberg
+        );
         assert!("holm".parse::<Correction>().is_err());
     }
 }

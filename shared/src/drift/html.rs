@@ -70,7 +70,11 @@ tr.d td{{background:#fff4f3}}.card{{border:1px solid #ddd;border-radius:6px;padd
         report.config.alpha, report.config.correction, report.config.alternative, report.config.method);
     h.push_str("<table><tr><th>feature</th><th>type</th><th>status</th><th>test</th><th>statistic</th><th>p</th><th>p adj.</th><th>effect</th><th>drifted</th></tr>");
     for f in &report.features {
-        let effect = f.effect.as_ref().map(|e| format!("{} {} (≥ {})", e.metric, fmt_num(e.value), e.threshold)).unwrap_or_else(|| "–".into());
+        let effect = f
+            .effect
+            .as_ref()
+            .map(|e| format!("{} {} (≥ {})", e.metric, fmt_num(e.value), e.threshold))
+            .unwrap_or_else(|| "–".into());
         let _ = write!(
             h,
             "<tr{}><td><a href=\"#f-{}\">{}</a></td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -96,15 +100,40 @@ tr.d td{{background:#fff4f3}}.card{{border:1px solid #ddd;border-radius:6px;padd
 }
 
 fn feature_card(h: &mut String, f: &FeatureResult, baseline: &Profile, current: &Profile) {
-    let _ = write!(h, "<div class=\"card\" id=\"f-{}\"><h3>{}{}{}</h3>", esc(&f.name), esc(&f.name),
-        if f.drifted { "<span class=\"tag d\">drift</span>" } else { "<span class=\"tag k\">stable</span>" },
-        if f.critical { "<span class=\"tag c\">critical</span>" } else { "" });
+    let _ = write!(
+        h,
+        "<div class=\"card\" id=\"f-{}\"><h3>{}{}{}</h3>",
+        esc(&f.name),
+        esc(&f.name),
+        if f.drifted {
+            "<span class=\"tag d\">drift</span>"
+        } else {
+            "<span class=\"tag k\">stable</span>"
+        },
+        if f.critical {
+            "<span class=\"tag c\">critical</span>"
+        } else {
+            ""
+        }
+    );
     let mut facts = Vec::new();
     if let Some(t) = &f.test {
-        facts.push(format!("{} = {}, p = {}, adjusted p = {}", esc(t), fmt_num(f.statistic), fmt_num(f.pvalue), fmt_num(f.pvalue_adjusted)));
+        facts.push(format!(
+            "{} = {}, p = {}, adjusted p = {}",
+            esc(t),
+            fmt_num(f.statistic),
+            fmt_num(f.pvalue),
+            fmt_num(f.pvalue_adjusted)
+        ));
     }
     if let (Some(a), Some(b)) = (f.n_baseline, f.n_current) {
-        facts.push(format!("n = {a} baseline vs {b} current{}", f.compared.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()));
+        facts.push(format!(
+            "n = {a} baseline vs {b} current{}",
+            f.compared
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ));
     }
     if let Some(r) = &f.reason {
         facts.push(esc(r));
@@ -116,7 +145,9 @@ fn feature_card(h: &mut String, f: &FeatureResult, baseline: &Profile, current: 
     let b = baseline.feature(&f.name).map(|x| &x.stats);
     let c = current.feature(&f.name).map(|x| &x.stats);
     match (b, c) {
-        (Some(FeatureStats::Numeric(b)), Some(FeatureStats::Numeric(c))) if !b.sample.is_empty() || !c.sample.is_empty() => {
+        (Some(FeatureStats::Numeric(b)), Some(FeatureStats::Numeric(c)))
+            if !b.sample.is_empty() || !c.sample.is_empty() =>
+        {
             ecdf_svg(h, &b.sample, &c.sample);
         }
         _ if !f.categories.is_empty() => bars_svg(h, f),
@@ -131,15 +162,26 @@ fn thin(sorted: &[f64]) -> Vec<(f64, f64)> {
         return Vec::new();
     }
     let step = (n / ECDF_POINTS).max(1);
-    let mut pts: Vec<(f64, f64)> = (0..n).step_by(step).map(|i| (sorted[i], (i + 1) as f64 / n as f64)).collect();
+    let mut pts: Vec<(f64, f64)> = (0..n)
+        .step_by(step)
+        .map(|i| (sorted[i], (i + 1) as f64 / n as f64))
+        .collect();
     pts.push((sorted[n - 1], 1.0));
     pts
 }
 
 fn ecdf_svg(h: &mut String, b: &[f64], c: &[f64]) {
     let (w, ht, pad) = (640.0, 220.0, 36.0);
-    let lo = b.first().into_iter().chain(c.first()).fold(f64::INFINITY, |a, &x| a.min(x));
-    let hi = b.last().into_iter().chain(c.last()).fold(f64::NEG_INFINITY, |a, &x| a.max(x));
+    let lo = b
+        .first()
+        .into_iter()
+        .chain(c.first())
+        .fold(f64::INFINITY, |a, &x| a.min(x));
+    let hi = b
+        .last()
+        .into_iter()
+        .chain(c.last())
+        .fold(f64::NEG_INFINITY, |a, &x| a.max(x));
     let span = if hi > lo { hi - lo } else { 1.0 };
     let x = |v: f64| pad + (v - lo) / span * (w - 2.0 * pad);
     let y = |p: f64| ht - pad + -p * (ht - 2.0 * pad);
@@ -157,10 +199,31 @@ fn ecdf_svg(h: &mut String, b: &[f64], c: &[f64]) {
     };
     let _ = write!(h, "<svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\" aria-label=\"empirical CDFs\">");
     let _ = write!(h, "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"#999\"/>", ht - pad, w - pad, ht - pad, ht - pad);
-    let _ = write!(h, "<text x=\"{pad}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", ht - pad + 14.0, esc(&fmt_num(Some(lo))), w - pad, ht - pad + 14.0, esc(&fmt_num(Some(hi))));
-    let _ = write!(h, "<text x=\"4\" y=\"{}\">1</text><text x=\"4\" y=\"{}\">0</text>", pad + 4.0, ht - pad);
-    let _ = write!(h, "<path d=\"{}\" fill=\"none\" stroke=\"#2c7fb8\" stroke-width=\"1.5\"/>", path(&thin(b)));
-    let _ = write!(h, "<path d=\"{}\" fill=\"none\" stroke=\"#e6550d\" stroke-width=\"1.5\"/>", path(&thin(c)));
+    let _ = write!(
+        h,
+        "<text x=\"{pad}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+        ht - pad + 14.0,
+        esc(&fmt_num(Some(lo))),
+        w - pad,
+        ht - pad + 14.0,
+        esc(&fmt_num(Some(hi)))
+    );
+    let _ = write!(
+        h,
+        "<text x=\"4\" y=\"{}\">1</text><text x=\"4\" y=\"{}\">0</text>",
+        pad + 4.0,
+        ht - pad
+    );
+    let _ = write!(
+        h,
+        "<path d=\"{}\" fill=\"none\" stroke=\"#2c7fb8\" stroke-width=\"1.5\"/>",
+        path(&thin(b))
+    );
+    let _ = write!(
+        h,
+        "<path d=\"{}\" fill=\"none\" stroke=\"#e6550d\" stroke-width=\"1.5\"/>",
+        path(&thin(c))
+    );
     let _ = write!(h, "<rect x=\"{}\" y=\"8\" width=\"10\" height=\"10\" fill=\"#2c7fb8\"/><text x=\"{}\" y=\"17\">baseline</text><rect x=\"{}\" y=\"8\" width=\"10\" height=\"10\" fill=\"#e6550d\"/><text x=\"{}\" y=\"17\">current</text>", w - 190.0, w - 176.0, w - 100.0, w - 86.0);
     h.push_str("</svg>");
 }
@@ -169,23 +232,59 @@ fn bars_svg(h: &mut String, f: &FeatureResult) {
     let rows: Vec<_> = f.categories.iter().take(MAX_BARS).collect();
     let tb: u64 = f.categories.iter().map(|r| r.baseline).sum::<u64>().max(1);
     let tc: u64 = f.categories.iter().map(|r| r.current).sum::<u64>().max(1);
-    let shares: Vec<(f64, f64)> = rows.iter().map(|r| (r.baseline as f64 / tb as f64, r.current as f64 / tc as f64)).collect();
-    let top = shares.iter().fold(0.0f64, |a, &(x, y)| a.max(x).max(y)).max(1e-9);
+    let shares: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (r.baseline as f64 / tb as f64, r.current as f64 / tc as f64))
+        .collect();
+    let top = shares
+        .iter()
+        .fold(0.0f64, |a, &(x, y)| a.max(x).max(y))
+        .max(1e-9);
     let (row_h, label_w, bar_w) = (24.0, 160.0, 420.0);
     let ht = 30.0 + row_h * rows.len() as f64;
-    let _ = write!(h, "<svg width=\"{}\" height=\"{ht}\" role=\"img\" aria-label=\"category shares\">", label_w + bar_w + 80.0);
+    let _ = write!(
+        h,
+        "<svg width=\"{}\" height=\"{ht}\" role=\"img\" aria-label=\"category shares\">",
+        label_w + bar_w + 80.0
+    );
     let _ = write!(h, "<rect x=\"{label_w}\" y=\"4\" width=\"10\" height=\"10\" fill=\"#2c7fb8\"/><text x=\"{}\" y=\"13\">baseline</text><rect x=\"{}\" y=\"4\" width=\"10\" height=\"10\" fill=\"#e6550d\"/><text x=\"{}\" y=\"13\">current</text>", label_w + 14.0, label_w + 90.0, label_w + 104.0);
     for (i, (r, (sb, sc))) in rows.iter().zip(&shares).enumerate() {
         let y0 = 22.0 + row_h * i as f64;
         let name: String = r.category.chars().take(24).collect();
-        let _ = write!(h, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 6.0, y0 + 14.0, esc(&name));
-        let _ = write!(h, "<rect x=\"{label_w}\" y=\"{y0}\" width=\"{:.1}\" height=\"9\" fill=\"#2c7fb8\"/>", sb / top * bar_w);
-        let _ = write!(h, "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"9\" fill=\"#e6550d\"/>", y0 + 10.0, sc / top * bar_w);
-        let _ = write!(h, "<text x=\"{}\" y=\"{}\">{:.1}% / {:.1}%</text>", label_w + bar_w + 6.0, y0 + 14.0, sb * 100.0, sc * 100.0);
+        let _ = write!(
+            h,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_w - 6.0,
+            y0 + 14.0,
+            esc(&name)
+        );
+        let _ = write!(
+            h,
+            "<rect x=\"{label_w}\" y=\"{y0}\" width=\"{:.1}\" height=\"9\" fill=\"#2c7fb8\"/>",
+            sb / top * bar_w
+        );
+        let _ = write!(
+            h,
+            "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"9\" fill=\"#e6550d\"/>",
+            y0 + 10.0,
+            sc / top * bar_w
+        );
+        let _ = write!(
+            h,
+            "<text x=\"{}\" y=\"{}\">{:.1}% / {:.1}%</text>",
+            label_w + bar_w + 6.0,
+            y0 + 14.0,
+            sb * 100.0,
+            sc * 100.0
+        );
     }
     h.push_str("</svg>");
     if f.categories.len() > MAX_BARS {
-        let _ = write!(h, "<p class=\"muted\">{} more categories in the JSON report.</p>", f.categories.len() - MAX_BARS);
+        let _ = write!(
+            h,
+            "<p class=\"muted\">{} more categories in the JSON report.</p>",
+            f.categories.len() - MAX_BARS
+        );
     }
 }
 
@@ -195,6 +294,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

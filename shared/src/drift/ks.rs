@@ -143,7 +143,11 @@ pub fn extremes_sorted(a: &[f64], b: &[f64]) -> Extremes {
     }
     Extremes {
         max_s: if max_d.is_finite() { max_d } else { 0.0 },
-        min_s: if min_d.is_finite() { (-min_d).clamp(0.0, 1.0) } else { 0.0 },
+        min_s: if min_d.is_finite() {
+            (-min_d).clamp(0.0, 1.0)
+        } else {
+            0.0
+        },
         loc_max: max_loc_a.or(max_loc_b),
         loc_min: min_loc_a.or(min_loc_b),
     }
@@ -152,7 +156,9 @@ pub fn extremes_sorted(a: &[f64], b: &[f64]) -> Extremes {
 /// Pick the statistic for an alternative from the two extremes (scipy's rule: two-sided
 /// takes D- only when it is strictly larger).
 pub fn select_statistic(e: &Extremes, alternative: Alternative) -> (f64, i8, Option<f64>) {
-    if alternative == Alternative::Less || (alternative == Alternative::TwoSided && e.min_s > e.max_s) {
+    if alternative == Alternative::Less
+        || (alternative == Alternative::TwoSided && e.min_s > e.max_s)
+    {
         (e.min_s, -1, e.loc_min)
     } else {
         (e.max_s, 1, e.loc_max)
@@ -171,7 +177,12 @@ pub enum KsError {
 }
 
 /// `scipy.stats.ks_2samp(a, b, alternative, method)` for unsorted samples.
-pub fn ks_2samp(a: &[f64], b: &[f64], alternative: Alternative, method: Method) -> Result<KsResult, KsError> {
+pub fn ks_2samp(
+    a: &[f64],
+    b: &[f64],
+    alternative: Alternative,
+    method: Method,
+) -> Result<KsResult, KsError> {
     if a.iter().chain(b).any(|v| v.is_nan()) {
         return Err(KsError::NaN);
     }
@@ -183,13 +194,25 @@ pub fn ks_2samp(a: &[f64], b: &[f64], alternative: Alternative, method: Method) 
 }
 
 /// [`ks_2samp`] for samples already sorted ascending (and NaN-free).
-pub fn ks_2samp_sorted(a: &[f64], b: &[f64], alternative: Alternative, method: Method) -> Result<KsResult, KsError> {
+pub fn ks_2samp_sorted(
+    a: &[f64],
+    b: &[f64],
+    alternative: Alternative,
+    method: Method,
+) -> Result<KsResult, KsError> {
     if a.is_empty() || b.is_empty() {
         return Err(KsError::EmptySample);
     }
     let e = extremes_sorted(a, b);
     let (d, sign, _) = select_statistic(&e, alternative);
-    Ok(ks_pvalue(d, sign, a.len() as u64, b.len() as u64, alternative, method))
+    Ok(ks_pvalue(
+        d,
+        sign,
+        a.len() as u64,
+        b.len() as u64,
+        alternative,
+        method,
+    ))
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -201,7 +224,14 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// The p-value of statistic `d` for samples of sizes `n1`, `n2` (both > 0), with scipy's
 /// choice between the exact and the asymptotic distribution.
-pub fn ks_pvalue(d: f64, sign: i8, n1: u64, n2: u64, alternative: Alternative, method: Method) -> KsResult {
+pub fn ks_pvalue(
+    d: f64,
+    sign: i8,
+    n1: u64,
+    n2: u64,
+    alternative: Alternative,
+    method: Method,
+) -> KsResult {
     let g = gcd(n1, n2);
     let (n1g, n2g) = (n1 / g, n2 / g);
     let mut mode = match method {
@@ -232,7 +262,11 @@ pub fn ks_pvalue(d: f64, sign: i8, n1: u64, n2: u64, alternative: Alternative, m
         }
     }
     if mode == Method::Asymp {
-        let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };
+        let (m, n) = if n1 >= n2 {
+            (n1 as f64, n2 as f64)
+        } else {
+            (n2 as f64, n1 as f64)
+        };
         let en = m * n / (m + n);
         prob = match alternative {
             Alternative::TwoSided => kstwo_sf(d, en.round_ties_even()),
@@ -243,7 +277,12 @@ pub fn ks_pvalue(d: f64, sign: i8, n1: u64, n2: u64, alternative: Alternative, m
             }
         };
     }
-    KsResult { statistic: d, pvalue: prob.clamp(0.0, 1.0), method: mode, sign }
+    KsResult {
+        statistic: d,
+        pvalue: prob.clamp(0.0, 1.0),
+        method: mode,
+        sign,
+    }
 }
 
 /// Returns (success, snapped d, p).
@@ -349,7 +388,9 @@ fn outer_prob_inside_method(m: u64, n: u64, g: u64, h: u64) -> f64 {
             }
         }
     }
-    a.get((maxj - minj - 1).max(0) as usize).copied().unwrap_or(f64::NAN)
+    a.get((maxj - minj - 1).max(0) as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// Binomial coefficient as scipy.special.binom evaluates it for integer arguments: an
@@ -387,7 +428,9 @@ fn count_paths_outside(m: u64, n: u64, g: u64, h: u64) -> f64 {
         return binom((m + n) as f64, n as f64);
     }
     let lxj = lxj as usize;
-    let xj: Vec<u64> = (0..lxj as u64).map(|j| (h + mg * j + ng - 1) / ng).collect();
+    let xj: Vec<u64> = (0..lxj as u64)
+        .map(|j| (h + mg * j + ng - 1) / ng)
+        .collect();
     let mut b = vec![0.0f64; lxj];
     b[0] = 1.0;
     for j in 1..lxj {
@@ -669,7 +712,9 @@ fn kolmogn_pomeranz_cdf(n: u64, x: f64) -> f64 {
         if ln2 > 0 {
             let ln2 = ln2 as usize;
             let off = (k1 - v0s) as usize;
-            let src: Vec<f64> = (0..ln2).map(|q| v0.get(off + q).copied().unwrap_or(0.0)).collect();
+            let src: Vec<f64> = (0..ln2)
+                .map(|q| v0.get(off + q).copied().unwrap_or(0.0))
+                .collect();
             let conv_start = (j1 - k1) as usize;
             let conv_len = (j2 - j1 + 1).max(0) as usize;
             for (q, slot) in v1.iter_mut().enumerate().take(conv_len) {
@@ -852,7 +897,13 @@ mod tests {
 
     #[test]
     fn disjoint_samples_have_statistic_one() {
-        let r = ks_2samp(&[1.0, 2.0, 3.0], &[10.0, 11.0], Alternative::TwoSided, Method::Auto).unwrap();
+        let r = ks_2samp(
+            &[1.0, 2.0, 3.0],
+            &[10.0, 11.0],
+            Alternative::TwoSided,
+            Method::Auto,
+        )
+        .unwrap();
         assert_eq!(r.statistic, 1.0);
         // Exact: 2 of the C(5, 2) = 10 orderings separate the samples completely.
         assert!((r.pvalue - 0.2).abs() < 1e-12, "{}", r.pvalue);
@@ -861,8 +912,14 @@ mod tests {
 
     #[test]
     fn empty_and_nan_are_errors() {
-        assert_eq!(ks_2samp(&[], &[1.0], Alternative::TwoSided, Method::Auto), Err(KsError::EmptySample));
-        assert_eq!(ks_2samp(&[f64::NAN], &[1.0], Alternative::TwoSided, Method::Auto), Err(KsError::NaN));
+        assert_eq!(
+            ks_2samp(&[], &[1.0], Alternative::TwoSided, Method::Auto),
+            Err(KsError::EmptySample)
+        );
+        assert_eq!(
+            ks_2samp(&[f64::NAN], &[1.0], Alternative::TwoSided, Method::Auto),
+            Err(KsError::NaN)
+        );
     }
 
     #[test]

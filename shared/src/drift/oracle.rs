@@ -18,10 +18,15 @@ use super::ks::{self, Alternative, Method};
 use super::stats;
 
 fn fixture(name: &str) -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/drift").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/drift")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(doc["scipy"], "1.17.1", "fixtures must come from the pinned scipy");
+    assert_eq!(
+        doc["scipy"], "1.17.1",
+        "fixtures must come from the pinned scipy"
+    );
     doc["cases"].as_array().unwrap().clone()
 }
 
@@ -29,7 +34,9 @@ fn fixture(name: &str) -> Vec<Value> {
 /// with Rust's correctly rounded parser, so statistics can be compared bit for bit.
 fn num(v: &Value) -> f64 {
     match v {
-        Value::String(s) => s.parse::<f64>().unwrap_or_else(|_| panic!("not a number: {s}")),
+        Value::String(s) => s
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("not a number: {s}")),
         Value::Number(n) if n.is_u64() || n.is_i64() => n.as_f64().unwrap_or(f64::NAN),
         other => panic!("floats must be stored as strings: {other}"),
     }
@@ -80,7 +87,10 @@ fn ks_2samp_matches_scipy() {
         };
         let r = ks::ks_2samp(&a, &b, alt(c["alternative"].as_str().unwrap()), method).unwrap();
         let (ws, wp) = (num(&c["statistic"]), num(&c["pvalue"]));
-        if r.statistic != ws || !close(r.pvalue, wp, 1e-9, 1e-12) || i64::from(r.sign) != c["sign"].as_i64().unwrap() {
+        if r.statistic != ws
+            || !close(r.pvalue, wp, 1e-9, 1e-12)
+            || i64::from(r.sign) != c["sign"].as_i64().unwrap()
+        {
             failures.push(format!(
                 "n1={} n2={} {} {}: ours D={} p={} sign={}, scipy D={ws} p={wp} sign={}",
                 a.len(),
@@ -94,7 +104,13 @@ fn ks_2samp_matches_scipy() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -104,17 +120,33 @@ fn exact_p_values_match_scipy_over_the_lattice() {
     for c in &cases {
         let (n1, n2) = (c["n1"].as_u64().unwrap(), c["n2"].as_u64().unwrap());
         let d = num(&c["d"]);
-        let r = ks::ks_pvalue(d, 1, n1, n2, alt(c["alternative"].as_str().unwrap()), Method::Exact);
+        let r = ks::ks_pvalue(
+            d,
+            1,
+            n1,
+            n2,
+            alt(c["alternative"].as_str().unwrap()),
+            Method::Exact,
+        );
         let ok = if c["success"].as_bool().unwrap() {
             r.method == Method::Exact && close(r.pvalue, num(&c["pvalue"]), 1e-9, 1e-12)
         } else {
             r.method == Method::Asymp
         };
         if !ok {
-            failures.push(format!("n1={n1} n2={n2} d={d} {}: ours {:?}, scipy {} {}", c["alternative"], r, c["success"], c["pvalue"]));
+            failures.push(format!(
+                "n1={n1} n2={n2} d={d} {}: ours {:?}, scipy {} {}",
+                c["alternative"], r, c["success"], c["pvalue"]
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -125,10 +157,19 @@ fn kstwo_sf_matches_scipy_in_every_regime() {
         let (n, x, want) = (num(&c["n"]), num(&c["x"]), num(&c["sf"]));
         let got = ks::kstwo_sf(x, n);
         if !close(got, want, 1e-9, 1e-12) {
-            failures.push(format!("n={n} x={x} (n x^2={}): ours {got}, scipy {want}", n * x * x));
+            failures.push(format!(
+                "n={n} x={x} (n x^2={}): ours {got}, scipy {want}",
+                n * x * x
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -145,7 +186,11 @@ fn smirnov_matches_scipy() {
 }
 
 fn counts(v: &Value) -> Vec<u64> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -153,7 +198,11 @@ fn chisquare_matches_scipy() {
     for c in &fixture("chisquare.json") {
         let r = stats::chisquare_counts(&counts(&c["baseline"]), &counts(&c["current"]));
         let (ws, wp) = (num(&c["statistic"]), num(&c["pvalue"]));
-        assert!(close(r.statistic, ws, 1e-12, 0.0), "{c}: statistic {}", r.statistic);
+        assert!(
+            close(r.statistic, ws, 1e-12, 0.0),
+            "{c}: statistic {}",
+            r.statistic
+        );
         assert!(close(r.pvalue, wp, 1e-9, 1e-15), "{c}: p {}", r.pvalue);
     }
 }
@@ -173,7 +222,10 @@ fn benjamini_hochberg_matches_false_discovery_control() {
         let want: Vec<f64> = c["bh"].as_array().unwrap().iter().map(num).collect();
         let got = adjust(&ps, Correction::BenjaminiHochberg);
         for (g, w) in got.iter().zip(&want) {
-            assert!(close(*g, *w, 1e-12, 0.0), "{ps:?}: ours {got:?}, scipy {want:?}");
+            assert!(
+                close(*g, *w, 1e-12, 0.0),
+                "{ps:?}: ours {got:?}, scipy {want:?}"
+            );
         }
     }
 }
@@ -186,6 +238,10 @@ fn wasserstein_matches_scipy() {
         a.sort_by(f64::total_cmp);
         b.sort_by(f64::total_cmp);
         let got = stats::wasserstein_sorted(&a, &b);
-        assert!(close(got, num(&c["distance"]), 1e-10, 1e-15), "ours {got}, scipy {}", c["distance"]);
+        assert!(
+            close(got, num(&c["distance"]), 1e-10, 1e-15),
+            "ours {got}, scipy {}",
+            c["distance"]
+        );
     }
 }

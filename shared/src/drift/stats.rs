@@ -45,7 +45,11 @@ pub fn chisquare(observed: &[f64], expected: &[f64]) -> ChiSquare {
             Err(_) => f64::NAN,
         }
     };
-    ChiSquare { statistic: stat, pvalue, dof }
+    ChiSquare {
+        statistic: stat,
+        pvalue,
+        dof,
+    }
 }
 
 /// The chi-square test of current category counts against baseline frequencies, the way
@@ -54,7 +58,11 @@ pub fn chisquare_counts(baseline: &[u64], current: &[u64]) -> ChiSquare {
     let nb: u64 = baseline.iter().sum();
     let nc: u64 = current.iter().sum();
     if nb == 0 || nc == 0 {
-        return ChiSquare { statistic: f64::NAN, pvalue: f64::NAN, dof: 0 };
+        return ChiSquare {
+            statistic: f64::NAN,
+            pvalue: f64::NAN,
+            dof: 0,
+        };
     }
     let scale = nc as f64 / nb as f64;
     let exp: Vec<f64> = baseline.iter().map(|&b| b as f64 * scale).collect();

@@ -29,25 +29,39 @@ impl Io {
     pub async fn read(&self, loc: &Location) -> Result<Bytes, CommonError> {
         match loc {
             Location::S3(u) => self.s3(u)?.get(u).await,
-            Location::Local(p) => tokio::fs::read(p).await.map(Bytes::from).map_err(|e| io_error(&e, loc)),
+            Location::Local(p) => tokio::fs::read(p)
+                .await
+                .map(Bytes::from)
+                .map_err(|e| io_error(&e, loc)),
         }
     }
 
     /// Write an artifact.
-    pub async fn write(&self, loc: &Location, body: Vec<u8>, content_type: &str) -> Result<(), CommonError> {
+    pub async fn write(
+        &self,
+        loc: &Location,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), CommonError> {
         match loc {
             Location::S3(u) => self.s3(u)?.put(u, body, content_type).await,
             Location::Local(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    tokio::fs::create_dir_all(dir).await.map_err(|e| io_error(&e, loc))?;
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(|e| io_error(&e, loc))?;
                 }
-                tokio::fs::write(p, body).await.map_err(|e| io_error(&e, loc))
+                tokio::fs::write(p, body)
+                    .await
+                    .map_err(|e| io_error(&e, loc))
             }
         }
     }
 
     fn s3(&self, u: &S3Uri) -> Result<&S3Store, CommonError> {
-        self.store.as_ref().ok_or_else(|| CommonError::InvalidInput(format!("{u}: no S3 client configured")))
+        self.store
+            .as_ref()
+            .ok_or_else(|| CommonError::InvalidInput(format!("{u}: no S3 client configured")))
     }
 
     /// Every `*.json` object under an S3 prefix or in a local directory, sorted.
@@ -63,7 +77,9 @@ impl Io {
                 .collect::<Vec<_>>(),
             Location::Local(p) => {
                 let mut v = Vec::new();
-                let mut rd = tokio::fs::read_dir(p).await.map_err(|e| io_error(&e, loc))?;
+                let mut rd = tokio::fs::read_dir(p)
+                    .await
+                    .map_err(|e| io_error(&e, loc))?;
                 while let Some(ent) = rd.next_entry().await.map_err(|e| io_error(&e, loc))? {
                     let path = ent.path();
                     if path.extension().and_then(|e| e.to_str()) == Some("json") {
@@ -94,7 +110,13 @@ pub async fn profile_dataset(
     baseline: Option<&Profile>,
     deadline: Deadline,
 ) -> Result<Profile, HandlerError> {
-    let reader = DataReader::new(io.store.clone(), ReadOptions { batch_size: BATCH_ROWS, ..ReadOptions::default() });
+    let reader = DataReader::new(
+        io.store.clone(),
+        ReadOptions {
+            batch_size: BATCH_ROWS,
+            ..ReadOptions::default()
+        },
+    );
     let mut builder = ProfileBuilder::new(options, &data.to_string())?;
     if let Some(b) = baseline {
         builder = builder.against(b);
@@ -188,7 +210,8 @@ fn parse_options(v: &Option<Value>) -> Result<ProfileOptions, HandlerError> {
     }
     let d = ProfileOptions::default();
     let Some(v) = v else { return Ok(d) };
-    let o: Opts = serde_json::from_value(v.clone()).map_err(|e| CommonError::InvalidInput(format!("options: {e}")))?;
+    let o: Opts = serde_json::from_value(v.clone())
+        .map_err(|e| CommonError::InvalidInput(format!("options: {e}")))?;
     let opts = ProfileOptions {
         sample_size: o.sample_size.unwrap_or(d.sample_size),
         max_categories: o.max_categories.unwrap_or(d.max_categories),
@@ -219,7 +242,10 @@ pub struct Outcome {
 
 async fn merge_profiles(io: &Io, arg: &ProfilesArg) -> Result<Profile, HandlerError> {
     let locs: Vec<Location> = match arg {
-        ProfilesArg::List(v) => v.iter().map(|s| Location::parse(s)).collect::<Result<_, _>>()?,
+        ProfilesArg::List(v) => v
+            .iter()
+            .map(|s| Location::parse(s))
+            .collect::<Result<_, _>>()?,
         ProfilesArg::Prefix(p) => io.list_json(&Location::parse(p)?).await?,
     };
     if locs.is_empty() {
@@ -227,7 +253,10 @@ async fn merge_profiles(io: &Io, arg: &ProfilesArg) -> Result<Profile, HandlerEr
     }
     let mut acc: Option<Profile> = None;
     for l in &locs {
-        let p = load_profile(io, l).await.map_err(|e| HandlerError { name: e.name, message: format!("{l}: {}", e.message) })?;
+        let p = load_profile(io, l).await.map_err(|e| HandlerError {
+            name: e.name,
+            message: format!("{l}: {}", e.message),
+        })?;
         acc = Some(match acc {
             None => p,
             Some(a) => a.merge(&p)?,
@@ -237,7 +266,11 @@ async fn merge_profiles(io: &Io, arg: &ProfilesArg) -> Result<Profile, HandlerEr
 }
 
 /// Run one task; returns the JSON output for Step Functions.
-pub async fn run(io: &Io, input: &TaskInput, deadline: Deadline) -> Result<(Value, Outcome), HandlerError> {
+pub async fn run(
+    io: &Io,
+    input: &TaskInput,
+    deadline: Deadline,
+) -> Result<(Value, Outcome), HandlerError> {
     let task = input.task.as_deref().unwrap_or("check");
     match task {
         "profile" => {
@@ -254,20 +287,46 @@ pub async fn run(io: &Io, input: &TaskInput, deadline: Deadline) -> Result<(Valu
             let p = profile_dataset(io, &data, opts, baseline.as_ref(), deadline).await?;
             io.write(&output, p.to_json(), "application/json").await?;
             let out = json!({"profile_uri": output.to_string(), "rows": p.rows, "features": p.features.len()});
-            Ok((out, Outcome { rows: p.rows, features: p.features.len(), ..Default::default() }))
+            Ok((
+                out,
+                Outcome {
+                    rows: p.rows,
+                    features: p.features.len(),
+                    ..Default::default()
+                },
+            ))
         }
         "merge" => {
             let output = Location::parse(required(&input.output, "output")?)?;
-            let arg = input.profiles.as_ref().ok_or_else(|| CommonError::MissingField("profiles".into()))?;
+            let arg = input
+                .profiles
+                .as_ref()
+                .ok_or_else(|| CommonError::MissingField("profiles".into()))?;
             let p = merge_profiles(io, arg).await?;
             io.write(&output, p.to_json(), "application/json").await?;
             let out = json!({"profile_uri": output.to_string(), "rows": p.rows, "features": p.features.len(), "sources_total": p.sources_total});
-            Ok((out, Outcome { rows: p.rows, features: p.features.len(), ..Default::default() }))
+            Ok((
+                out,
+                Outcome {
+                    rows: p.rows,
+                    features: p.features.len(),
+                    ..Default::default()
+                },
+            ))
         }
         "baseline" => {
             let target = Location::parse(required(&input.baseline, "baseline")?)?;
             let p = match (&input.data, &input.profiles) {
-                (Some(d), _) => profile_dataset(io, &Location::parse(d)?, parse_options(&input.options)?, None, deadline).await?,
+                (Some(d), _) => {
+                    profile_dataset(
+                        io,
+                        &Location::parse(d)?,
+                        parse_options(&input.options)?,
+                        None,
+                        deadline,
+                    )
+                    .await?
+                }
                 (None, Some(arg)) => merge_profiles(io, arg).await?,
                 (None, None) => return Err(CommonError::MissingField("data".into()).into()),
             };
@@ -277,7 +336,14 @@ pub async fn run(io: &Io, input: &TaskInput, deadline: Deadline) -> Result<(Valu
             let bytes = body.len();
             io.write(&target, body, "application/json").await?;
             let out = json!({"baseline_uri": target.to_string(), "rows": rows, "features": features, "bytes": bytes});
-            Ok((out, Outcome { rows, features, ..Default::default() }))
+            Ok((
+                out,
+                Outcome {
+                    rows,
+                    features,
+                    ..Default::default()
+                },
+            ))
         }
         "check" => {
             let baseline_loc = Location::parse(required(&input.baseline, "baseline")?)?;
@@ -287,7 +353,11 @@ pub async fn run(io: &Io, input: &TaskInput, deadline: Deadline) -> Result<(Valu
                 (Some(p), _) => (load_profile(io, &Location::parse(p)?).await?, None),
                 (None, Some(d)) => {
                     let loc = Location::parse(d)?;
-                    (profile_dataset(io, &loc, baseline.options, Some(&baseline), deadline).await?, Some(loc))
+                    (
+                        profile_dataset(io, &loc, baseline.options, Some(&baseline), deadline)
+                            .await?,
+                        Some(loc),
+                    )
                 }
                 (None, None) => return Err(CommonError::MissingField("data".into()).into()),
             };
@@ -298,11 +368,20 @@ pub async fn run(io: &Io, input: &TaskInput, deadline: Deadline) -> Result<(Valu
             report.verdict.html_report_uri = Some(html_loc.to_string());
             write_reports(io, &report, &baseline, &current, &json_loc, &html_loc).await?;
             let v = &report.verdict;
-            let outcome = Outcome { rows: current.rows, features: v.features_checked, drifted: v.drifted_count, drift_detected: Some(v.drift_detected) };
-            let out = serde_json::to_value(v).map_err(|e| CommonError::InvalidInput(e.to_string()))?;
+            let outcome = Outcome {
+                rows: current.rows,
+                features: v.features_checked,
+                drifted: v.drifted_count,
+                drift_detected: Some(v.drift_detected),
+            };
+            let out =
+                serde_json::to_value(v).map_err(|e| CommonError::InvalidInput(e.to_string()))?;
             Ok((out, outcome))
         }
-        other => Err(CommonError::InvalidInput(format!("unknown task {other:?} (profile, merge, baseline, check)")).into()),
+        other => Err(CommonError::InvalidInput(format!(
+            "unknown task {other:?} (profile, merge, baseline, check)"
+        ))
+        .into()),
     }
 }
 
@@ -315,8 +394,14 @@ pub async fn write_reports(
     json_loc: &Location,
     html_loc: &Location,
 ) -> Result<(), HandlerError> {
-    io.write(json_loc, report.to_json(), "application/json").await?;
-    io.write(html_loc, html::render(report, baseline, current).into_bytes(), "text/html; charset=utf-8").await?;
+    io.write(json_loc, report.to_json(), "application/json")
+        .await?;
+    io.write(
+        html_loc,
+        html::render(report, baseline, current).into_bytes(),
+        "text/html; charset=utf-8",
+    )
+    .await?;
     Ok(())
 }
 
@@ -335,9 +420,10 @@ fn report_prefix(input: &TaskInput, near: Option<&Location>) -> Result<Location,
         return Ok(Location::parse(p)?);
     }
     match (near, input.execution_name.as_deref()) {
-        (Some(Location::S3(u)), Some(exec)) if !exec.is_empty() => {
-            Ok(Location::S3(S3Uri::new(&u.bucket, format!("pipeline/{exec}/reports/"))))
-        }
+        (Some(Location::S3(u)), Some(exec)) if !exec.is_empty() => Ok(Location::S3(S3Uri::new(
+            &u.bucket,
+            format!("pipeline/{exec}/reports/"),
+        ))),
         _ => Err(CommonError::MissingField("report_prefix".into()).into()),
     }
 }

@@ -9,8 +9,9 @@ use arrow::record_batch::RecordBatch;
 
 use super::reservoir::ReservoirBuilder;
 use super::{
-    distinct_sorted, feature_seed, hash_str, sample_fingerprint, sample_quantiles, Against, CategoricalProfile, Feature,
-    FeatureStats, NumericProfile, Profile, ProfileError, ProfileOptions, FORMAT_VERSION, KIND, MAX_CATEGORY_BYTES,
+    distinct_sorted, feature_seed, hash_str, sample_fingerprint, sample_quantiles, Against,
+    CategoricalProfile, Feature, FeatureStats, NumericProfile, Profile, ProfileError,
+    ProfileOptions, FORMAT_VERSION, KIND, MAX_CATEGORY_BYTES,
 };
 
 /// Distinct categories tracked while building, as a multiple of `max_categories`, before
@@ -30,12 +31,14 @@ fn is_null_token(s: &str) -> bool {
 fn column_kind(dt: &DataType) -> Option<Kind> {
     use DataType::*;
     match dt {
-        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float16 | Float32 | Float64 | Decimal128(..)
-        | Decimal256(..) | Null => Some(Kind::Numeric),
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float16 | Float32
+        | Float64 | Decimal128(..) | Decimal256(..) | Null => Some(Kind::Numeric),
         Boolean => Some(Kind::Categorical),
         // Text (every CSV column): numbers if every non-null value parses, else categories.
         Utf8 | LargeUtf8 | Utf8View => Some(Kind::Text),
-        Dictionary(_, v) if matches!(v.as_ref(), Utf8 | LargeUtf8 | Utf8View) => Some(Kind::Categorical),
+        Dictionary(_, v) if matches!(v.as_ref(), Utf8 | LargeUtf8 | Utf8View) => {
+            Some(Kind::Categorical)
+        }
         _ => None,
     }
 }
@@ -134,12 +137,19 @@ impl ProfileBuilder {
     pub fn against(mut self, baseline: &Profile) -> Self {
         let mut map = HashMap::new();
         for f in &baseline.features {
-            let kind = if matches!(f.stats, FeatureStats::Numeric(_)) { Kind::Numeric } else { Kind::Categorical };
+            let kind = if matches!(f.stats, FeatureStats::Numeric(_)) {
+                Kind::Numeric
+            } else {
+                Kind::Categorical
+            };
             self.type_hints.insert(f.name.clone(), kind);
             if let FeatureStats::Numeric(n) = &f.stats {
                 if !n.sample.is_empty() {
                     let (vals, _) = distinct_sorted(&n.sample);
-                    map.insert(f.name.clone(), (sample_fingerprint(&f.name, &n.sample), vals));
+                    map.insert(
+                        f.name.clone(),
+                        (sample_fingerprint(&f.name, &n.sample), vals),
+                    );
                 }
             }
         }
@@ -160,12 +170,16 @@ impl ProfileBuilder {
     fn new_col(&self, name: &str, kind: Kind) -> Col {
         match kind {
             Kind::Numeric | Kind::Text => {
-                let against = self.baseline.as_ref().and_then(|m| m.get(name)).map(|(fp, vals)| AgainstBuilder {
-                    fingerprint: fp.clone(),
-                    equal: vec![0; vals.len()],
-                    between: vec![0; vals.len() + 1],
-                    values: vals.clone(),
-                });
+                let against = self
+                    .baseline
+                    .as_ref()
+                    .and_then(|m| m.get(name))
+                    .map(|(fp, vals)| AgainstBuilder {
+                        fingerprint: fp.clone(),
+                        equal: vec![0; vals.len()],
+                        between: vec![0; vals.len() + 1],
+                        values: vals.clone(),
+                    });
                 Col::Num(Box::new(NumCol {
                     count: 0,
                     nulls: self.rows,
@@ -174,13 +188,21 @@ impl ProfileBuilder {
                     max: f64::NEG_INFINITY,
                     mean: 0.0,
                     m2: 0.0,
-                    reservoir: ReservoirBuilder::new(self.options.sample_size, feature_seed(self.seed, name)),
+                    reservoir: ReservoirBuilder::new(
+                        self.options.sample_size,
+                        feature_seed(self.seed, name),
+                    ),
                     scratch: Vec::new(),
                     against,
                     typed: false,
                 }))
             }
-            Kind::Categorical => Col::Cat(CatCol { count: 0, nulls: self.rows, counts: HashMap::new(), other: 0 }),
+            Kind::Categorical => Col::Cat(CatCol {
+                count: 0,
+                nulls: self.rows,
+                counts: HashMap::new(),
+                other: 0,
+            }),
         }
     }
 
@@ -193,7 +215,8 @@ impl ProfileBuilder {
             let name = field.name();
             let Some(declared) = column_kind(field.data_type()) else {
                 if !self.skipped.iter().any(|(s, _)| s == name) {
-                    self.skipped.push((name.clone(), field.data_type().to_string()));
+                    self.skipped
+                        .push((name.clone(), field.data_type().to_string()));
                 }
                 continue;
             };
@@ -201,7 +224,10 @@ impl ProfileBuilder {
             // Text columns are normalised to Utf8 once; their kind comes from what is
             // already known (earlier batches, the baseline), else from the values.
             let text = if declared == Kind::Text {
-                Some(cast(array, &DataType::Utf8).map_err(|e| ProfileError::TypeConflict(name.clone(), e.to_string()))?)
+                Some(
+                    cast(array, &DataType::Utf8)
+                        .map_err(|e| ProfileError::TypeConflict(name.clone(), e.to_string()))?,
+                )
             } else {
                 None
             };
@@ -215,7 +241,10 @@ impl ProfileBuilder {
             let kind = match declared {
                 Kind::Text => {
                     let arr = text.as_ref().map(|a| a.as_string::<i32>());
-                    known.flatten().or(hinted).or_else(|| arr.and_then(text_kind))
+                    known
+                        .flatten()
+                        .or(hinted)
+                        .or_else(|| arr.and_then(text_kind))
                 }
                 Kind::Numeric if matches!(field.data_type(), DataType::Null) => None,
                 k => Some(k),
@@ -237,7 +266,12 @@ impl ProfileBuilder {
             if let (Col::Num(c), Some(Kind::Categorical)) = (&self.cols[idx].1, kind) {
                 if !c.typed && c.count == 0 && c.infinite == 0 {
                     let nulls = c.nulls;
-                    self.cols[idx].1 = Col::Cat(CatCol { count: 0, nulls, counts: HashMap::new(), other: 0 });
+                    self.cols[idx].1 = Col::Cat(CatCol {
+                        count: 0,
+                        nulls,
+                        counts: HashMap::new(),
+                        other: 0,
+                    });
                 }
             }
             let col = &mut self.cols[idx].1;
@@ -254,16 +288,31 @@ impl ProfileBuilder {
                 (Col::Cat(c), Some(Kind::Categorical)) => {
                     let casted = match text {
                         Some(t) => t,
-                        None => cast(array, &DataType::Utf8)
-                            .map_err(|e| ProfileError::TypeConflict(name.clone(), format!("cannot read as text: {e}")))?,
+                        None => cast(array, &DataType::Utf8).map_err(|e| {
+                            ProfileError::TypeConflict(
+                                name.clone(),
+                                format!("cannot read as text: {e}"),
+                            )
+                        })?,
                     };
-                    push_categorical(c, casted.as_string::<i32>(), max_tracked, declared == Kind::Text)
+                    push_categorical(
+                        c,
+                        casted.as_string::<i32>(),
+                        max_tracked,
+                        declared == Kind::Text,
+                    )
                 }
                 (Col::Cat(_), Some(_)) => {
-                    return Err(ProfileError::TypeConflict(name.clone(), format!("text earlier, {} now", field.data_type())))
+                    return Err(ProfileError::TypeConflict(
+                        name.clone(),
+                        format!("text earlier, {} now", field.data_type()),
+                    ))
                 }
                 (Col::Num(_), Some(_)) => {
-                    return Err(ProfileError::TypeConflict(name.clone(), format!("numbers earlier, {} now", field.data_type())))
+                    return Err(ProfileError::TypeConflict(
+                        name.clone(),
+                        format!("numbers earlier, {} now", field.data_type()),
+                    ))
                 }
             }
         }
@@ -330,13 +379,21 @@ fn finish_numeric(c: NumCol) -> NumericProfile {
         m2: c.m2,
         quantiles: sample_quantiles(&sample),
         sample,
-        against: c.against.map(|a| Against { baseline_sample: a.fingerprint, equal: a.equal, between: a.between }),
+        against: c.against.map(|a| Against {
+            baseline_sample: a.fingerprint,
+            equal: a.equal,
+            between: a.between,
+        }),
     }
 }
 
 /// A numeric column that arrived as text (CSV): null tokens are nulls, anything else
 /// must parse as a number.
-fn push_numeric_text(c: &mut NumCol, arr: &arrow::array::StringArray, name: &str) -> Result<(), ProfileError> {
+fn push_numeric_text(
+    c: &mut NumCol,
+    arr: &arrow::array::StringArray,
+    name: &str,
+) -> Result<(), ProfileError> {
     c.scratch.clear();
     let (mut nulls, mut inf) = (0u64, 0u64);
     for v in arr.iter() {
@@ -350,7 +407,10 @@ fn push_numeric_text(c: &mut NumCol, arr: &arrow::array::StringArray, name: &str
                 Err(_) => {
                     return Err(ProfileError::TypeConflict(
                         name.to_string(),
-                        format!("numbers earlier, text {:?} now", cut(s).chars().take(40).collect::<String>()),
+                        format!(
+                            "numbers earlier, text {:?} now",
+                            cut(s).chars().take(40).collect::<String>()
+                        ),
                     ))
                 }
             },
@@ -367,8 +427,9 @@ fn push_numeric(c: &mut NumCol, array: &dyn Array, name: &str) -> Result<(), Pro
     let arr = if array.data_type() == &DataType::Float64 {
         array.as_primitive::<Float64Type>()
     } else {
-        casted = cast(array, &DataType::Float64)
-            .map_err(|e| ProfileError::TypeConflict(name.to_string(), format!("cannot read as numbers: {e}")))?;
+        casted = cast(array, &DataType::Float64).map_err(|e| {
+            ProfileError::TypeConflict(name.to_string(), format!("cannot read as numbers: {e}"))
+        })?;
         casted.as_primitive::<Float64Type>()
     };
     c.scratch.clear();
@@ -458,7 +519,12 @@ fn cut(s: &str) -> &str {
     &s[..end]
 }
 
-fn push_categorical(c: &mut CatCol, arr: &arrow::array::StringArray, max_tracked: usize, tokens: bool) {
+fn push_categorical(
+    c: &mut CatCol,
+    arr: &arrow::array::StringArray,
+    max_tracked: usize,
+    tokens: bool,
+) {
     for v in arr.iter() {
         match v {
             None => c.nulls += 1,

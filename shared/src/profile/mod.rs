@@ -112,7 +112,10 @@ pub struct ProfileOptions {
 
 impl Default for ProfileOptions {
     fn default() -> Self {
-        ProfileOptions { sample_size: DEFAULT_SAMPLE_SIZE, max_categories: DEFAULT_MAX_CATEGORIES }
+        ProfileOptions {
+            sample_size: DEFAULT_SAMPLE_SIZE,
+            max_categories: DEFAULT_MAX_CATEGORIES,
+        }
     }
 }
 
@@ -290,7 +293,15 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 /// The quantiles a profile reports.
 pub fn sample_quantiles(sorted: &[f64]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for (name, q) in [("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99)] {
+    for (name, q) in [
+        ("p01", 0.01),
+        ("p05", 0.05),
+        ("p25", 0.25),
+        ("p50", 0.5),
+        ("p75", 0.75),
+        ("p95", 0.95),
+        ("p99", 0.99),
+    ] {
         if let Some(v) = quantile_sorted(sorted, q) {
             out.insert(name.to_string(), v);
         }
@@ -346,25 +357,50 @@ impl NumericProfile {
                 let (na, nb) = (self.count as f64, other.count as f64);
                 let delta = mb - ma;
                 let n = na + nb;
-                (Some(ma + delta * nb / n), self.m2 + other.m2 + delta * delta * na * nb / n)
+                (
+                    Some(ma + delta * nb / n),
+                    self.m2 + other.m2 + delta * delta * na * nb / n,
+                )
             }
             (Some(m), None) => (Some(m), self.m2),
             (None, Some(m)) => (Some(m), other.m2),
             (None, None) => (None, 0.0),
         };
-        let sample = reservoir::merge(&self.sample, self.count, &other.sample, other.count, capacity, seed);
+        let sample = reservoir::merge(
+            &self.sample,
+            self.count,
+            &other.sample,
+            other.count,
+            capacity,
+            seed,
+        );
         let against = match (&self.against, &other.against) {
-            (Some(a), Some(b)) if a.baseline_sample == b.baseline_sample && a.equal.len() == b.equal.len() && a.between.len() == b.between.len() => Some(Against {
-                baseline_sample: a.baseline_sample.clone(),
-                equal: a.equal.iter().zip(&b.equal).map(|(x, y)| x + y).collect(),
-                between: a.between.iter().zip(&b.between).map(|(x, y)| x + y).collect(),
-            }),
+            (Some(a), Some(b))
+                if a.baseline_sample == b.baseline_sample
+                    && a.equal.len() == b.equal.len()
+                    && a.between.len() == b.between.len() =>
+            {
+                Some(Against {
+                    baseline_sample: a.baseline_sample.clone(),
+                    equal: a.equal.iter().zip(&b.equal).map(|(x, y)| x + y).collect(),
+                    between: a
+                        .between
+                        .iter()
+                        .zip(&b.between)
+                        .map(|(x, y)| x + y)
+                        .collect(),
+                })
+            }
             // A shard with no values contributes nothing either way.
             (Some(a), None) if other.count == 0 => Some(a.clone()),
             (None, Some(b)) if self.count == 0 => Some(b.clone()),
             _ => None,
         };
-        let std = if count > 0 { Some((m2 / count as f64).max(0.0).sqrt()) } else { None };
+        let std = if count > 0 {
+            Some((m2 / count as f64).max(0.0).sqrt())
+        } else {
+            None
+        };
         NumericProfile {
             count,
             nulls: self.nulls + other.nulls,
@@ -392,7 +428,12 @@ fn opt_fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f6
 impl CategoricalProfile {
     /// An empty summary with `nulls` missing values.
     pub fn empty(nulls: u64) -> Self {
-        CategoricalProfile { count: 0, nulls, categories: BTreeMap::new(), other: 0 }
+        CategoricalProfile {
+            count: 0,
+            nulls,
+            categories: BTreeMap::new(),
+            other: 0,
+        }
     }
 
     /// Keep the `max` most frequent categories (ties: by name), the rest into `other`.
@@ -400,7 +441,8 @@ impl CategoricalProfile {
         if self.categories.len() <= max {
             return;
         }
-        let mut all: Vec<(String, u64)> = std::mem::take(&mut self.categories).into_iter().collect();
+        let mut all: Vec<(String, u64)> =
+            std::mem::take(&mut self.categories).into_iter().collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         for (i, (k, c)) in all.into_iter().enumerate() {
             if i < max {
@@ -456,16 +498,24 @@ impl Profile {
     }
 
     fn parse(bytes: &[u8]) -> Result<Profile, String> {
-        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("is not valid JSON: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("is not valid JSON: {e}"))?;
         match v.get("version").and_then(serde_json::Value::as_u64) {
             Some(n) if n == u64::from(FORMAT_VERSION) => {}
-            Some(n) => return Err(format!("has format version {n}; this trainguard reads version {FORMAT_VERSION}")),
+            Some(n) => {
+                return Err(format!(
+                    "has format version {n}; this trainguard reads version {FORMAT_VERSION}"
+                ))
+            }
             None => return Err("has no \"version\" field: not a trainguard profile".into()),
         }
         if v.get("kind").and_then(serde_json::Value::as_str) != Some(KIND) {
-            return Err(format!("is not a trainguard profile (\"kind\" must be {KIND:?})"));
+            return Err(format!(
+                "is not a trainguard profile (\"kind\" must be {KIND:?})"
+            ));
         }
-        let p: Profile = serde_json::from_value(v).map_err(|e| format!("does not match the profile format: {e}"))?;
+        let p: Profile = serde_json::from_value(v)
+            .map_err(|e| format!("does not match the profile format: {e}"))?;
         p.check_invariants()?;
         Ok(p)
     }
@@ -481,28 +531,46 @@ impl Profile {
             }
             match &f.stats {
                 FeatureStats::Numeric(n) => {
-                    if n.sample.len() > self.options.sample_size || n.sample.len() as u64 > n.count {
+                    if n.sample.len() > self.options.sample_size || n.sample.len() as u64 > n.count
+                    {
                         return Err(format!("feature {:?}: sample larger than allowed", f.name));
                     }
-                    if n.sample.iter().any(|v| !v.is_finite()) || n.sample.windows(2).any(|w| w[0] > w[1]) {
-                        return Err(format!("feature {:?}: sample must be finite and sorted", f.name));
+                    if n.sample.iter().any(|v| !v.is_finite())
+                        || n.sample.windows(2).any(|w| w[0] > w[1])
+                    {
+                        return Err(format!(
+                            "feature {:?}: sample must be finite and sorted",
+                            f.name
+                        ));
                     }
                     if n.count > 0 && (n.sample.is_empty() || n.mean.is_none()) {
-                        return Err(format!("feature {:?}: has values but no sample or mean", f.name));
+                        return Err(format!(
+                            "feature {:?}: has values but no sample or mean",
+                            f.name
+                        ));
                     }
                     if let Some(a) = &n.against {
                         if a.between.len() != a.equal.len() + 1 {
-                            return Err(format!("feature {:?}: malformed against-baseline counts", f.name));
+                            return Err(format!(
+                                "feature {:?}: malformed against-baseline counts",
+                                f.name
+                            ));
                         }
                     }
                 }
                 FeatureStats::Categorical(c) => {
                     if c.categories.len() > self.options.max_categories {
-                        return Err(format!("feature {:?}: more categories than max_categories", f.name));
+                        return Err(format!(
+                            "feature {:?}: more categories than max_categories",
+                            f.name
+                        ));
                     }
                     let sum: u64 = c.categories.values().sum::<u64>() + c.other;
                     if sum != c.count {
-                        return Err(format!("feature {:?}: category counts do not add up to count", f.name));
+                        return Err(format!(
+                            "feature {:?}: category counts do not add up to count",
+                            f.name
+                        ));
                     }
                 }
             }
@@ -561,7 +629,9 @@ impl Profile {
     /// Merge many profiles (left to right). None for an empty list.
     pub fn merge_all(profiles: &[Profile]) -> Result<Option<Profile>, ProfileError> {
         let mut it = profiles.iter();
-        let Some(first) = it.next() else { return Ok(None) };
+        let Some(first) = it.next() else {
+            return Ok(None);
+        };
         let mut acc = first.clone();
         for p in it {
             acc = acc.merge(p)?;
@@ -579,7 +649,12 @@ fn with_extra_nulls(f: &Feature, rows: u64) -> Feature {
     f
 }
 
-fn merge_feature(a: &Feature, b: &Feature, opts: ProfileOptions, seed: u64) -> Result<Feature, ProfileError> {
+fn merge_feature(
+    a: &Feature,
+    b: &Feature,
+    opts: ProfileOptions,
+    seed: u64,
+) -> Result<Feature, ProfileError> {
     let stats = match (&a.stats, &b.stats) {
         (FeatureStats::Numeric(x), FeatureStats::Numeric(y)) => {
             FeatureStats::Numeric(x.merge(y, opts.sample_size, feature_seed(seed, &a.name)))
@@ -589,12 +664,16 @@ fn merge_feature(a: &Feature, b: &Feature, opts: ProfileOptions, seed: u64) -> R
         }
         // A column that is entirely null in one shard has no type evidence there: the
         // builder records it as numeric with no values; let the typed side win.
-        (FeatureStats::Numeric(x), FeatureStats::Categorical(y)) if x.count == 0 && x.infinite == 0 => {
+        (FeatureStats::Numeric(x), FeatureStats::Categorical(y))
+            if x.count == 0 && x.infinite == 0 =>
+        {
             let mut y = y.clone();
             y.nulls += x.nulls;
             FeatureStats::Categorical(y)
         }
-        (FeatureStats::Categorical(x), FeatureStats::Numeric(y)) if y.count == 0 && y.infinite == 0 => {
+        (FeatureStats::Categorical(x), FeatureStats::Numeric(y))
+            if y.count == 0 && y.infinite == 0 =>
+        {
             let mut x = x.clone();
             x.nulls += y.nulls;
             FeatureStats::Categorical(x)
@@ -608,7 +687,10 @@ fn merge_feature(a: &Feature, b: &Feature, opts: ProfileOptions, seed: u64) -> R
             )))
         }
     };
-    Ok(Feature { name: a.name.clone(), stats })
+    Ok(Feature {
+        name: a.name.clone(),
+        stats,
+    })
 }
 
 #[cfg(test)]

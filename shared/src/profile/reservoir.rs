@@ -56,7 +56,11 @@ impl ReservoirBuilder {
         let k = self.capacity as f64;
         self.w *= (self.draw_unit().ln() / k).exp();
         let skip = (self.draw_unit().ln() / (1.0 - self.w).ln()).floor();
-        let skip = if skip.is_finite() && skip >= 0.0 { skip.min(u64::MAX as f64 / 4.0) as u64 } else { 0 };
+        let skip = if skip.is_finite() && skip >= 0.0 {
+            skip.min(u64::MAX as f64 / 4.0) as u64
+        } else {
+            0
+        };
         self.next = self.next.saturating_add(skip).saturating_add(1);
     }
 

@@ -47,7 +47,13 @@ fn cat(p: &Profile, name: &str) -> CategoricalProfile {
 #[test]
 fn profiles_numeric_and_categorical_columns() {
     let b = batch(
-        &[Some(1.0), Some(f64::NAN), None, Some(3.0), Some(f64::INFINITY)],
+        &[
+            Some(1.0),
+            Some(f64::NAN),
+            None,
+            Some(3.0),
+            Some(f64::INFINITY),
+        ],
         &[Some(1), Some(2), Some(2), None, Some(5)],
         &[Some("a"), Some("b"), Some("a"), None, Some("c")],
     );
@@ -81,10 +87,23 @@ fn categories_past_the_limit_go_to_other() {
     }
     let xs = vec![Some(0.0); vals.len()];
     let ks = vec![Some(0); vals.len()];
-    let p = profile_of(&[batch(&xs, &ks, &vals)], "m", ProfileOptions { sample_size: 10, max_categories: 5 });
+    let p = profile_of(
+        &[batch(&xs, &ks, &vals)],
+        "m",
+        ProfileOptions {
+            sample_size: 10,
+            max_categories: 5,
+        },
+    );
     let c = cat(&p, "c");
-    assert_eq!(c.categories.keys().cloned().collect::<Vec<_>>(), vec!["v00", "v01", "v02", "v03", "v04"]);
-    assert_eq!(c.other, (0..30).map(|i| 30 - i).sum::<u64>() - (30 + 29 + 28 + 27 + 26));
+    assert_eq!(
+        c.categories.keys().cloned().collect::<Vec<_>>(),
+        vec!["v00", "v01", "v02", "v03", "v04"]
+    );
+    assert_eq!(
+        c.other,
+        (0..30).map(|i| 30 - i).sum::<u64>() - (30 + 29 + 28 + 27 + 26)
+    );
 }
 
 #[test]
@@ -92,16 +111,30 @@ fn corrupt_and_foreign_documents_are_refused_with_names() {
     use crate::ErrorName;
     for (bad, needle) in [
         (&b"{not json"[..], "not valid JSON"),
-        (&br#"{"version": 2, "kind": "trainguard.profile"}"#[..], "version 2"),
+        (
+            &br#"{"version": 2, "kind": "trainguard.profile"}"#[..],
+            "version 2",
+        ),
         (&br#"{"kind": "x"}"#[..], "no \"version\""),
-        (&br#"{"version": 1, "kind": "trainguard.profile", "rows": 1}"#[..], "does not match"),
+        (
+            &br#"{"version": 1, "kind": "trainguard.profile", "rows": 1}"#[..],
+            "does not match",
+        ),
     ] {
         let e = Profile::from_baseline_json(bad).unwrap_err();
         assert_eq!(e.error_name(), "DataError.InvalidBaseline");
         assert!(e.to_string().contains(needle), "{e}");
     }
     // A sample that is not sorted violates the invariants.
-    let mut p = profile_of(&[batch(&[Some(2.0), Some(1.0)], &[Some(1), Some(2)], &[Some("a"), Some("b")])], "m", ProfileOptions::default());
+    let mut p = profile_of(
+        &[batch(
+            &[Some(2.0), Some(1.0)],
+            &[Some(1), Some(2)],
+            &[Some("a"), Some("b")],
+        )],
+        "m",
+        ProfileOptions::default(),
+    );
     if let FeatureStats::Numeric(n) = &mut p.features[0].stats {
         n.sample = vec![2.0, 1.0];
     }
@@ -113,9 +146,14 @@ fn corrupt_and_foreign_documents_are_refused_with_names() {
 fn column_changing_type_is_a_type_conflict() {
     use crate::ErrorName;
     let mut b = ProfileBuilder::new(ProfileOptions::default(), "m").unwrap();
-    b.push(&batch(&[Some(1.0)], &[Some(1)], &[Some("a")])).unwrap();
+    b.push(&batch(&[Some(1.0)], &[Some(1)], &[Some("a")]))
+        .unwrap();
     let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, true)]));
-    let other = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(vec!["q"])) as ArrayRef]).unwrap();
+    let other = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec!["q"])) as ArrayRef],
+    )
+    .unwrap();
     let e = b.push(&other).unwrap_err();
     assert_eq!(e.error_name(), "DataError.TypeConflict");
 }
@@ -125,7 +163,11 @@ fn null_typed_column_then_text_becomes_categorical() {
     let s1 = Arc::new(Schema::new(vec![Field::new("z", DataType::Null, true)]));
     let b1 = RecordBatch::try_new(s1, vec![Arc::new(NullArray::new(3)) as ArrayRef]).unwrap();
     let s2 = Arc::new(Schema::new(vec![Field::new("z", DataType::Utf8, true)]));
-    let b2 = RecordBatch::try_new(s2, vec![Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef]).unwrap();
+    let b2 = RecordBatch::try_new(
+        s2,
+        vec![Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef],
+    )
+    .unwrap();
     let p = profile_of(&[b1, b2], "m", ProfileOptions::default());
     let c = cat(&p, "z");
     assert_eq!((c.count, c.nulls), (1, 4));
@@ -133,10 +175,33 @@ fn null_typed_column_then_text_becomes_categorical() {
 
 #[test]
 fn against_counts_place_values_on_and_between_sample_points() {
-    let base = profile_of(&[batch(&[Some(1.0), Some(2.0), Some(2.0), Some(4.0)], &[None; 4], &[None; 4])], "b", ProfileOptions::default());
+    let base = profile_of(
+        &[batch(
+            &[Some(1.0), Some(2.0), Some(2.0), Some(4.0)],
+            &[None; 4],
+            &[None; 4],
+        )],
+        "b",
+        ProfileOptions::default(),
+    );
     let cur = {
-        let mut b = ProfileBuilder::new(ProfileOptions::default(), "c").unwrap().against(&base);
-        b.push(&batch(&[Some(0.0), Some(1.0), Some(1.5), Some(2.0), Some(3.0), Some(9.0), Some(9.0)], &[None; 7], &[None; 7])).unwrap();
+        let mut b = ProfileBuilder::new(ProfileOptions::default(), "c")
+            .unwrap()
+            .against(&base);
+        b.push(&batch(
+            &[
+                Some(0.0),
+                Some(1.0),
+                Some(1.5),
+                Some(2.0),
+                Some(3.0),
+                Some(9.0),
+                Some(9.0),
+            ],
+            &[None; 7],
+            &[None; 7],
+        ))
+        .unwrap();
         b.finish()
     };
     let a = num(&cur, "x").against.unwrap();
@@ -169,19 +234,33 @@ fn assert_exact_parts_equal(m: &Profile, whole: &Profile) {
         let g = m.feature(&f.name).unwrap();
         match (&f.stats, &g.stats) {
             (FeatureStats::Numeric(w), FeatureStats::Numeric(x)) => {
-                assert_eq!((x.count, x.nulls, x.infinite, x.min, x.max), (w.count, w.nulls, w.infinite, w.min, w.max), "{}", f.name);
+                assert_eq!(
+                    (x.count, x.nulls, x.infinite, x.min, x.max),
+                    (w.count, w.nulls, w.infinite, w.min, w.max),
+                    "{}",
+                    f.name
+                );
                 assert_eq!(x.sample.len(), w.sample.len(), "{}", f.name);
                 match (x.mean, w.mean) {
-                    (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}"),
+                    (Some(a), Some(b)) => {
+                        assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}")
+                    }
                     (a, b) => assert_eq!(a, b),
                 }
                 match (x.std, w.std) {
-                    (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}"),
+                    (Some(a), Some(b)) => {
+                        assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{a} vs {b}")
+                    }
                     (a, b) => assert_eq!(a, b),
                 }
-                assert_eq!(x.against.as_ref().map(|a| (&a.equal, &a.between)), w.against.as_ref().map(|a| (&a.equal, &a.between)));
+                assert_eq!(
+                    x.against.as_ref().map(|a| (&a.equal, &a.between)),
+                    w.against.as_ref().map(|a| (&a.equal, &a.between))
+                );
             }
-            (FeatureStats::Categorical(w), FeatureStats::Categorical(x)) => assert_eq!(x, w, "{}", f.name),
+            (FeatureStats::Categorical(w), FeatureStats::Categorical(x)) => {
+                assert_eq!(x, w, "{}", f.name)
+            }
             (a, b) => panic!("type mismatch {a:?} {b:?}"),
         }
     }
