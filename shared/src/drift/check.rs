@@ -1,0 +1,681 @@
+//! The drift check: baseline profile + current profile + configuration → report.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::correction::{adjust, Correction};
+use super::ks::{self, Alternative, Extremes, Method};
+use super::report::{
+    CategoryRow, DriftReport, DriftedFeature, EffectSize, FeatureResult, Status, Summary, Verdict,
+    MAX_VERDICT_FEATURES,
+};
+use super::stats;
+use super::DriftError;
+use crate::profile::{
+    distinct_sorted, quantile_sorted, sample_fingerprint, CategoricalProfile, FeatureStats,
+    NumericProfile, Profile,
+};
+
+/// The effect size a feature is gated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The KS statistic D (numeric).
+    KsD,
+    /// Population stability index (categorical: per category; numeric: baseline deciles).
+    Psi,
+    /// Wasserstein-1 distance divided by the baseline's standard deviation (numeric).
+    Wasserstein,
+    /// No gate: the p-value alone decides.
+    None,
+}
+
+impl Effect {
+    fn name(self) -> &'static str {
+        match self {
+            Effect::KsD => "ks_d",
+            Effect::Psi => "psi",
+            Effect::Wasserstein => "wasserstein",
+            Effect::None => "none",
+        }
+    }
+}
+
+/// Per-feature overrides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore: bool,
+}
+
+/// Drift configuration; every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Significance level (after correction). Default 0.05.
+    pub alpha: f64,
+    /// Multiple-testing correction. Default Benjamini-Hochberg.
+    pub correction: Correction,
+    /// The dataset drifts when drifted / checked >= this. Default 0.5 (Evidently's).
+    pub share_threshold: f64,
+    /// KS alternative. Default two-sided.
+    pub alternative: Alternative,
+    /// KS method. Default auto (scipy's switch at 10,000).
+    pub method: Method,
+    /// Effect size for numeric features. Default `wasserstein`.
+    pub numeric_effect: Effect,
+    /// Default 0.1 (a tenth of a baseline standard deviation for `wasserstein`).
+    pub numeric_threshold: f64,
+    /// Effect size for categorical features. Default `psi`.
+    pub categorical_effect: Effect,
+    /// Default 0.1 (the usual "some change" PSI level).
+    pub categorical_threshold: f64,
+    /// Features whose drift alone makes the dataset drift.
+    pub critical: Vec<String>,
+    /// Whether a baseline feature missing from the current data counts as drifted.
+    pub missing_is_drift: bool,
+    /// Per-feature overrides.
+    pub features: BTreeMap<String, FeatureConfig>,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            alpha: 0.05,
+            correction: Correction::BenjaminiHochberg,
+            share_threshold: 0.5,
+            alternative: Alternative::TwoSided,
+            method: Method::Auto,
+            numeric_effect: Effect::Wasserstein,
+            numeric_threshold: 0.1,
+            categorical_effect: Effect::Psi,
+            categorical_threshold: 0.1,
+            critical: Vec::new(),
+            missing_is_drift: true,
+            features: BTreeMap::new(),
+        }
+    }
+}
+
+impl DriftConfig {
+    /// Range checks.
+    pub fn validate(&self) -> Result<(), DriftError> {
+        let bad = |m: String| Err(DriftError::InvalidConfig(m));
+        let alpha_ok = |a: f64| a > 0.0 && a < 1.0;
+        if !alpha_ok(self.alpha) {
+            return bad(format!("alpha must be in (0, 1), got {}", self.alpha));
+        }
+        if !(self.share_threshold > 0.0 && self.share_threshold <= 1.0) {
+            return bad(format!(
+                "share_threshold must be in (0, 1], got {}",
+                self.share_threshold
+            ));
+        }
+        for (name, t) in [
+            ("numeric_threshold", self.numeric_threshold),
+            ("categorical_threshold", self.categorical_threshold),
+        ] {
+            if !(t.is_finite() && t >= 0.0) {
+                return bad(format!("{name} must be a non-negative number, got {t}"));
+            }
+        }
+        if matches!(self.categorical_effect, Effect::KsD | Effect::Wasserstein) {
+            return bad("categorical_effect must be psi or none".into());
+        }
+        for (name, f) in &self.features {
+            if let Some(a) = f.alpha {
+                if !alpha_ok(a) {
+                    return bad(format!("features.{name}.alpha must be in (0, 1), got {a}"));
+                }
+            }
+            if let Some(t) = f.threshold {
+                if !(t.is_finite() && t >= 0.0) {
+                    return bad(format!(
+                        "features.{name}.threshold must be a non-negative number, got {t}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_critical(&self, name: &str) -> bool {
+        self.features
+            .get(name)
+            .and_then(|f| f.critical)
+            .unwrap_or_else(|| self.critical.iter().any(|c| c == name))
+    }
+}
+
+fn summary_numeric(n: &NumericProfile) -> Summary {
+    let total = n.count + n.nulls + n.infinite;
+    Summary {
+        count: n.count,
+        nulls: n.nulls,
+        null_rate: (total > 0).then(|| n.nulls as f64 / total as f64),
+        mean: n.mean,
+        std: n.std,
+        min: n.min,
+        median: quantile_sorted(&n.sample, 0.5),
+        max: n.max,
+    }
+}
+
+fn summary_categorical(c: &CategoricalProfile) -> Summary {
+    let total = c.count + c.nulls;
+    Summary {
+        count: c.count,
+        nulls: c.nulls,
+        null_rate: (total > 0).then(|| c.nulls as f64 / total as f64),
+        ..Default::default()
+    }
+}
+
+fn summary_of(stats: &FeatureStats) -> Summary {
+    match stats {
+        FeatureStats::Numeric(n) => summary_numeric(n),
+        FeatureStats::Categorical(c) => summary_categorical(c),
+    }
+}
+
+/// KS extremes of the baseline sample against every current value, from the
+/// against-baseline counts. Returns (extremes, n_baseline, n_current).
+pub fn extremes_against(
+    sample: &[f64],
+    equal: &[u64],
+    between: &[u64],
+) -> Option<(Extremes, u64, u64)> {
+    let (values, mult) = distinct_sorted(sample);
+    if equal.len() != values.len() || between.len() != values.len() + 1 {
+        return None;
+    }
+    let n1: u64 = mult.iter().sum();
+    let n2: u64 = equal.iter().sum::<u64>() + between.iter().sum::<u64>();
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let (f1, f2) = (n1 as f64, n2 as f64);
+    let (mut cb, mut cc) = (0u64, 0u64);
+    let mut max_d = f64::NEG_INFINITY;
+    let mut min_d = f64::INFINITY;
+    let (mut loc_max, mut loc_min) = (None, None);
+    for k in 0..=values.len() {
+        if between[k] > 0 {
+            // The last current value in the gap: F_cur is highest there, F_base unchanged,
+            // so F_base - F_cur is at its lowest; its highest point in the gap is never
+            // above the value at the gap's left end, already counted.
+            cc += between[k];
+            let diff = cb as f64 / f1 - cc as f64 / f2;
+            if diff < min_d {
+                min_d = diff;
+                loc_min = None;
+            }
+            if diff > max_d {
+                max_d = diff;
+                loc_max = None;
+            }
+        }
+        if k < values.len() {
+            cb += mult[k];
+            cc += equal[k];
+            let diff = cb as f64 / f1 - cc as f64 / f2;
+            if diff > max_d {
+                max_d = diff;
+                loc_max = Some(values[k]);
+            }
+            if diff < min_d {
+                min_d = diff;
+                loc_min = Some(values[k]);
+            }
+        }
+    }
+    Some((
+        Extremes {
+            max_s: max_d.max(0.0),
+            min_s: (-min_d).clamp(0.0, 1.0),
+            loc_max,
+            loc_min,
+        },
+        n1,
+        n2,
+    ))
+}
+
+/// PSI of a numeric feature over the baseline sample's deciles.
+fn numeric_psi(base: &[f64], cur: &[f64]) -> Option<f64> {
+    if base.is_empty() || cur.is_empty() {
+        return None;
+    }
+    let mut edges: Vec<f64> = (1..10)
+        .filter_map(|i| quantile_sorted(base, i as f64 / 10.0))
+        .collect();
+    edges.dedup();
+    let bin = |v: f64| edges.partition_point(|&e| e < v);
+    let mut bc = vec![0u64; edges.len() + 1];
+    let mut cc = vec![0u64; edges.len() + 1];
+    for &v in base {
+        bc[bin(v)] += 1;
+    }
+    for &v in cur {
+        cc[bin(v)] += 1;
+    }
+    Some(stats::psi(&bc, &cc))
+}
+
+struct Pending {
+    result: FeatureResult,
+    /// Effect value and threshold, for the gate after correction.
+    gate: Option<(Option<f64>, f64)>,
+}
+
+fn base_result(
+    name: &str,
+    kind: &str,
+    status: Status,
+    alpha: f64,
+    critical: bool,
+    b: Summary,
+    c: Summary,
+) -> FeatureResult {
+    FeatureResult {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        status,
+        test: None,
+        statistic: None,
+        pvalue: None,
+        pvalue_adjusted: None,
+        method: None,
+        compared: None,
+        n_baseline: None,
+        n_current: None,
+        effect: None,
+        alpha,
+        significant: false,
+        drifted: false,
+        critical,
+        reason: None,
+        baseline: b,
+        current: c,
+        categories: Vec::new(),
+        new_categories: Vec::new(),
+    }
+}
+
+fn test_numeric(
+    r: &mut FeatureResult,
+    name: &str,
+    b: &NumericProfile,
+    c: &NumericProfile,
+    cfg: &DriftConfig,
+    effect: Effect,
+    threshold: f64,
+) -> Option<(Option<f64>, f64)> {
+    // Prefer the baseline sample against every current value.
+    let against = c
+        .against
+        .as_ref()
+        .filter(|a| a.baseline_sample == sample_fingerprint(name, &b.sample));
+    let (ext, n1, n2, compared) =
+        match against.and_then(|a| extremes_against(&b.sample, &a.equal, &a.between)) {
+            Some((e, n1, n2)) => (e, n1, n2, "sample-vs-all"),
+            None => (
+                ks::extremes_sorted(&b.sample, &c.sample),
+                b.sample.len() as u64,
+                c.sample.len() as u64,
+                "sample-vs-sample",
+            ),
+        };
+    let (d, sign, _) = ks::select_statistic(&ext, cfg.alternative);
+    let res = ks::ks_pvalue(d, sign, n1, n2, cfg.alternative, cfg.method);
+    r.test = Some("ks".into());
+    r.statistic = Some(res.statistic);
+    r.pvalue = Some(res.pvalue);
+    r.method = Some(
+        if res.method == Method::Exact {
+            "exact"
+        } else {
+            "asymp"
+        }
+        .into(),
+    );
+    r.compared = Some(compared.into());
+    r.n_baseline = Some(n1);
+    r.n_current = Some(n2);
+    let value = match effect {
+        Effect::KsD => Some(res.statistic),
+        Effect::Psi => numeric_psi(&b.sample, &c.sample),
+        Effect::Wasserstein => {
+            let w = stats::wasserstein_sorted(&b.sample, &c.sample);
+            // A constant baseline has no scale: the raw distance is reported instead.
+            match b.std {
+                Some(s) if s > 0.0 => Some(w / s),
+                _ => Some(w),
+            }
+        }
+        Effect::None => None,
+    };
+    if effect == Effect::None {
+        return None;
+    }
+    r.effect = Some(EffectSize {
+        metric: effect.name().into(),
+        value,
+        threshold,
+    });
+    Some((value, threshold))
+}
+
+fn test_categorical(
+    r: &mut FeatureResult,
+    b: &CategoricalProfile,
+    c: &CategoricalProfile,
+    effect: Effect,
+    threshold: f64,
+) -> Option<(Option<f64>, f64)> {
+    // Categories the baseline does not list: when the baseline had an "other" bucket they
+    // may be hiding in it, so they are compared as "other"; otherwise they are new, which
+    // makes chi-square infinite (p = 0), exactly as scipy would.
+    let mut keys: Vec<String> = b.categories.keys().cloned().collect();
+    let mut cur_other = c.other;
+    let mut new = Vec::new();
+    let mut extra: Vec<(String, u64)> = Vec::new();
+    for (k, &n) in &c.categories {
+        if !b.categories.contains_key(k) {
+            if b.other > 0 {
+                cur_other += n;
+            } else {
+                new.push(k.clone());
+                extra.push((k.clone(), n));
+            }
+        }
+    }
+    let mut bc: Vec<u64> = keys.iter().map(|k| b.categories[k]).collect();
+    let mut cc: Vec<u64> = keys
+        .iter()
+        .map(|k| c.categories.get(k).copied().unwrap_or(0))
+        .collect();
+    for (k, n) in extra {
+        keys.push(k);
+        bc.push(0);
+        cc.push(n);
+    }
+    if b.other > 0 || cur_other > 0 {
+        keys.push(crate::profile::OTHER.to_string());
+        bc.push(b.other);
+        cc.push(cur_other);
+    }
+    let chi = stats::chisquare_counts(&bc, &cc);
+    r.test = Some("chi-square".into());
+    r.statistic = Some(chi.statistic);
+    r.pvalue = Some(chi.pvalue);
+    r.method = Some(format!("chi2({})", chi.dof));
+    r.n_baseline = Some(b.count);
+    r.n_current = Some(c.count);
+    if !new.is_empty() {
+        r.reason = Some(format!(
+            "{} categor{} absent from the baseline",
+            new.len(),
+            if new.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    r.new_categories = new;
+    let mut rows: Vec<CategoryRow> = keys
+        .iter()
+        .zip(bc.iter().zip(&cc))
+        .map(|(k, (&b, &c))| CategoryRow {
+            category: k.clone(),
+            baseline: b,
+            current: c,
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        (y.baseline + y.current)
+            .cmp(&(x.baseline + x.current))
+            .then_with(|| x.category.cmp(&y.category))
+    });
+    r.categories = rows;
+    let value = match effect {
+        Effect::Psi => Some(stats::psi(&bc, &cc)),
+        _ => None,
+    };
+    if effect == Effect::None {
+        return None;
+    }
+    r.effect = Some(EffectSize {
+        metric: effect.name().into(),
+        value,
+        threshold,
+    });
+    Some((value, threshold))
+}
+
+/// Compare `current` with `baseline`.
+pub fn check(
+    baseline: &Profile,
+    current: &Profile,
+    cfg: &DriftConfig,
+) -> Result<DriftReport, DriftError> {
+    cfg.validate()?;
+    if baseline.rows == 0 || baseline.features.is_empty() {
+        return Err(DriftError::EmptyBaseline(format!(
+            "{} rows, {} features",
+            baseline.rows,
+            baseline.features.len()
+        )));
+    }
+    if current.rows == 0 {
+        return Err(DriftError::EmptyDataset(current.sources.join(", ")));
+    }
+    let mut pending: Vec<Pending> = Vec::new();
+    for f in &baseline.features {
+        let fc = cfg.features.get(&f.name).cloned().unwrap_or_default();
+        let alpha = fc.alpha.unwrap_or(cfg.alpha);
+        let critical = cfg.is_critical(&f.name);
+        let kind = f.stats.type_name();
+        let cur = current.feature(&f.name);
+        let csum = cur.map(|g| summary_of(&g.stats)).unwrap_or_default();
+        let mut r = base_result(
+            &f.name,
+            kind,
+            Status::Tested,
+            alpha,
+            critical,
+            summary_of(&f.stats),
+            csum,
+        );
+        if fc.ignore {
+            r.status = Status::Ignored;
+            pending.push(Pending {
+                result: r,
+                gate: None,
+            });
+            continue;
+        }
+        let Some(g) = cur else {
+            r.status = Status::Missing;
+            r.drifted = cfg.missing_is_drift;
+            r.reason = Some("the feature is missing from the current data".into());
+            pending.push(Pending {
+                result: r,
+                gate: None,
+            });
+            continue;
+        };
+        let gate = match (&f.stats, &g.stats) {
+            (FeatureStats::Numeric(b), FeatureStats::Numeric(c)) => {
+                if b.count == 0 && c.count == 0 {
+                    r.status = Status::Empty;
+                    r.reason = Some("no values on either side".into());
+                    None
+                } else if c.count == 0 {
+                    r.status = Status::AllNull;
+                    r.drifted = true;
+                    r.reason = Some("every current value is null, NaN or infinite".into());
+                    None
+                } else if b.count == 0 {
+                    r.status = Status::BaselineEmpty;
+                    r.drifted = true;
+                    r.reason = Some("the baseline had no values for this feature".into());
+                    None
+                } else {
+                    let effect = fc.effect.unwrap_or(cfg.numeric_effect);
+                    let threshold = fc.threshold.unwrap_or(cfg.numeric_threshold);
+                    test_numeric(&mut r, &f.name, b, c, cfg, effect, threshold)
+                }
+            }
+            (FeatureStats::Categorical(b), FeatureStats::Categorical(c)) => {
+                if b.count == 0 && c.count == 0 {
+                    r.status = Status::Empty;
+                    r.reason = Some("no values on either side".into());
+                    None
+                } else if c.count == 0 {
+                    r.status = Status::AllNull;
+                    r.drifted = true;
+                    r.reason = Some("every current value is null".into());
+                    None
+                } else if b.count == 0 {
+                    r.status = Status::BaselineEmpty;
+                    r.drifted = true;
+                    r.reason = Some("the baseline had no values for this feature".into());
+                    None
+                } else {
+                    let mut effect = fc.effect.unwrap_or(cfg.categorical_effect);
+                    if matches!(effect, Effect::KsD | Effect::Wasserstein) {
+                        effect = Effect::Psi;
+                    }
+                    let threshold = fc.threshold.unwrap_or(cfg.categorical_threshold);
+                    test_categorical(&mut r, b, c, effect, threshold)
+                }
+            }
+            (b, c) => {
+                r.status = Status::TypeChanged;
+                r.drifted = true;
+                r.reason = Some(format!(
+                    "{} in the baseline, {} now",
+                    b.type_name(),
+                    c.type_name()
+                ));
+                None
+            }
+        };
+        pending.push(Pending { result: r, gate });
+    }
+
+    // Correction over the features actually tested.
+    let ps: Vec<f64> = pending
+        .iter()
+        .map(|p| {
+            if p.result.status == Status::Tested {
+                p.result.pvalue.unwrap_or(f64::NAN)
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let adjusted = adjust(&ps, cfg.correction);
+    for (p, adj) in pending.iter_mut().zip(adjusted) {
+        let r = &mut p.result;
+        if r.status != Status::Tested {
+            continue;
+        }
+        r.pvalue_adjusted = (!adj.is_nan()).then_some(adj);
+        r.significant = adj < r.alpha;
+        let effect_ok = match p.gate {
+            None => true,
+            Some((Some(v), t)) => v >= t,
+            // An undefined effect size (e.g. PSI of an empty side) does not block.
+            Some((None, _)) => true,
+        };
+        r.drifted = r.significant && effect_ok;
+        if r.drifted && r.reason.is_none() {
+            r.reason = Some("significant and the effect size passes its threshold".into());
+        } else if r.significant && !effect_ok && r.reason.is_none() {
+            r.reason = Some("significant, but the effect size is below its threshold".into());
+        }
+    }
+
+    let features: Vec<FeatureResult> = pending.into_iter().map(|p| p.result).collect();
+    let counted: Vec<&FeatureResult> = features
+        .iter()
+        .filter(|r| {
+            !matches!(r.status, Status::Ignored | Status::Empty)
+                && !(r.status == Status::Missing && !cfg.missing_is_drift)
+        })
+        .collect();
+    let drifted: Vec<&FeatureResult> = counted.iter().copied().filter(|r| r.drifted).collect();
+    let share = if counted.is_empty() {
+        0.0
+    } else {
+        drifted.len() as f64 / counted.len() as f64
+    };
+    let critical_drifted: Vec<String> = drifted
+        .iter()
+        .filter(|r| r.critical)
+        .map(|r| r.name.clone())
+        .collect();
+    let baseline_names: HashSet<&str> = baseline.features.iter().map(|f| f.name.as_str()).collect();
+    let verdict = Verdict {
+        drift_detected: (!counted.is_empty() && share >= cfg.share_threshold)
+            || !critical_drifted.is_empty(),
+        drifted_features: drifted
+            .iter()
+            .take(MAX_VERDICT_FEATURES)
+            .map(|r| DriftedFeature {
+                name: r.name.clone(),
+                test: r.test.clone(),
+                statistic: r.statistic,
+                pvalue: r.pvalue,
+                pvalue_adjusted: r.pvalue_adjusted,
+                effect_metric: r.effect.as_ref().map(|e| e.metric.clone()),
+                effect_size: r.effect.as_ref().and_then(|e| e.value),
+                critical: r.critical,
+                status: r.status,
+            })
+            .collect(),
+        drifted_features_truncated: drifted.len() > MAX_VERDICT_FEATURES,
+        drifted_count: drifted.len(),
+        features_checked: counted.len(),
+        share_drifted: share,
+        share_threshold: cfg.share_threshold,
+        critical_drifted,
+        missing_features: features
+            .iter()
+            .filter(|r| r.status == Status::Missing)
+            .map(|r| r.name.clone())
+            .collect(),
+        new_features: current
+            .features
+            .iter()
+            .filter(|f| !baseline_names.contains(f.name.as_str()))
+            .map(|f| f.name.clone())
+            .collect(),
+        rows_baseline: baseline.rows,
+        rows_current: current.rows,
+        report_uri: None,
+        html_report_uri: None,
+    };
+    Ok(DriftReport {
+        version: 1,
+        kind: "trainguard.drift-report".into(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        verdict,
+        config: cfg.clone(),
+        baseline_sources: baseline.sources.clone(),
+        current_sources: current.sources.clone(),
+        features,
+    })
+}
+
+#[cfg(test)]
+mod tests;
