@@ -308,7 +308,7 @@ fn classify_api(error_name: &str, code: &str, message: &str, status: Option<u16>
                 _ => by_code(FailureKind::QuotaExceeded, "api-resource-limit-exceeded"),
             }
         }
-        "Throttling" | "TooManyRequests" | "RequestLimitExceeded" | "ThrottledException" => {
+        "Throttling" | "TooManyRequests" | "RequestLimitExceeded" | "Throttled" => {
             by_code(FailureKind::Throttling, "api-throttling")
         }
         "InternalFailure" | "InternalServerError" | "InternalError" | "ServiceUnavailable" | "InternalServer" => {

@@ -174,7 +174,7 @@ pub fn best_of_tails(tails: &[StreamTail]) -> Option<Classification> {
             c.evidence.log_stream = Some(t.stream.clone());
             Some(c)
         })
-        .min_by_key(|c| priority(c))
+        .min_by_key(priority)
 }
 
 /// Decode the task input, diagnose the failure and plan the next step.

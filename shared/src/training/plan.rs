@@ -528,7 +528,7 @@ fn plan_oom(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, insta
 }
 
 /// The next rung above `current`: same GPU count, strictly more memory per GPU.
-pub fn next_rung<'a>(ladder: &'a [LadderRung], current: &str) -> Result<Option<&'a LadderRung>, ()> {
+fn next_rung<'a>(ladder: &'a [LadderRung], current: &str) -> Result<Option<&'a LadderRung>, ()> {
     let idx = ladder.iter().position(|r| r.instance_type == current).ok_or(())?;
     let cur = &ladder[idx];
     Ok(ladder[idx + 1..].iter().find(|r| {

@@ -398,7 +398,7 @@ proptest! {
             let name = params["TrainingJobName"].as_str().unwrap().to_string();
             let v = if quota {
                 json!({"error": {"Error": "SageMaker.ResourceLimitExceededException", "Cause": "account-level service limit"},
-                       "training_job": params, "policy": policy, "history": history, "execution_name": "e"})
+                       "training_job": params.clone(), "policy": policy.clone(), "history": history.clone(), "execution_name": "e"})
             } else {
                 input(failed_cause(&name, OOM_REASON), params.clone(), policy.clone(), history.clone())
             };
