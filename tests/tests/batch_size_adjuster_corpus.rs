@@ -46,33 +46,76 @@ async fn every_corpus_entry_is_classified_as_expected() {
     for e in &entries {
         let id = e["id"].as_str().unwrap();
         let source = e["source"].as_str().unwrap_or_default();
-        assert!(source.starts_with("https://"), "{id}: every message needs its public source");
+        assert!(
+            source.starts_with("https://"),
+            "{id}: every message needs its public source"
+        );
         let message = e["message"].as_str().unwrap_or_default();
         let job = format!("corpus-{id}");
         let mut logs = InMemoryLogs::default();
         let caught = match e["shape"].as_str().unwrap() {
             "failure_reason" => {
-                let reason = if e["wrap_in_failure_reason"].as_bool() == Some(true) { in_failure_reason(message) } else { message.to_string() };
-                CaughtError { error: "States.TaskFailed".into(), cause: describe_cause(&job, json!({"FailureReason": reason})) }
+                let reason = if e["wrap_in_failure_reason"].as_bool() == Some(true) {
+                    in_failure_reason(message)
+                } else {
+                    message.to_string()
+                };
+                CaughtError {
+                    error: "States.TaskFailed".into(),
+                    cause: describe_cause(&job, json!({"FailureReason": reason})),
+                }
             }
             "log_tail" => {
-                logs = logs.with_stream(&format!("{job}/algo-1-1763700000"), &format!("epoch 1 step 10 loss 0.9\n{message}"));
-                CaughtError { error: "States.TaskFailed".into(), cause: describe_cause(&job, json!({"FailureReason": "AlgorithmError: , exit code: 1"})) }
+                logs = logs.with_stream(
+                    &format!("{job}/algo-1-1763700000"),
+                    &format!("epoch 1 step 10 loss 0.9\n{message}"),
+                );
+                CaughtError {
+                    error: "States.TaskFailed".into(),
+                    cause: describe_cause(
+                        &job,
+                        json!({"FailureReason": "AlgorithmError: , exit code: 1"}),
+                    ),
+                }
             }
-            "api_error" => CaughtError { error: e["error"].as_str().unwrap().into(), cause: message.into() },
-            "text" => CaughtError { error: String::new(), cause: message.into() },
-            "describe" => CaughtError { error: "States.TaskFailed".into(), cause: describe_cause(&job, e["describe"].clone()) },
+            "api_error" => CaughtError {
+                error: e["error"].as_str().unwrap().into(),
+                cause: message.into(),
+            },
+            "text" => CaughtError {
+                error: String::new(),
+                cause: message.into(),
+            },
+            "describe" => CaughtError {
+                error: "States.TaskFailed".into(),
+                cause: describe_cause(&job, e["describe"].clone()),
+            },
             other => panic!("{id}: unknown shape {other}"),
         };
-        let (c, notes, _) = diagnose(&caught, &policy, &logs).await.unwrap_or_else(|err| panic!("{id}: {err}"));
-        let got = (serde_json::to_value(c.class).unwrap(), serde_json::to_value(c.kind).unwrap());
-        let want = (e["expected"]["class"].clone(), e["expected"]["kind"].clone());
+        let (c, notes, _) = diagnose(&caught, &policy, &logs)
+            .await
+            .unwrap_or_else(|err| panic!("{id}: {err}"));
+        let got = (
+            serde_json::to_value(c.class).unwrap(),
+            serde_json::to_value(c.kind).unwrap(),
+        );
+        let want = (
+            e["expected"]["class"].clone(),
+            e["expected"]["kind"].clone(),
+        );
         if got != want {
-            wrong.push(format!("{id}: expected {want:?}, got {got:?} (rule {}, excerpt {:?})", c.evidence.rule, c.evidence.excerpt));
+            wrong.push(format!(
+                "{id}: expected {want:?}, got {got:?} (rule {}, excerpt {:?})",
+                c.evidence.rule, c.evidence.excerpt
+            ));
             continue;
         }
         if e["shape"] == "log_tail" {
-            assert_eq!(c.evidence.source, EvidenceSource::CloudWatchLogs, "{id}: {notes:?}");
+            assert_eq!(
+                c.evidence.source,
+                EvidenceSource::CloudWatchLogs,
+                "{id}: {notes:?}"
+            );
         }
         if want.0 == "Unknown" {
             negatives += 1;
@@ -91,10 +134,28 @@ async fn every_corpus_entry_is_classified_as_expected() {
     assert!(wrong.is_empty(), "misclassified:\n{}", wrong.join("\n"));
     assert!(positives >= 25, "only {positives} positive messages");
     assert!(negatives >= 5, "only {negatives} negative messages");
-    for fw in ["pytorch", "tensorflow", "jax", "xgboost", "rapids", "sagemaker"] {
+    for fw in [
+        "pytorch",
+        "tensorflow",
+        "jax",
+        "xgboost",
+        "rapids",
+        "sagemaker",
+    ] {
         assert!(frameworks.contains(fw), "no {fw} message in the corpus");
     }
-    for k in ["GpuOutOfMemory", "HostOutOfMemory", "QuotaExceeded", "InsufficientCapacity", "MissingInput", "InvalidData", "NanLoss", "SpotInterruption", "MaxRuntimeExceeded", "ServiceError"] {
+    for k in [
+        "GpuOutOfMemory",
+        "HostOutOfMemory",
+        "QuotaExceeded",
+        "InsufficientCapacity",
+        "MissingInput",
+        "InvalidData",
+        "NanLoss",
+        "SpotInterruption",
+        "MaxRuntimeExceeded",
+        "ServiceError",
+    ] {
         assert!(kinds.contains(k), "no {k} message in the corpus");
     }
 }

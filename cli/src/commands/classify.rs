@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 use trainguard::error::ErrorName;
 use trainguard::training::shapes::{parse_cause, FailureSource};
 use trainguard::training::{
-    decide, diagnose, Action, Classification, CloudWatchLogs, Decision, InMemoryLogs, LogSource, NoLogs, RecoveryInput,
-    TrainingError,
+    decide, diagnose, Action, Classification, CloudWatchLogs, Decision, InMemoryLogs, LogSource,
+    NoLogs, RecoveryInput, TrainingError,
 };
 
 #[derive(clap::Args, Debug)]
@@ -51,7 +51,9 @@ fn read_source(path: &str) -> std::io::Result<String> {
 fn to_task_input(text: &str) -> Value {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(o)) if o.contains_key("error") => Value::Object(o),
-        Ok(Value::Object(o)) if o.contains_key("Error") || o.contains_key("Cause") => json!({ "error": Value::Object(o) }),
+        Ok(Value::Object(o)) if o.contains_key("Error") || o.contains_key("Cause") => {
+            json!({ "error": Value::Object(o) })
+        }
         Ok(Value::Object(o)) if o.contains_key("TrainingJobStatus") => {
             json!({"error": {"Error": "States.TaskFailed", "Cause": Value::Object(o).to_string()}})
         }
@@ -63,13 +65,23 @@ fn to_task_input(text: &str) -> Value {
 pub async fn run(a: ClassifyArgs) -> ExitCode {
     let text = match read_source(&a.cause) {
         Ok(t) => t,
-        Err(e) => return super::unusable("InputError.InvalidEvent", &format!("cannot read {}: {e}", a.cause)),
+        Err(e) => {
+            return super::unusable(
+                "InputError.InvalidEvent",
+                &format!("cannot read {}: {e}", a.cause),
+            )
+        }
     };
     let mut input = to_task_input(&text);
     if let Some(p) = &a.policy {
-        let policy = match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string())) {
+        let policy = match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+        {
             Ok(v) => v,
-            Err(e) => return super::unusable("InputError.InvalidRecoveryPolicy", &format!("{p}: {e}")),
+            Err(e) => {
+                return super::unusable("InputError.InvalidRecoveryPolicy", &format!("{p}: {e}"))
+            }
         };
         input["policy"] = policy;
     }
@@ -79,7 +91,12 @@ pub async fn run(a: ClassifyArgs) -> ExitCode {
     };
     let job_name = match parse_cause(&req.caught) {
         FailureSource::Job(d) => Some(d.name),
-        _ => req.training_job.as_ref().and_then(|j| j.get("TrainingJobName")).and_then(Value::as_str).map(str::to_string),
+        _ => req
+            .training_job
+            .as_ref()
+            .and_then(|j| j.get("TrainingJobName"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     };
     if a.fetch_logs {
         let config = trainguard::aws::load_config().await;
@@ -89,7 +106,12 @@ pub async fn run(a: ClassifyArgs) -> ExitCode {
     if let Some(path) = &a.logs {
         let log_text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) => return super::unusable("InputError.InvalidEvent", &format!("cannot read {path}: {e}")),
+            Err(e) => {
+                return super::unusable(
+                    "InputError.InvalidEvent",
+                    &format!("cannot read {path}: {e}"),
+                )
+            }
         };
         let stream = format!("{}/{}", job_name.as_deref().unwrap_or("job"), path);
         let logs = InMemoryLogs::default().with_stream(&stream, &log_text);
@@ -99,12 +121,16 @@ pub async fn run(a: ClassifyArgs) -> ExitCode {
 }
 
 async fn run_with<L: LogSource>(a: &ClassifyArgs, req: &RecoveryInput, logs: &L) -> ExitCode {
-    let can_plan = req.training_job.is_some() || matches!(parse_cause(&req.caught), FailureSource::Job(_));
+    let can_plan =
+        req.training_job.is_some() || matches!(parse_cause(&req.caught), FailureSource::Job(_));
     if !can_plan {
         return match diagnose(&req.caught, &req.policy, logs).await {
             Ok((c, notes, _)) => {
                 if a.json {
-                    println!("{}", json!({"class": c.class, "kind": c.kind, "evidence": c.evidence, "notes": notes}));
+                    println!(
+                        "{}",
+                        json!({"class": c.class, "kind": c.kind, "evidence": c.evidence, "notes": notes})
+                    );
                 } else {
                     print_classification(&c);
                     for n in &notes {
@@ -143,28 +169,60 @@ fn fail(e: &TrainingError) -> ExitCode {
 
 fn print_classification(c: &Classification) {
     println!("class:     {:?} ({:?})", c.class, c.kind);
-    let fw = c.evidence.framework.as_deref().map(|f| format!(", {f}")).unwrap_or_default();
-    let stream = c.evidence.log_stream.as_deref().map(|s| format!(", stream {s}")).unwrap_or_default();
-    println!("evidence:  {:?}, rule {}{fw}{stream}", c.evidence.source, c.evidence.rule);
+    let fw = c
+        .evidence
+        .framework
+        .as_deref()
+        .map(|f| format!(", {f}"))
+        .unwrap_or_default();
+    let stream = c
+        .evidence
+        .log_stream
+        .as_deref()
+        .map(|s| format!(", stream {s}"))
+        .unwrap_or_default();
+    println!(
+        "evidence:  {:?}, rule {}{fw}{stream}",
+        c.evidence.source, c.evidence.rule
+    );
     println!("           {}", c.evidence.excerpt);
 }
 
 fn print_decision(d: &Decision, before: Option<&Map<String, Value>>) {
-    print_classification(&Classification { class: d.class, kind: d.kind, evidence: d.evidence.clone() });
-    let action = serde_json::to_value(d.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    println!("action:    {action} (attempt {}{})", d.attempt, if d.wait_seconds > 0 { format!(", wait {} s", d.wait_seconds) } else { String::new() });
+    print_classification(&Classification {
+        class: d.class,
+        kind: d.kind,
+        evidence: d.evidence.clone(),
+    });
+    let action = serde_json::to_value(d.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    println!(
+        "action:    {action} (attempt {}{})",
+        d.attempt,
+        if d.wait_seconds > 0 {
+            format!(", wait {} s", d.wait_seconds)
+        } else {
+            String::new()
+        }
+    );
     if let Some(h) = &d.halt_reason {
         println!("halt:      {h}");
     }
     println!("plan:      {}", d.message);
-    let old_hp = before.and_then(|b| b.get("HyperParameters")).and_then(Value::as_object);
+    let old_hp = before
+        .and_then(|b| b.get("HyperParameters"))
+        .and_then(Value::as_object);
     for (k, v) in &d.patch {
         match (k.as_str(), v) {
             ("HyperParameters", Value::Object(hp)) => {
                 for (name, value) in hp {
                     let old = old_hp.and_then(|o| o.get(name));
                     if old.and_then(Value::as_str) != value.as_str() {
-                        let old = old.map(|o| o.to_string()).unwrap_or_else(|| "(unset)".into());
+                        let old = old
+                            .map(|o| o.to_string())
+                            .unwrap_or_else(|| "(unset)".into());
                         println!("change:    HyperParameters.{name}: {old} -> {value}");
                     }
                 }

@@ -21,12 +21,19 @@ fn metrics(d: &Decision, execution: Option<String>) -> Metrics {
     let mut m = Metrics::new(FUNCTION);
     m.count("Decisions", 1)
         .count("Retries", u64::from(d.action == Action::Retry))
-        .count("WaitThenRetries", u64::from(d.action == Action::WaitThenRetry))
+        .count(
+            "WaitThenRetries",
+            u64::from(d.action == Action::WaitThenRetry),
+        )
         .count("Halts", u64::from(d.action == Action::Halt))
-        .count("DecidedFromLogs", u64::from(d.evidence.source == EvidenceSource::CloudWatchLogs))
+        .count(
+            "DecidedFromLogs",
+            u64::from(d.evidence.source == EvidenceSource::CloudWatchLogs),
+        )
         .put("WaitSeconds", d.wait_seconds as f64, Unit::Seconds)
         .put("Attempt", f64::from(d.attempt), Unit::Count);
-    m.property("Class", format!("{:?}", d.class)).property("Kind", format!("{:?}", d.kind));
+    m.property("Class", format!("{:?}", d.class))
+        .property("Kind", format!("{:?}", d.kind));
     if let Some(h) = &d.halt_reason {
         m.property("HaltReason", h.clone());
     }
@@ -47,7 +54,8 @@ async fn handle(input: Value, logs: &CloudWatchLogs) -> Result<Value, HandlerErr
         halt_reason = decision.halt_reason.as_deref().unwrap_or(""),
         "decision"
     );
-    serde_json::to_value(&decision).map_err(|e| CommonError::InvalidInput(format!("cannot encode the decision: {e}")).into())
+    serde_json::to_value(&decision)
+        .map_err(|e| CommonError::InvalidInput(format!("cannot encode the decision: {e}")).into())
 }
 
 #[tokio::main]

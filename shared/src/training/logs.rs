@@ -61,7 +61,10 @@ pub struct InMemoryLogs {
 impl InMemoryLogs {
     /// Add the lines of one stream.
     pub fn with_stream(mut self, stream: &str, text: &str) -> Self {
-        self.streams.insert(stream.to_string(), text.lines().map(str::to_string).collect());
+        self.streams.insert(
+            stream.to_string(),
+            text.lines().map(str::to_string).collect(),
+        );
         self
     }
 }
@@ -104,15 +107,25 @@ pub struct CloudWatchLogs {
 impl CloudWatchLogs {
     /// A reader of [`TRAINING_LOG_GROUP`].
     pub fn new(client: aws_sdk_cloudwatchlogs::Client) -> Self {
-        CloudWatchLogs { client, group: TRAINING_LOG_GROUP.to_string() }
+        CloudWatchLogs {
+            client,
+            group: TRAINING_LOG_GROUP.to_string(),
+        }
     }
 
     /// A reader of another group (tests, custom setups).
     pub fn with_group(client: aws_sdk_cloudwatchlogs::Client, group: &str) -> Self {
-        CloudWatchLogs { client, group: group.to_string() }
+        CloudWatchLogs {
+            client,
+            group: group.to_string(),
+        }
     }
 
-    async fn stream_names(&self, job_name: &str, max_streams: usize) -> Result<Vec<String>, CommonError> {
+    async fn stream_names(
+        &self,
+        job_name: &str,
+        max_streams: usize,
+    ) -> Result<Vec<String>, CommonError> {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -125,8 +138,14 @@ impl CloudWatchLogs {
                 .limit(50)
                 .send()
                 .await
-                .map_err(|e| classify_sdk_error(&e, &format!("DescribeLogStreams {}", self.group)))?;
-            names.extend(out.log_streams().iter().filter_map(|s| s.log_stream_name().map(str::to_string)));
+                .map_err(|e| {
+                    classify_sdk_error(&e, &format!("DescribeLogStreams {}", self.group))
+                })?;
+            names.extend(
+                out.log_streams()
+                    .iter()
+                    .filter_map(|s| s.log_stream_name().map(str::to_string)),
+            );
             token = out.next_token().map(str::to_string);
             if token.is_none() || names.len() >= max_streams || out.log_streams().is_empty() {
                 break;

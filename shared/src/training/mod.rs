@@ -92,23 +92,36 @@ impl RecoveryInput {
     /// writes) is accepted as the `error` itself.
     pub fn from_value(v: &Value) -> Result<Self, TrainingError> {
         let Value::Object(o) = v else {
-            return Err(CommonError::InvalidInput(format!("the task input must be an object, got {}", shapes::type_name(v))).into());
+            return Err(CommonError::InvalidInput(format!(
+                "the task input must be an object, got {}",
+                shapes::type_name(v)
+            ))
+            .into());
         };
         let error_v = o
             .get("error")
-            .or_else(|| o.get("Error").filter(|_| o.contains_key("Cause")).map(|_| v))
+            .or_else(|| {
+                o.get("Error")
+                    .filter(|_| o.contains_key("Cause"))
+                    .map(|_| v)
+            })
             .ok_or_else(|| CommonError::MissingField("error".into()))?;
         let caught = CaughtError::from_value(error_v)?;
         let training_job = match o.get("training_job") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m.clone()),
             Some(other) => {
-                return Err(CommonError::InvalidInput(format!("training_job must be an object, got {}", shapes::type_name(other))).into())
+                return Err(CommonError::InvalidInput(format!(
+                    "training_job must be an object, got {}",
+                    shapes::type_name(other)
+                ))
+                .into())
             }
         };
         let policy = match o.get("policy") {
             None | Some(Value::Null) => Policy::default(),
-            Some(p) => serde_json::from_value::<Policy>(p.clone()).map_err(|e| TrainingError::InvalidPolicy(e.to_string()))?,
+            Some(p) => serde_json::from_value::<Policy>(p.clone())
+                .map_err(|e| TrainingError::InvalidPolicy(e.to_string()))?,
         };
         policy.validate().map_err(TrainingError::InvalidPolicy)?;
         let history = match o.get("history") {
@@ -116,7 +129,13 @@ impl RecoveryInput {
             Some(h) => serde_json::from_value::<Vec<AttemptRecord>>(h.clone())
                 .map_err(|e| CommonError::InvalidInput(format!("history: {e}")))?,
         };
-        Ok(RecoveryInput { caught, training_job, policy, history, execution_name: crate::lambda::execution_name(v) })
+        Ok(RecoveryInput {
+            caught,
+            training_job,
+            policy,
+            history,
+            execution_name: crate::lambda::execution_name(v),
+        })
     }
 }
 
@@ -131,20 +150,30 @@ pub async fn diagnose<L: LogSource>(
     let source = shapes::parse_cause(caught);
     if let FailureSource::Job(d) = &source {
         if d.status.eq_ignore_ascii_case("Completed") {
-            return Err(TrainingError::InvalidTrainingJob(format!("training job {} completed; there is nothing to recover", d.name)));
+            return Err(TrainingError::InvalidTrainingJob(format!(
+                "training job {} completed; there is nothing to recover",
+                d.name
+            )));
         }
     }
     let mut notes = Vec::new();
     let mut c = classify::classify_source(&source);
     if let FailureSource::Job(d) = &source {
         if classify::needs_log_fallback(&source, &c) && !d.name.is_empty() {
-            let why = if d.failure_reason.chars().count() >= classify::FAILURE_REASON_TRUNCATION_HINT {
-                "FailureReason is cut at 1024 characters"
-            } else {
-                "FailureReason does not say what failed"
-            };
-            match logs.job_tails(&d.name, policy.log_tail_lines, policy.log_max_streams).await {
-                Ok(tails) if tails.is_empty() => notes.push(format!("{why}; no log streams found for {} in {TRAINING_LOG_GROUP}", d.name)),
+            let why =
+                if d.failure_reason.chars().count() >= classify::FAILURE_REASON_TRUNCATION_HINT {
+                    "FailureReason is cut at 1024 characters"
+                } else {
+                    "FailureReason does not say what failed"
+                };
+            match logs
+                .job_tails(&d.name, policy.log_tail_lines, policy.log_max_streams)
+                .await
+            {
+                Ok(tails) if tails.is_empty() => notes.push(format!(
+                    "{why}; no log streams found for {} in {TRAINING_LOG_GROUP}",
+                    d.name
+                )),
                 Ok(tails) => match best_of_tails(&tails) {
                     Some(from_logs) => {
                         notes.push(format!(
@@ -153,10 +182,16 @@ pub async fn diagnose<L: LogSource>(
                         ));
                         c = from_logs;
                     }
-                    None => notes.push(format!("{why}; the tails of {} log stream(s) matched no rule either", tails.len())),
+                    None => notes.push(format!(
+                        "{why}; the tails of {} log stream(s) matched no rule either",
+                        tails.len()
+                    )),
                 },
                 Err(e @ CommonError::Transient(_)) => return Err(e.into()),
-                Err(e) => notes.push(format!("{why}; the logs could not be read ({})", e.error_name())),
+                Err(e) => notes.push(format!(
+                    "{why}; the logs could not be read ({})",
+                    e.error_name()
+                )),
             }
         }
     }
@@ -166,11 +201,17 @@ pub async fn diagnose<L: LogSource>(
 /// The strongest classification over several hosts' tails: the one whose rule comes
 /// first in [`classify::RULES`], ties going to the first stream by name.
 pub fn best_of_tails(tails: &[StreamTail]) -> Option<Classification> {
-    let priority = |c: &Classification| classify::RULES.iter().position(|r| r.id == c.evidence.rule).unwrap_or(usize::MAX);
+    let priority = |c: &Classification| {
+        classify::RULES
+            .iter()
+            .position(|r| r.id == c.evidence.rule)
+            .unwrap_or(usize::MAX)
+    };
     tails
         .iter()
         .filter_map(|t| {
-            let mut c = classify::classify_text(&t.lines.join("\n"), EvidenceSource::CloudWatchLogs)?;
+            let mut c =
+                classify::classify_text(&t.lines.join("\n"), EvidenceSource::CloudWatchLogs)?;
             c.evidence.log_stream = Some(t.stream.clone());
             Some(c)
         })
@@ -184,12 +225,18 @@ pub async fn recover<L: LogSource>(input: &Value, logs: &L) -> Result<Decision, 
 }
 
 /// [`recover`] on an already decoded input.
-pub async fn decide<L: LogSource>(req: &RecoveryInput, logs: &L) -> Result<Decision, TrainingError> {
+pub async fn decide<L: LogSource>(
+    req: &RecoveryInput,
+    logs: &L,
+) -> Result<Decision, TrainingError> {
     let (classification, notes, source) = diagnose(&req.caught, &req.policy, logs).await?;
     let (params, spot_interruptions) = match (&req.training_job, &source) {
         (Some(p), FailureSource::Job(d)) => (p.clone(), d.spot_interruptions()),
         (Some(p), _) => (p.clone(), 0),
-        (None, FailureSource::Job(d)) => (shapes::create_params_from_describe(d), d.spot_interruptions()),
+        (None, FailureSource::Job(d)) => (
+            shapes::create_params_from_describe(d),
+            d.spot_interruptions(),
+        ),
         (None, _) => return Err(CommonError::MissingField("training_job".into()).into()),
     };
     plan::plan(plan::PlanInput {

@@ -26,7 +26,10 @@ pub fn is_valid_job_name(name: &str) -> bool {
     if bytes.is_empty() || bytes.len() > MAX_NAME_LEN {
         return false;
     }
-    if !bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    {
         return false;
     }
     // `[a-zA-Z0-9](-*[a-zA-Z0-9])*`: starts and ends with an alphanumeric character.
@@ -56,12 +59,18 @@ pub fn base_name(name: &str) -> String {
 
 fn strip_retry_suffix(name: &str) -> &str {
     // <base>-r<digits>-<8 hex>
-    let Some((head, hash)) = name.rsplit_once('-') else { return name };
+    let Some((head, hash)) = name.rsplit_once('-') else {
+        return name;
+    };
     if hash.len() != 8 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return name;
     }
-    let Some((base, attempt)) = head.rsplit_once('-') else { return name };
-    let Some(digits) = attempt.strip_prefix('r') else { return name };
+    let Some((base, attempt)) = head.rsplit_once('-') else {
+        return name;
+    };
+    let Some(digits) = attempt.strip_prefix('r') else {
+        return name;
+    };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || base.is_empty() {
         return name;
     }
@@ -115,7 +124,10 @@ mod tests {
         let first = retry_job_name("bert-finetune-2026-11-21", 1, "exec-1");
         assert!(first.starts_with("bert-finetune-2026-11-21-r1-"), "{first}");
         let second = retry_job_name(&first, 2, "exec-1");
-        assert!(second.starts_with("bert-finetune-2026-11-21-r2-"), "{second}");
+        assert!(
+            second.starts_with("bert-finetune-2026-11-21-r2-"),
+            "{second}"
+        );
         assert_eq!(base_name(&second), "bert-finetune-2026-11-21");
     }
 
@@ -134,9 +146,18 @@ mod tests {
 
     #[test]
     fn names_are_deterministic_and_separate_lineages() {
-        assert_eq!(retry_job_name("job-a", 1, "e"), retry_job_name("job-a", 1, "e"));
-        assert_ne!(retry_job_name("job-a", 1, "e1"), retry_job_name("job-a", 1, "e2"));
-        assert_ne!(retry_job_name("job-a", 1, "e"), retry_job_name("job-a", 2, "e"));
+        assert_eq!(
+            retry_job_name("job-a", 1, "e"),
+            retry_job_name("job-a", 1, "e")
+        );
+        assert_ne!(
+            retry_job_name("job-a", 1, "e1"),
+            retry_job_name("job-a", 1, "e2")
+        );
+        assert_ne!(
+            retry_job_name("job-a", 1, "e"),
+            retry_job_name("job-a", 2, "e")
+        );
     }
 
     #[test]

@@ -151,7 +151,8 @@ fn parse_u64(v: &Value) -> Option<u64> {
             let t = s.trim();
             t.parse::<u64>().ok().or_else(|| {
                 let f = t.parse::<f64>().ok()?;
-                (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64)
+                (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64)
+                    .then_some(f as u64)
             })
         }
         Value::Number(n) => n.as_u64(),
@@ -168,12 +169,18 @@ fn parse_f64(v: &Value) -> Option<f64> {
     (f.is_finite() && f > 0.0).then_some(f)
 }
 
-fn find_param<T>(hp: &Map<String, Value>, names: &[String], parse: fn(&Value) -> Option<T>) -> Result<Option<(String, T)>, TrainingError> {
+fn find_param<T>(
+    hp: &Map<String, Value>,
+    names: &[String],
+    parse: fn(&Value) -> Option<T>,
+) -> Result<Option<(String, T)>, TrainingError> {
     for n in names {
         if let Some(v) = hp.get(n) {
             return match parse(v) {
                 Some(x) => Ok(Some((n.clone(), x))),
-                None => Err(TrainingError::InvalidTrainingJob(format!("HyperParameters.{n} = {v} is not a usable number"))),
+                None => Err(TrainingError::InvalidTrainingJob(format!(
+                    "HyperParameters.{n} = {v} is not a usable number"
+                ))),
             };
         }
     }
@@ -215,11 +222,22 @@ struct Draft {
 
 impl Draft {
     fn halt(reason: HaltReason, message: impl Into<String>) -> Self {
-        Draft { action: Action::Halt, wait_seconds: 0, halt: Some(reason), message: message.into(), notes: Vec::new(), patch: Map::new() }
+        Draft {
+            action: Action::Halt,
+            wait_seconds: 0,
+            halt: Some(reason),
+            message: message.into(),
+            notes: Vec::new(),
+            patch: Map::new(),
+        }
     }
     fn retry(wait_seconds: u64, message: impl Into<String>) -> Self {
         Draft {
-            action: if wait_seconds > 0 { Action::WaitThenRetry } else { Action::Retry },
+            action: if wait_seconds > 0 {
+                Action::WaitThenRetry
+            } else {
+                Action::Retry
+            },
             wait_seconds,
             halt: None,
             message: message.into(),
@@ -237,7 +255,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
         .get("TrainingJobName")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| TrainingError::InvalidTrainingJob("training_job.TrainingJobName is missing".into()))?
+        .ok_or_else(|| {
+            TrainingError::InvalidTrainingJob("training_job.TrainingJobName is missing".into())
+        })?
         .to_string();
     let hp = match params.get("HyperParameters") {
         None | Some(Value::Null) => Map::new(),
@@ -259,38 +279,80 @@ pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
         .and_then(|r| r.get("InstanceType"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let attempt = u32::try_from(input.history.len()).unwrap_or(u32::MAX).saturating_add(1);
+    let attempt = u32::try_from(input.history.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
     let c = &input.classification;
     let same_kind_before = input.history.iter().filter(|r| r.kind == c.kind).count() as u32;
 
     let mut draft = match (c.class, c.kind) {
-        (FailureClass::Data, _) => Draft::halt(HaltReason::DataError, "the input data is missing or malformed; retrying cannot fix it"),
-        (_, FailureKind::StoppedByUser) => Draft::halt(HaltReason::StoppedByUser, "the job was stopped by a person or another system; not restarting it"),
-        (FailureClass::Unknown, _) => Draft::halt(HaltReason::Unrecoverable, "no recovery rule matched the failure; halting with the evidence"),
+        (FailureClass::Data, _) => Draft::halt(
+            HaltReason::DataError,
+            "the input data is missing or malformed; retrying cannot fix it",
+        ),
+        (_, FailureKind::StoppedByUser) => Draft::halt(
+            HaltReason::StoppedByUser,
+            "the job was stopped by a person or another system; not restarting it",
+        ),
+        (FailureClass::Unknown, _) => Draft::halt(
+            HaltReason::Unrecoverable,
+            "no recovery rule matched the failure; halting with the evidence",
+        ),
         _ if input.history.len() >= policy.max_attempts as usize => Draft::halt(
             HaltReason::AttemptsExhausted,
-            format!("{} retries already made (policy.max_attempts = {})", input.history.len(), policy.max_attempts),
+            format!(
+                "{} retries already made (policy.max_attempts = {})",
+                input.history.len(),
+                policy.max_attempts
+            ),
         ),
         (_, FailureKind::SpotInterruption) => plan_spot(&input, params),
-        (_, FailureKind::Throttling | FailureKind::ServiceError | FailureKind::TransientNetwork) => {
+        (
+            _,
+            FailureKind::Throttling | FailureKind::ServiceError | FailureKind::TransientNetwork,
+        ) => {
             if same_kind_before >= policy.max_waits {
-                Draft::halt(HaltReason::WaitsExhausted, format!("{same_kind_before} earlier waits for {:?} did not help", c.kind))
+                Draft::halt(
+                    HaltReason::WaitsExhausted,
+                    format!(
+                        "{same_kind_before} earlier waits for {:?} did not help",
+                        c.kind
+                    ),
+                )
             } else {
                 let w = policy.transient_backoff.wait(same_kind_before);
-                Draft::retry(w, format!("transient failure ({:?}): retry the same configuration after {w} s", c.kind))
+                Draft::retry(
+                    w,
+                    format!(
+                        "transient failure ({:?}): retry the same configuration after {w} s",
+                        c.kind
+                    ),
+                )
             }
         }
         (_, FailureKind::QuotaExceeded | FailureKind::InsufficientCapacity) => {
             if same_kind_before >= policy.max_waits {
-                Draft::halt(HaltReason::WaitsExhausted, format!("{same_kind_before} earlier waits for {:?} did not help", c.kind))
+                Draft::halt(
+                    HaltReason::WaitsExhausted,
+                    format!(
+                        "{same_kind_before} earlier waits for {:?} did not help",
+                        c.kind
+                    ),
+                )
             } else {
                 let w = policy.capacity_backoff.wait(same_kind_before);
-                Draft::retry(w, format!("{:?}: queue the run and retry after {w} s", c.kind))
+                Draft::retry(
+                    w,
+                    format!("{:?}: queue the run and retry after {w} s", c.kind),
+                )
             }
         }
         (_, FailureKind::MaxRuntimeExceeded) => {
             if policy.resume_on_max_runtime && checkpoint_uri(params).is_some() {
-                Draft::retry(0, "the job hit its time limit; resume from its checkpoint with a new job")
+                Draft::retry(
+                    0,
+                    "the job hit its time limit; resume from its checkpoint with a new job",
+                )
             } else {
                 Draft::halt(
                     HaltReason::MaxRuntimeExceeded,
@@ -300,20 +362,30 @@ pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
         }
         (_, k) if k.is_oom() => plan_oom(&input, &hp, &knobs, instance_type.as_deref())?,
         (FailureClass::Logic, _) => plan_logic(&input, &hp, &knobs),
-        _ => Draft::halt(HaltReason::Unrecoverable, "no recovery rule for this failure"),
+        _ => Draft::halt(
+            HaltReason::Unrecoverable,
+            "no recovery rule for this failure",
+        ),
     };
 
     let mut notes = input.notes.clone();
     notes.append(&mut draft.notes);
     let mut patch = draft.patch;
-    let next_name = (draft.action != Action::Halt).then(|| retry_job_name(&failed_job, attempt, input.execution_name.unwrap_or("")));
+    let next_name = (draft.action != Action::Halt)
+        .then(|| retry_job_name(&failed_job, attempt, input.execution_name.unwrap_or("")));
     let training_job = if let Some(name) = &next_name {
         patch.insert("TrainingJobName".into(), Value::String(name.clone()));
         checkpoint_patch(params, policy, &mut patch, &mut notes);
         // HyperParameters must be strings; fix any that are not, and say so.
         if !patch.contains_key("HyperParameters") && hp.values().any(|v| !v.is_string()) {
-            patch.insert("HyperParameters".into(), Value::Object(stringify_hyperparameters(&hp)));
-            notes.push("HyperParameters values converted to strings (CreateTrainingJob requires strings)".into());
+            patch.insert(
+                "HyperParameters".into(),
+                Value::Object(stringify_hyperparameters(&hp)),
+            );
+            notes.push(
+                "HyperParameters values converted to strings (CreateTrainingJob requires strings)"
+                    .into(),
+            );
         }
         let mut next = params.clone();
         for (k, v) in &patch {
@@ -356,24 +428,41 @@ pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
 }
 
 fn checkpoint_uri(params: &Map<String, Value>) -> Option<&str> {
-    params.get("CheckpointConfig").and_then(|c| c.get("S3Uri")).and_then(Value::as_str).filter(|s| !s.is_empty())
+    params
+        .get("CheckpointConfig")
+        .and_then(|c| c.get("S3Uri"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// Keep the checkpoint location so the next job resumes; add one from the policy when
 /// the failed job had none.
-fn checkpoint_patch(params: &Map<String, Value>, policy: &Policy, patch: &mut Map<String, Value>, notes: &mut Vec<String>) {
+fn checkpoint_patch(
+    params: &Map<String, Value>,
+    policy: &Policy,
+    patch: &mut Map<String, Value>,
+    notes: &mut Vec<String>,
+) {
     if let Some(uri) = checkpoint_uri(params) {
         if let Some(c) = params.get("CheckpointConfig") {
             patch.insert("CheckpointConfig".into(), c.clone());
         }
-        notes.push(format!("resume from the last checkpoint under {uri} (CheckpointConfig kept)"));
-    } else if let Some(uri) = policy.checkpoint_s3_uri.as_deref().filter(|s| !s.is_empty()) {
+        notes.push(format!(
+            "resume from the last checkpoint under {uri} (CheckpointConfig kept)"
+        ));
+    } else if let Some(uri) = policy
+        .checkpoint_s3_uri
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         let mut c = Map::new();
         c.insert("S3Uri".into(), Value::String(uri.to_string()));
         patch.insert("CheckpointConfig".into(), Value::Object(c));
         notes.push(format!("the failed job had no CheckpointConfig: it restarts from scratch; the next job checkpoints to {uri}"));
     } else {
-        notes.push("the failed job had no CheckpointConfig: the next job starts from scratch".into());
+        notes.push(
+            "the failed job had no CheckpointConfig: the next job starts from scratch".into(),
+        );
     }
 }
 
@@ -383,17 +472,29 @@ fn plan_spot(input: &PlanInput<'_>, params: &Map<String, Value>) -> Draft {
     // A job that ended because of spot counts at least once even without transitions.
     let this_job = input.spot_interruptions.max(1);
     let total = earlier.saturating_add(this_job);
-    let spot_on = params.get("EnableManagedSpotTraining").and_then(Value::as_bool).unwrap_or(false);
+    let spot_on = params
+        .get("EnableManagedSpotTraining")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if total >= policy.spot_interruption_limit && spot_on {
-        let mut d = Draft::retry(0, format!("{total} spot interruptions: fall back to on-demand and resume from the checkpoint"));
-        d.patch.insert("EnableManagedSpotTraining".into(), Value::Bool(false));
+        let mut d = Draft::retry(
+            0,
+            format!(
+                "{total} spot interruptions: fall back to on-demand and resume from the checkpoint"
+            ),
+        );
+        d.patch
+            .insert("EnableManagedSpotTraining".into(), Value::Bool(false));
         if let Some(Value::Object(sc)) = params.get("StoppingCondition") {
             let mut sc = sc.clone();
             // MaxWaitTimeInSeconds is only valid with managed spot training.
             if sc.remove("MaxWaitTimeInSeconds").is_some() {
-                d.notes.push("StoppingCondition.MaxWaitTimeInSeconds removed (only valid with spot)".into());
+                d.notes.push(
+                    "StoppingCondition.MaxWaitTimeInSeconds removed (only valid with spot)".into(),
+                );
             }
-            d.patch.insert("StoppingCondition".into(), Value::Object(sc));
+            d.patch
+                .insert("StoppingCondition".into(), Value::Object(sc));
         }
         d.notes.push(format!(
             "spot interruptions so far: {total} (limit {}): EnableManagedSpotTraining set to false",
@@ -401,17 +502,34 @@ fn plan_spot(input: &PlanInput<'_>, params: &Map<String, Value>) -> Draft {
         ));
         d
     } else {
-        let spot_before = input.history.iter().filter(|r| r.kind == FailureKind::SpotInterruption).count() as u32;
+        let spot_before = input
+            .history
+            .iter()
+            .filter(|r| r.kind == FailureKind::SpotInterruption)
+            .count() as u32;
         let w = policy.transient_backoff.wait(spot_before);
-        let mut d = Draft::retry(w, format!("spot interruption {total} of {}: retry on spot after {w} s", policy.spot_interruption_limit));
-        d.notes.push(format!("spot interruptions so far: {total} (limit {})", policy.spot_interruption_limit));
+        let mut d = Draft::retry(
+            w,
+            format!(
+                "spot interruption {total} of {}: retry on spot after {w} s",
+                policy.spot_interruption_limit
+            ),
+        );
+        d.notes.push(format!(
+            "spot interruptions so far: {total} (limit {})",
+            policy.spot_interruption_limit
+        ));
         d
     }
 }
 
 fn plan_logic(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs) -> Draft {
     let policy = input.policy;
-    let before = input.history.iter().filter(|r| r.class == FailureClass::Logic).count() as u32;
+    let before = input
+        .history
+        .iter()
+        .filter(|r| r.class == FailureClass::Logic)
+        .count() as u32;
     if before >= policy.max_lr_reductions {
         return Draft::halt(
             HaltReason::DivergenceUnresolved,
@@ -419,12 +537,22 @@ fn plan_logic(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs) -> 
         );
     }
     let Some((name, lr)) = &knobs.lr else {
-        return Draft::halt(HaltReason::Unrecoverable, "NaN/diverging loss but no learning-rate hyperparameter to lower");
+        return Draft::halt(
+            HaltReason::Unrecoverable,
+            "NaN/diverging loss but no learning-rate hyperparameter to lower",
+        );
     };
     let new_lr = lr * policy.lr_reduction_factor;
     let mut hp2 = stringify_hyperparameters(hp);
     hp2.insert(name.clone(), Value::String(format_float(new_lr)));
-    let mut d = Draft::retry(0, format!("non-finite or diverging loss: lower {name} from {} to {}", format_float(*lr), format_float(new_lr)));
+    let mut d = Draft::retry(
+        0,
+        format!(
+            "non-finite or diverging loss: lower {name} from {} to {}",
+            format_float(*lr),
+            format_float(new_lr)
+        ),
+    );
     d.patch.insert("HyperParameters".into(), Value::Object(hp2));
     d.notes.push(format!(
         "{name} × {} (reduction {} of {}); if the last checkpoint was written after the loss went bad, point CheckpointConfig at an earlier one",
@@ -440,7 +568,12 @@ fn plan_logic(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs) -> 
 pub const MAX_BATCH: u64 = 1 << 24;
 
 /// The largest divisor of `global` in `[min, target]` that is a multiple of `multiple`.
-fn largest_divisor_at_most(global: u64, target: u64, min: u64, multiple: Option<u64>) -> Option<u64> {
+fn largest_divisor_at_most(
+    global: u64,
+    target: u64,
+    min: u64,
+    multiple: Option<u64>,
+) -> Option<u64> {
     let m = multiple.unwrap_or(1).max(1);
     let mut d = target - target % m;
     while d >= min.max(1) && d > 0 {
@@ -452,17 +585,32 @@ fn largest_divisor_at_most(global: u64, target: u64, min: u64, multiple: Option<
     None
 }
 
-fn plan_oom(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, instance_type: Option<&str>) -> Result<Draft, TrainingError> {
+fn plan_oom(
+    input: &PlanInput<'_>,
+    hp: &Map<String, Value>,
+    knobs: &Knobs,
+    instance_type: Option<&str>,
+) -> Result<Draft, TrainingError> {
     let policy = input.policy;
     let accum_name = match policy.gradient_accumulation {
         AccumulationMode::Never => None,
         AccumulationMode::Auto => knobs.accum.as_ref().map(|a| a.0.clone()),
-        AccumulationMode::Always => knobs.accum.as_ref().map(|a| a.0.clone()).or_else(|| policy.grad_accum_params.first().cloned()),
+        AccumulationMode::Always => knobs
+            .accum
+            .as_ref()
+            .map(|a| a.0.clone())
+            .or_else(|| policy.grad_accum_params.first().cloned()),
     };
     let accum = knobs.accum.as_ref().map(|a| a.1).unwrap_or(1);
     let Some((batch_name, b)) = knobs.batch.clone() else {
         let mut d = climb(input, hp, knobs, instance_type)?;
-        d.notes.insert(0, format!("no batch-size hyperparameter ({}) to reduce", policy.batch_size_params.join(", ")));
+        d.notes.insert(
+            0,
+            format!(
+                "no batch-size hyperparameter ({}) to reduce",
+                policy.batch_size_params.join(", ")
+            ),
+        );
         return Ok(d);
     };
     if b > MAX_BATCH || accum > MAX_BATCH {
@@ -478,12 +626,22 @@ fn plan_oom(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, insta
     let mut hp2 = stringify_hyperparameters(hp);
     if let Some(accum_name) = accum_name {
         let global = b.saturating_mul(accum);
-        if let Some(nb) = largest_divisor_at_most(global, target.min(b.saturating_sub(1)), policy.min_batch_size, policy.round_batch_to_multiple_of) {
+        if let Some(nb) = largest_divisor_at_most(
+            global,
+            target.min(b.saturating_sub(1)),
+            policy.min_batch_size,
+            policy.round_batch_to_multiple_of,
+        ) {
             let na = global / nb;
             hp2.insert(batch_name.clone(), Value::String(nb.to_string()));
             hp2.insert(accum_name.clone(), Value::String(na.to_string()));
-            let mut d = Draft::retry(0, format!("out of memory: {batch_name} {b} → {nb}, {accum_name} {accum} → {na}"));
-            d.notes.push(format!("global batch per device kept: {b}×{accum} = {nb}×{na} = {global}"));
+            let mut d = Draft::retry(
+                0,
+                format!("out of memory: {batch_name} {b} → {nb}, {accum_name} {accum} → {na}"),
+            );
+            d.notes.push(format!(
+                "global batch per device kept: {b}×{accum} = {nb}×{na} = {global}"
+            ));
             d.patch.insert("HyperParameters".into(), Value::Object(hp2));
             return Ok(d);
         }
@@ -523,13 +681,22 @@ fn plan_oom(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, insta
         return Ok(d);
     }
     let mut d = climb(input, hp, knobs, instance_type)?;
-    d.notes.insert(0, format!("{batch_name} {b} would fall below min_batch_size {} (target {target})", policy.min_batch_size));
+    d.notes.insert(
+        0,
+        format!(
+            "{batch_name} {b} would fall below min_batch_size {} (target {target})",
+            policy.min_batch_size
+        ),
+    );
     Ok(d)
 }
 
 /// The next rung above `current`: same GPU count, strictly more memory per GPU.
 fn next_rung<'a>(ladder: &'a [LadderRung], current: &str) -> Result<Option<&'a LadderRung>, ()> {
-    let idx = ladder.iter().position(|r| r.instance_type == current).ok_or(())?;
+    let idx = ladder
+        .iter()
+        .position(|r| r.instance_type == current)
+        .ok_or(())?;
     let cur = &ladder[idx];
     Ok(ladder[idx + 1..].iter().find(|r| {
         r.gpu_memory_gib > cur.gpu_memory_gib
@@ -541,7 +708,12 @@ fn next_rung<'a>(ladder: &'a [LadderRung], current: &str) -> Result<Option<&'a L
 }
 
 /// Move to the next instance type, restoring the original batch.
-fn climb(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, instance_type: Option<&str>) -> Result<Draft, TrainingError> {
+fn climb(
+    input: &PlanInput<'_>,
+    hp: &Map<String, Value>,
+    knobs: &Knobs,
+    instance_type: Option<&str>,
+) -> Result<Draft, TrainingError> {
     let policy = input.policy;
     let Some(current) = instance_type else {
         return Ok(Draft::halt(
@@ -551,17 +723,34 @@ fn climb(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, instance
     };
     let next = match next_rung(&policy.instance_ladder, current) {
         Err(()) => {
-            return Ok(Draft::halt(HaltReason::LadderExhausted, format!("{current} is not on the instance ladder (policy.instance_ladder)")))
+            return Ok(Draft::halt(
+                HaltReason::LadderExhausted,
+                format!("{current} is not on the instance ladder (policy.instance_ladder)"),
+            ))
         }
-        Ok(None) => return Ok(Draft::halt(HaltReason::LadderExhausted, format!("no instance above {current} on the ladder"))),
+        Ok(None) => {
+            return Ok(Draft::halt(
+                HaltReason::LadderExhausted,
+                format!("no instance above {current} on the ladder"),
+            ))
+        }
         Ok(Some(r)) => r,
     };
-    let mut d = Draft::retry(0, format!("out of memory at the smallest batch: move {current} → {}", next.instance_type));
+    let mut d = Draft::retry(
+        0,
+        format!(
+            "out of memory at the smallest batch: move {current} → {}",
+            next.instance_type
+        ),
+    );
     let mut rc = match input.params.get("ResourceConfig") {
         Some(Value::Object(o)) => o.clone(),
         _ => Map::new(),
     };
-    rc.insert("InstanceType".into(), Value::String(next.instance_type.clone()));
+    rc.insert(
+        "InstanceType".into(),
+        Value::String(next.instance_type.clone()),
+    );
     d.patch.insert("ResourceConfig".into(), Value::Object(rc));
     if policy.restore_batch_on_upgrade {
         if let Some((batch_name, b)) = &knobs.batch {
@@ -570,7 +759,9 @@ fn climb(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, instance
             let mut hp2 = stringify_hyperparameters(hp);
             if orig_b != *b {
                 hp2.insert(batch_name.clone(), Value::String(orig_b.to_string()));
-                let mut note = format!("{batch_name} restored to the original {orig_b} on the bigger instance");
+                let mut note = format!(
+                    "{batch_name} restored to the original {orig_b} on the bigger instance"
+                );
                 match &knobs.accum {
                     Some((accum_name, a)) => {
                         let orig_a = first.and_then(|r| r.grad_accum).unwrap_or(*a);
@@ -582,7 +773,11 @@ fn climb(input: &PlanInput<'_>, hp: &Map<String, Value>, knobs: &Knobs, instance
                             // Undo the batch-driven LR scaling, keep any divergence reductions.
                             let new_lr = lr * policy.lr_scaling.factor(orig_b as f64 / *b as f64);
                             hp2.insert(lr_name.clone(), Value::String(format_float(new_lr)));
-                            note.push_str(&format!(", {lr_name} {} → {}", format_float(*lr), format_float(new_lr)));
+                            note.push_str(&format!(
+                                ", {lr_name} {} → {}",
+                                format_float(*lr),
+                                format_float(new_lr)
+                            ));
                         }
                     }
                 }

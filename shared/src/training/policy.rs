@@ -57,7 +57,11 @@ pub struct LadderRung {
 }
 
 fn rung(instance_type: &str, gpus: u32, gpu_memory_gib: f64) -> LadderRung {
-    LadderRung { instance_type: instance_type.to_string(), gpus: Some(gpus), gpu_memory_gib }
+    LadderRung {
+        instance_type: instance_type.to_string(),
+        gpus: Some(gpus),
+        gpu_memory_gib,
+    }
 }
 
 /// The default ladder, ordered by memory per GPU within each GPU count (NVIDIA T4 and
@@ -163,8 +167,16 @@ impl Default for Policy {
             instance_ladder: default_ladder(),
             restore_batch_on_upgrade: true,
             spot_interruption_limit: 3,
-            transient_backoff: Backoff { base_seconds: 60, max_seconds: 900, multiplier: 2.0 },
-            capacity_backoff: Backoff { base_seconds: 600, max_seconds: 3600, multiplier: 2.0 },
+            transient_backoff: Backoff {
+                base_seconds: 60,
+                max_seconds: 900,
+                multiplier: 2.0,
+            },
+            capacity_backoff: Backoff {
+                base_seconds: 600,
+                max_seconds: 3600,
+                multiplier: 2.0,
+            },
             max_waits: 6,
             max_lr_reductions: 2,
             lr_reduction_factor: 0.5,
@@ -180,10 +192,19 @@ impl Policy {
     /// Check the numbers make sense; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         if !(self.batch_reduction_factor.is_finite() && self.batch_reduction_factor > 1.0) {
-            return Err(format!("batch_reduction_factor must be > 1, got {}", self.batch_reduction_factor));
+            return Err(format!(
+                "batch_reduction_factor must be > 1, got {}",
+                self.batch_reduction_factor
+            ));
         }
-        if !(self.lr_reduction_factor.is_finite() && self.lr_reduction_factor > 0.0 && self.lr_reduction_factor < 1.0) {
-            return Err(format!("lr_reduction_factor must be in (0, 1), got {}", self.lr_reduction_factor));
+        if !(self.lr_reduction_factor.is_finite()
+            && self.lr_reduction_factor > 0.0
+            && self.lr_reduction_factor < 1.0)
+        {
+            return Err(format!(
+                "lr_reduction_factor must be in (0, 1), got {}",
+                self.lr_reduction_factor
+            ));
         }
         if self.min_batch_size == 0 {
             return Err("min_batch_size must be >= 1".into());
@@ -191,17 +212,28 @@ impl Policy {
         if self.round_batch_to_multiple_of == Some(0) {
             return Err("round_batch_to_multiple_of must be >= 1".into());
         }
-        for (name, b) in [("transient_backoff", &self.transient_backoff), ("capacity_backoff", &self.capacity_backoff)] {
+        for (name, b) in [
+            ("transient_backoff", &self.transient_backoff),
+            ("capacity_backoff", &self.capacity_backoff),
+        ] {
             if !(b.multiplier.is_finite() && b.multiplier >= 1.0) {
-                return Err(format!("{name}.multiplier must be >= 1, got {}", b.multiplier));
+                return Err(format!(
+                    "{name}.multiplier must be >= 1, got {}",
+                    b.multiplier
+                ));
             }
             if b.base_seconds > b.max_seconds {
                 return Err(format!("{name}.base_seconds must not exceed max_seconds"));
             }
         }
         for r in &self.instance_ladder {
-            if r.instance_type.trim().is_empty() || !(r.gpu_memory_gib.is_finite() && r.gpu_memory_gib > 0.0) {
-                return Err(format!("instance_ladder entry {:?} needs an instance_type and gpu_memory_gib > 0", r.instance_type));
+            if r.instance_type.trim().is_empty()
+                || !(r.gpu_memory_gib.is_finite() && r.gpu_memory_gib > 0.0)
+            {
+                return Err(format!(
+                    "instance_ladder entry {:?} needs an instance_type and gpu_memory_gib > 0",
+                    r.instance_type
+                ));
             }
         }
         if self.log_tail_lines == 0 || self.log_max_streams == 0 {
@@ -218,20 +250,39 @@ mod tests {
     #[test]
     fn defaults_validate_and_partial_policies_fill_in() {
         Policy::default().validate().unwrap();
-        let p: Policy = serde_json::from_value(serde_json::json!({"batch_reduction_factor": 4.0, "lr_scaling": "sqrt"})).unwrap();
+        let p: Policy = serde_json::from_value(
+            serde_json::json!({"batch_reduction_factor": 4.0, "lr_scaling": "sqrt"}),
+        )
+        .unwrap();
         assert_eq!(p.batch_reduction_factor, 4.0);
         assert_eq!(p.lr_scaling, LrScaling::Sqrt);
         assert_eq!(p.max_attempts, Policy::default().max_attempts);
-        let bad = Policy { batch_reduction_factor: 1.0, ..Policy::default() };
-        assert!(bad.validate().unwrap_err().contains("batch_reduction_factor"));
-        let bad = Policy { min_batch_size: 0, ..Policy::default() };
+        let bad = Policy {
+            batch_reduction_factor: 1.0,
+            ..Policy::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .contains("batch_reduction_factor"));
+        let bad = Policy {
+            min_batch_size: 0,
+            ..Policy::default()
+        };
         assert!(bad.validate().is_err());
     }
 
     #[test]
     fn backoff_grows_and_caps() {
-        let b = Backoff { base_seconds: 60, max_seconds: 900, multiplier: 2.0 };
-        assert_eq!([b.wait(0), b.wait(1), b.wait(2), b.wait(4), b.wait(1000)], [60, 120, 240, 900, 900]);
+        let b = Backoff {
+            base_seconds: 60,
+            max_seconds: 900,
+            multiplier: 2.0,
+        };
+        assert_eq!(
+            [b.wait(0), b.wait(1), b.wait(2), b.wait(4), b.wait(1000)],
+            [60, 120, 240, 900, 900]
+        );
     }
 
     #[test]

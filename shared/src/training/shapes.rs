@@ -37,7 +37,10 @@ impl CaughtError {
     /// `{"errorType","errorMessage"}`.
     pub fn from_value(v: &Value) -> Result<Self, CommonError> {
         match v {
-            Value::String(s) => Ok(CaughtError { error: String::new(), cause: s.clone() }),
+            Value::String(s) => Ok(CaughtError {
+                error: String::new(),
+                cause: s.clone(),
+            }),
             Value::Object(o) => {
                 let error = first_str(o, &["Error", "error", "errorType"]).unwrap_or_default();
                 let cause = match first(o, &["Cause", "cause", "errorMessage"]) {
@@ -72,7 +75,12 @@ pub enum FailureSource {
     Job(JobDescription),
     /// An API error at creation: the Step Functions error name, the service error code
     /// (from `Error Code: X` in the cause, else from the name) and the message.
-    Api { error_name: String, error_code: String, message: String, status_code: Option<u16> },
+    Api {
+        error_name: String,
+        error_code: String,
+        message: String,
+        status_code: Option<u16>,
+    },
     /// Anything else.
     Text(String),
 }
@@ -94,7 +102,10 @@ pub struct JobDescription {
 impl JobDescription {
     /// How many times the spot capacity was taken away during this job.
     pub fn spot_interruptions(&self) -> u32 {
-        self.transitions.iter().filter(|s| s.eq_ignore_ascii_case("Interrupted")).count() as u32
+        self.transitions
+            .iter()
+            .filter(|s| s.eq_ignore_ascii_case("Interrupted"))
+            .count() as u32
     }
 }
 
@@ -131,7 +142,10 @@ fn classify_api_or_text(error_name: &str, cause: &str) -> FailureSource {
                 status_code: status,
             }
         }
-        (None, Some(code)) if cause.contains("Service: AmazonSageMaker") || cause.contains("Service: SageMaker") => {
+        (None, Some(code))
+            if cause.contains("Service: AmazonSageMaker")
+                || cause.contains("Service: SageMaker") =>
+        {
             FailureSource::Api {
                 error_name: error_name.to_string(),
                 error_code: code,
@@ -161,7 +175,12 @@ fn strip_service_details(cause: &str) -> String {
 }
 
 fn describe_from_map(o: Map<String, Value>) -> JobDescription {
-    let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |k: &str| {
+        o.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let transitions = o
         .get("SecondaryStatusTransitions")
         .and_then(Value::as_array)
@@ -177,7 +196,10 @@ fn describe_from_map(o: Map<String, Value>) -> JobDescription {
         secondary_status: s("SecondaryStatus"),
         failure_reason: s("FailureReason"),
         transitions,
-        spot: o.get("EnableManagedSpotTraining").and_then(Value::as_bool).unwrap_or(false),
+        spot: o
+            .get("EnableManagedSpotTraining")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         raw: o,
     }
 }
@@ -225,7 +247,8 @@ fn first<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
 }
 
 fn first_str(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
+    keys.iter()
+        .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
 }
 
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -259,8 +282,13 @@ mod tests {
             "RoleArn": "arn:aws:iam::1:role/r",
             "TrainingJobArn": "arn:aws:sagemaker:us-east-1:1:training-job/j1"
         });
-        let caught = CaughtError { error: "States.TaskFailed".into(), cause: describe.to_string() };
-        let FailureSource::Job(d) = parse_cause(&caught) else { panic!("not a job") };
+        let caught = CaughtError {
+            error: "States.TaskFailed".into(),
+            cause: describe.to_string(),
+        };
+        let FailureSource::Job(d) = parse_cause(&caught) else {
+            panic!("not a job")
+        };
         assert_eq!(d.name, "j1");
         assert_eq!(d.status, "Failed");
         assert_eq!(d.failure_reason, "AlgorithmError: boom");
@@ -268,7 +296,10 @@ mod tests {
         assert_eq!(d.spot_interruptions(), 2);
         let params = create_params_from_describe(&d);
         assert!(params.contains_key("RoleArn"));
-        assert!(!params.contains_key("TrainingJobArn"), "describe-only members are dropped");
+        assert!(
+            !params.contains_key("TrainingJobArn"),
+            "describe-only members are dropped"
+        );
     }
 
     #[test]
@@ -278,7 +309,12 @@ mod tests {
             cause: "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException; Request ID: abc; Proxy: null)".into(),
         };
         match parse_cause(&caught) {
-            FailureSource::Api { error_code, message, status_code, .. } => {
+            FailureSource::Api {
+                error_code,
+                message,
+                status_code,
+                ..
+            } => {
                 assert_eq!(error_code, "ThrottlingException");
                 assert_eq!(message, "Rate exceeded");
                 assert_eq!(status_code, Some(400));
@@ -290,7 +326,9 @@ mod tests {
             cause: "The account-level service limit is 0 Instances".into(),
         };
         match parse_cause(&bare) {
-            FailureSource::Api { error_code, .. } => assert_eq!(error_code, "ResourceLimitExceededException"),
+            FailureSource::Api { error_code, .. } => {
+                assert_eq!(error_code, "ResourceLimitExceededException")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -298,20 +336,27 @@ mod tests {
     #[test]
     fn plain_text_and_odd_shapes() {
         assert_eq!(
-            parse_cause(&CaughtError { error: String::new(), cause: "it broke".into() }),
+            parse_cause(&CaughtError {
+                error: String::new(),
+                cause: "it broke".into()
+            }),
             FailureSource::Text("it broke".into())
         );
         let lambda = CaughtError {
             error: "States.TaskFailed".into(),
             cause: json!({"errorType": "X", "errorMessage": "CUDA out of memory"}).to_string(),
         };
-        assert_eq!(parse_cause(&lambda), FailureSource::Text("CUDA out of memory".into()));
+        assert_eq!(
+            parse_cause(&lambda),
+            FailureSource::Text("CUDA out of memory".into())
+        );
         assert!(CaughtError::from_value(&json!(3)).is_err());
         assert!(CaughtError::from_value(&json!({})).is_err());
         assert!(CaughtError::from_value(&json!({"Error": "E", "Cause": 5})).is_err());
         let s = CaughtError::from_value(&json!("plain")).unwrap();
         assert_eq!(s.cause, "plain");
-        let o = CaughtError::from_value(&json!({"Error": "E", "Cause": {"TrainingJobName": "x"}})).unwrap();
+        let o = CaughtError::from_value(&json!({"Error": "E", "Cause": {"TrainingJobName": "x"}}))
+            .unwrap();
         assert!(matches!(parse_cause(&o), FailureSource::Job(_)));
     }
 }

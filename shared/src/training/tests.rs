@@ -50,56 +50,122 @@ fn run(v: &Value) -> Result<Decision, TrainingError> {
 }
 
 fn hp_of(d: &Decision) -> Map<String, Value> {
-    d.training_job.as_ref().unwrap()["HyperParameters"].as_object().unwrap().clone()
+    d.training_job.as_ref().unwrap()["HyperParameters"]
+        .as_object()
+        .unwrap()
+        .clone()
 }
 
 fn oom_input(hp: Value, instance: &str, policy: Value) -> Value {
-    input(failed_cause("bert-ft-2026-11-21", OOM_REASON), job(hp, instance), policy, json!([]))
+    input(
+        failed_cause("bert-ft-2026-11-21", OOM_REASON),
+        job(hp, instance),
+        policy,
+        json!([]),
+    )
 }
 
 #[test]
 fn oom_halves_the_batch_and_keeps_the_global_batch_with_accumulation() {
     let d = run(&oom_input(json!({"per_device_train_batch_size": "32", "gradient_accumulation_steps": "2", "learning_rate": "3e-5"}), "ml.g5.xlarge", json!({}))).unwrap();
     assert_eq!(d.action, Action::Retry);
-    assert_eq!((d.class, d.kind), (FailureClass::Resource, FailureKind::GpuOutOfMemory));
+    assert_eq!(
+        (d.class, d.kind),
+        (FailureClass::Resource, FailureKind::GpuOutOfMemory)
+    );
     assert_eq!(d.evidence.rule, "pytorch-cuda-oom");
     assert_eq!(d.attempt, 1);
     let hp = hp_of(&d);
     assert_eq!(hp["per_device_train_batch_size"], "16");
     assert_eq!(hp["gradient_accumulation_steps"], "4");
-    assert_eq!(hp["learning_rate"], "3e-5", "LR untouched when the global batch is kept");
+    assert_eq!(
+        hp["learning_rate"], "3e-5",
+        "LR untouched when the global batch is kept"
+    );
     let next = d.training_job.as_ref().unwrap();
     let name = next["TrainingJobName"].as_str().unwrap();
-    assert!(is_valid_job_name(name) && name.starts_with("bert-ft-2026-11-21-r1-"), "{name}");
-    assert_eq!(next["CheckpointConfig"]["S3Uri"], "s3://bucket/pipeline/exec-1/checkpoints/");
-    assert_eq!(next["RoleArn"], "arn:aws:iam::123456789012:role/sm", "untouched members are carried");
+    assert!(
+        is_valid_job_name(name) && name.starts_with("bert-ft-2026-11-21-r1-"),
+        "{name}"
+    );
+    assert_eq!(
+        next["CheckpointConfig"]["S3Uri"],
+        "s3://bucket/pipeline/exec-1/checkpoints/"
+    );
+    assert_eq!(
+        next["RoleArn"], "arn:aws:iam::123456789012:role/sm",
+        "untouched members are carried"
+    );
     assert_eq!(d.patch["TrainingJobName"], name);
-    assert!(d.notes.iter().any(|n| n.contains("32×2 = 16×4 = 64")), "{:?}", d.notes);
+    assert!(
+        d.notes.iter().any(|n| n.contains("32×2 = 16×4 = 64")),
+        "{:?}",
+        d.notes
+    );
     assert_eq!(d.history.len(), 1);
     assert_eq!(d.history[0].batch_size, Some(32));
 }
 
 #[test]
 fn oom_without_accumulation_scales_the_learning_rate_and_says_so() {
-    let d = run(&oom_input(json!({"batch_size": "64", "lr": "0.0004"}), "ml.g5.xlarge", json!({}))).unwrap();
+    let d = run(&oom_input(
+        json!({"batch_size": "64", "lr": "0.0004"}),
+        "ml.g5.xlarge",
+        json!({}),
+    ))
+    .unwrap();
     let hp = hp_of(&d);
     assert_eq!(hp["batch_size"], "32");
     assert_eq!(hp["lr"], "0.0002");
-    assert!(d.notes.iter().any(|n| n.contains("gradient accumulation unavailable") && n.contains("Linear")), "{:?}", d.notes);
-    let d = run(&oom_input(json!({"batch_size": "64", "lr": "0.0004"}), "ml.g5.xlarge", json!({"lr_scaling": "sqrt"}))).unwrap();
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.contains("gradient accumulation unavailable") && n.contains("Linear")),
+        "{:?}",
+        d.notes
+    );
+    let d = run(&oom_input(
+        json!({"batch_size": "64", "lr": "0.0004"}),
+        "ml.g5.xlarge",
+        json!({"lr_scaling": "sqrt"}),
+    ))
+    .unwrap();
     let lr: f64 = hp_of(&d)["lr"].as_str().unwrap().parse().unwrap();
     assert!((lr - 0.0004 * 0.5f64.sqrt()).abs() < 1e-12, "{lr}");
     // `always`: the script accepts the accumulation name even when unset.
-    let d = run(&oom_input(json!({"batch_size": "64", "lr": "0.0004"}), "ml.g5.xlarge", json!({"gradient_accumulation": "always"}))).unwrap();
+    let d = run(&oom_input(
+        json!({"batch_size": "64", "lr": "0.0004"}),
+        "ml.g5.xlarge",
+        json!({"gradient_accumulation": "always"}),
+    ))
+    .unwrap();
     let hp = hp_of(&d);
-    assert_eq!((hp["batch_size"].as_str(), hp["gradient_accumulation_steps"].as_str(), hp["lr"].as_str()), (Some("32"), Some("2"), Some("0.0004")));
+    assert_eq!(
+        (
+            hp["batch_size"].as_str(),
+            hp["gradient_accumulation_steps"].as_str(),
+            hp["lr"].as_str()
+        ),
+        (Some("32"), Some("2"), Some("0.0004"))
+    );
 }
 
 #[test]
 fn rounding_to_a_multiple_of_eight() {
-    let d = run(&oom_input(json!({"batch_size": "24", "gradient_accumulation_steps": "1"}), "ml.g5.xlarge", json!({"round_batch_to_multiple_of": 8}))).unwrap();
+    let d = run(&oom_input(
+        json!({"batch_size": "24", "gradient_accumulation_steps": "1"}),
+        "ml.g5.xlarge",
+        json!({"round_batch_to_multiple_of": 8}),
+    ))
+    .unwrap();
     let hp = hp_of(&d);
-    assert_eq!((hp["batch_size"].as_str(), hp["gradient_accumulation_steps"].as_str()), (Some("8"), Some("3")));
+    assert_eq!(
+        (
+            hp["batch_size"].as_str(),
+            hp["gradient_accumulation_steps"].as_str()
+        ),
+        (Some("8"), Some("3"))
+    );
 }
 
 #[test]
@@ -110,7 +176,12 @@ fn below_the_minimum_climbs_the_ladder_and_restores_the_batch() {
     let hp = json!({"batch_size": "2", "gradient_accumulation_steps": "4"});
     let mut j = job(hp, "ml.g5.xlarge");
     j["TrainingJobName"] = json!("bert-ft-2026-11-21-r1-0123abcd");
-    let v = input(failed_cause("bert-ft-2026-11-21-r1-0123abcd", OOM_REASON), j, json!({"min_batch_size": 2}), history);
+    let v = input(
+        failed_cause("bert-ft-2026-11-21-r1-0123abcd", OOM_REASON),
+        j,
+        json!({"min_batch_size": 2}),
+        history,
+    );
     let d = run(&v).unwrap();
     assert_eq!(d.action, Action::Retry);
     assert_eq!(d.attempt, 2);
@@ -120,28 +191,58 @@ fn below_the_minimum_climbs_the_ladder_and_restores_the_batch() {
     assert_eq!(next["ResourceConfig"]["VolumeSizeInGB"], 50);
     assert_eq!(next["HyperParameters"]["batch_size"], "8");
     assert_eq!(next["HyperParameters"]["gradient_accumulation_steps"], "1");
-    assert!(next["TrainingJobName"].as_str().unwrap().starts_with("bert-ft-2026-11-21-r2-"));
+    assert!(next["TrainingJobName"]
+        .as_str()
+        .unwrap()
+        .starts_with("bert-ft-2026-11-21-r2-"));
 }
 
 #[test]
 fn ladder_exhausted_and_off_ladder_halt_with_a_name() {
-    let d = run(&oom_input(json!({"batch_size": "1"}), "ml.g6e.xlarge", json!({}))).unwrap();
+    let d = run(&oom_input(
+        json!({"batch_size": "1"}),
+        "ml.g6e.xlarge",
+        json!({}),
+    ))
+    .unwrap();
     assert_eq!(d.action, Action::Halt);
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.LadderExhausted"));
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.LadderExhausted")
+    );
     assert!(d.training_job.is_none() && d.patch.is_empty());
-    let d = run(&oom_input(json!({"batch_size": "1"}), "ml.m5.large", json!({}))).unwrap();
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.LadderExhausted"));
+    let d = run(&oom_input(
+        json!({"batch_size": "1"}),
+        "ml.m5.large",
+        json!({}),
+    ))
+    .unwrap();
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.LadderExhausted")
+    );
     assert!(d.message.contains("not on the instance ladder"));
     // A custom ladder overrides the default.
     let d = run(&oom_input(json!({"batch_size": "1"}), "ml.m5.large", json!({"instance_ladder": [
         {"instance_type": "ml.m5.large", "gpu_memory_gib": 1}, {"instance_type": "ml.m5.xlarge", "gpu_memory_gib": 2}]}))).unwrap();
-    assert_eq!(d.training_job.unwrap()["ResourceConfig"]["InstanceType"], "ml.m5.xlarge");
+    assert_eq!(
+        d.training_job.unwrap()["ResourceConfig"]["InstanceType"],
+        "ml.m5.xlarge"
+    );
 }
 
 #[test]
 fn no_batch_hyperparameter_goes_straight_to_the_ladder() {
-    let d = run(&oom_input(json!({"epochs": "3"}), "ml.g4dn.xlarge", json!({}))).unwrap();
-    assert_eq!(d.training_job.as_ref().unwrap()["ResourceConfig"]["InstanceType"], "ml.g5.xlarge");
+    let d = run(&oom_input(
+        json!({"epochs": "3"}),
+        "ml.g4dn.xlarge",
+        json!({}),
+    ))
+    .unwrap();
+    assert_eq!(
+        d.training_job.as_ref().unwrap()["ResourceConfig"]["InstanceType"],
+        "ml.g5.xlarge"
+    );
     assert!(d.notes[0].contains("no batch-size hyperparameter"));
 }
 
@@ -160,17 +261,45 @@ fn spot_falls_back_to_on_demand_after_three_interruptions() {
     let mut j = job(json!({"batch_size": "8"}), "ml.g5.xlarge");
     j["EnableManagedSpotTraining"] = json!(true);
     j["StoppingCondition"] = json!({"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200});
-    let d = run(&input(spot_cause("bert-ft-2026-11-21", 1), j.clone(), json!({}), json!([]))).unwrap();
-    assert_eq!((d.class, d.kind, d.action), (FailureClass::Transient, FailureKind::SpotInterruption, Action::WaitThenRetry));
-    assert_eq!(d.training_job.as_ref().unwrap()["EnableManagedSpotTraining"], true);
+    let d = run(&input(
+        spot_cause("bert-ft-2026-11-21", 1),
+        j.clone(),
+        json!({}),
+        json!([]),
+    ))
+    .unwrap();
+    assert_eq!(
+        (d.class, d.kind, d.action),
+        (
+            FailureClass::Transient,
+            FailureKind::SpotInterruption,
+            Action::WaitThenRetry
+        )
+    );
+    assert_eq!(
+        d.training_job.as_ref().unwrap()["EnableManagedSpotTraining"],
+        true
+    );
     // Two interruptions inside this job plus one before: three.
     let history = json!([{"attempt": 1, "failed_job": "x", "class": "Transient", "kind": "SpotInterruption", "action": "wait-then-retry", "spot_interruptions": 1}]);
-    let d = run(&input(spot_cause("bert-ft-2026-11-21", 2), j, json!({}), history)).unwrap();
+    let d = run(&input(
+        spot_cause("bert-ft-2026-11-21", 2),
+        j,
+        json!({}),
+        history,
+    ))
+    .unwrap();
     assert_eq!(d.action, Action::Retry);
     let next = d.training_job.unwrap();
     assert_eq!(next["EnableManagedSpotTraining"], false);
-    assert_eq!(next["StoppingCondition"], json!({"MaxRuntimeInSeconds": 3600}));
-    assert_eq!(next["CheckpointConfig"]["S3Uri"], "s3://bucket/pipeline/exec-1/checkpoints/");
+    assert_eq!(
+        next["StoppingCondition"],
+        json!({"MaxRuntimeInSeconds": 3600})
+    );
+    assert_eq!(
+        next["CheckpointConfig"]["S3Uri"],
+        "s3://bucket/pipeline/exec-1/checkpoints/"
+    );
 }
 
 #[test]
@@ -184,64 +313,151 @@ fn quota_waits_with_backoff_then_halts() {
         })
     };
     let d = run(&api(json!([]))).unwrap();
-    assert_eq!((d.class, d.kind, d.action, d.wait_seconds), (FailureClass::Resource, FailureKind::QuotaExceeded, Action::WaitThenRetry, 600));
-    assert_eq!(serde_json::to_value(&d).unwrap()["action"], "wait-then-retry");
+    assert_eq!(
+        (d.class, d.kind, d.action, d.wait_seconds),
+        (
+            FailureClass::Resource,
+            FailureKind::QuotaExceeded,
+            Action::WaitThenRetry,
+            600
+        )
+    );
+    assert_eq!(
+        serde_json::to_value(&d).unwrap()["action"],
+        "wait-then-retry"
+    );
     let rec = json!({"attempt": 1, "failed_job": "x", "class": "Resource", "kind": "QuotaExceeded", "action": "wait-then-retry"});
     let d = run(&api(json!([rec.clone()]))).unwrap();
     assert_eq!(d.wait_seconds, 1200);
-    let d = run(&api(json!([rec.clone(), rec.clone(), rec.clone(), rec.clone(), rec.clone(), rec]))).unwrap();
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.WaitsExhausted"));
+    let d = run(&api(json!([
+        rec.clone(),
+        rec.clone(),
+        rec.clone(),
+        rec.clone(),
+        rec.clone(),
+        rec
+    ])))
+    .unwrap();
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.WaitsExhausted")
+    );
 }
 
 #[test]
 fn nan_loss_lowers_the_learning_rate_a_bounded_number_of_times() {
     let reason = "AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage \"ValueError: Model diverged with loss = NaN.\"";
-    let v = |history: Value, hp: Value| input(failed_cause("bert-ft-2026-11-21", reason), job(hp, "ml.g5.xlarge"), json!({}), history);
+    let v = |history: Value, hp: Value| {
+        input(
+            failed_cause("bert-ft-2026-11-21", reason),
+            job(hp, "ml.g5.xlarge"),
+            json!({}),
+            history,
+        )
+    };
     let d = run(&v(json!([]), json!({"learning_rate": "0.001"}))).unwrap();
     assert_eq!((d.class, d.action), (FailureClass::Logic, Action::Retry));
     assert_eq!(hp_of(&d)["learning_rate"], "0.0005");
     let rec = json!({"attempt": 1, "failed_job": "x", "class": "Logic", "kind": "NanLoss", "action": "retry"});
-    let d = run(&v(json!([rec.clone(), rec]), json!({"learning_rate": "0.00025"}))).unwrap();
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.DivergenceUnresolved"));
+    let d = run(&v(
+        json!([rec.clone(), rec]),
+        json!({"learning_rate": "0.00025"}),
+    ))
+    .unwrap();
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.DivergenceUnresolved")
+    );
     let d = run(&v(json!([]), json!({"epochs": "3"}))).unwrap();
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.Unrecoverable"));
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.Unrecoverable")
+    );
 }
 
 #[test]
 fn data_and_unknown_failures_halt_with_evidence() {
     let reason = "ClientError: Data download failed:Unable to download object s3://b/train.csv (AccessDenied: Access Denied)";
-    let d = run(&input(failed_cause("j", reason), job(json!({}), "ml.g5.xlarge"), json!({}), json!([]))).unwrap();
+    let d = run(&input(
+        failed_cause("j", reason),
+        job(json!({}), "ml.g5.xlarge"),
+        json!({}),
+        json!([]),
+    ))
+    .unwrap();
     assert_eq!((d.class, d.action), (FailureClass::Data, Action::Halt));
     assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.DataError"));
     assert!(d.evidence.excerpt.contains("Data download failed"));
     let json = serde_json::to_value(&d).unwrap();
     assert_eq!(json["training_job"], Value::Null);
-    let d = run(&input(failed_cause("j", "AlgorithmError: , exit code: 1"), job(json!({}), "ml.g5.xlarge"), json!({}), json!([]))).unwrap();
-    assert_eq!((d.class, d.halt_reason.as_deref()), (FailureClass::Unknown, Some("TrainingRecovery.Unrecoverable")));
-    assert!(d.notes.iter().any(|n| n.contains("no log streams found")), "{:?}", d.notes);
+    let d = run(&input(
+        failed_cause("j", "AlgorithmError: , exit code: 1"),
+        job(json!({}), "ml.g5.xlarge"),
+        json!({}),
+        json!([]),
+    ))
+    .unwrap();
+    assert_eq!(
+        (d.class, d.halt_reason.as_deref()),
+        (
+            FailureClass::Unknown,
+            Some("TrainingRecovery.Unrecoverable")
+        )
+    );
+    assert!(
+        d.notes.iter().any(|n| n.contains("no log streams found")),
+        "{:?}",
+        d.notes
+    );
 }
 
 #[test]
 fn max_runtime_is_not_success() {
     let cause = json!({"TrainingJobName": "j", "TrainingJobStatus": "Stopped", "SecondaryStatus": "MaxRuntimeExceeded"}).to_string();
-    let d = run(&input(cause.clone(), job(json!({}), "ml.g5.xlarge"), json!({}), json!([]))).unwrap();
-    assert_eq!((d.kind, d.action), (FailureKind::MaxRuntimeExceeded, Action::Retry));
+    let d = run(&input(
+        cause.clone(),
+        job(json!({}), "ml.g5.xlarge"),
+        json!({}),
+        json!([]),
+    ))
+    .unwrap();
+    assert_eq!(
+        (d.kind, d.action),
+        (FailureKind::MaxRuntimeExceeded, Action::Retry)
+    );
     let mut j = job(json!({}), "ml.g5.xlarge");
     j.as_object_mut().unwrap().remove("CheckpointConfig");
     let d = run(&input(cause, j, json!({}), json!([]))).unwrap();
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.MaxRuntimeExceeded"));
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.MaxRuntimeExceeded")
+    );
 }
 
 #[test]
 fn attempts_are_bounded() {
     let rec = json!({"attempt": 1, "failed_job": "x", "class": "Resource", "kind": "GpuOutOfMemory", "action": "retry"});
-    let d = run(&input(failed_cause("j", OOM_REASON), job(json!({"batch_size": "64"}), "ml.g5.xlarge"), json!({"max_attempts": 2}), json!([rec.clone(), rec]))).unwrap();
-    assert_eq!(d.halt_reason.as_deref(), Some("TrainingRecovery.AttemptsExhausted"));
+    let d = run(&input(
+        failed_cause("j", OOM_REASON),
+        job(json!({"batch_size": "64"}), "ml.g5.xlarge"),
+        json!({"max_attempts": 2}),
+        json!([rec.clone(), rec]),
+    ))
+    .unwrap();
+    assert_eq!(
+        d.halt_reason.as_deref(),
+        Some("TrainingRecovery.AttemptsExhausted")
+    );
 }
 
 #[test]
 fn logs_decide_when_the_failure_reason_says_nothing() {
-    let v = input(failed_cause("job-7", "AlgorithmError: , exit code: 1"), job(json!({"batch_size": "16"}), "ml.g5.xlarge"), json!({}), json!([]));
+    let v = input(
+        failed_cause("job-7", "AlgorithmError: , exit code: 1"),
+        job(json!({"batch_size": "16"}), "ml.g5.xlarge"),
+        json!({}),
+        json!([]),
+    );
     let logs = InMemoryLogs::default()
         .with_stream("job-7/algo-1-1763700000", "epoch 3 step 100 loss 0.41\n[rank0] NCCL watchdog timeout")
         .with_stream("job-7/algo-2-1763700000", "epoch 3 step 100\nRuntimeError: CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported")
@@ -249,15 +465,26 @@ fn logs_decide_when_the_failure_reason_says_nothing() {
     let d = futures::executor::block_on(recover(&v, &logs)).unwrap();
     assert_eq!(d.kind, FailureKind::GpuOutOfMemory);
     assert_eq!(d.evidence.source, EvidenceSource::CloudWatchLogs);
-    assert_eq!(d.evidence.log_stream.as_deref(), Some("job-7/algo-2-1763700000"));
-    assert_eq!(d.evidence.excerpt, "RuntimeError: CUDA error: out of memory");
+    assert_eq!(
+        d.evidence.log_stream.as_deref(),
+        Some("job-7/algo-2-1763700000")
+    );
+    assert_eq!(
+        d.evidence.excerpt,
+        "RuntimeError: CUDA error: out of memory"
+    );
     assert!(d.notes[0].contains("decided from the tail"));
 }
 
 struct FailingLogs(CommonError);
 
 impl LogSource for FailingLogs {
-    fn job_tails(&self, _: &str, _: usize, _: usize) -> impl std::future::Future<Output = Result<Vec<StreamTail>, CommonError>> + Send {
+    fn job_tails(
+        &self,
+        _: &str,
+        _: usize,
+        _: usize,
+    ) -> impl std::future::Future<Output = Result<Vec<StreamTail>, CommonError>> + Send {
         let e = match &self.0 {
             CommonError::Transient(m) => CommonError::Transient(m.clone()),
             other => CommonError::AccessDenied(other.to_string()),
@@ -268,12 +495,29 @@ impl LogSource for FailingLogs {
 
 #[test]
 fn a_transient_log_failure_is_retried_not_halted() {
-    let v = input(failed_cause("job-7", "AlgorithmError: , exit code: 1"), job(json!({}), "ml.g5.xlarge"), json!({}), json!([]));
-    let e = futures::executor::block_on(recover(&v, &FailingLogs(CommonError::Transient("throttled".into())))).unwrap_err();
+    let v = input(
+        failed_cause("job-7", "AlgorithmError: , exit code: 1"),
+        job(json!({}), "ml.g5.xlarge"),
+        json!({}),
+        json!([]),
+    );
+    let e = futures::executor::block_on(recover(
+        &v,
+        &FailingLogs(CommonError::Transient("throttled".into())),
+    ))
+    .unwrap_err();
     assert_eq!(e.error_name(), "Transient.Throttled");
-    let d = futures::executor::block_on(recover(&v, &FailingLogs(CommonError::AccessDenied("no".into())))).unwrap();
+    let d = futures::executor::block_on(recover(
+        &v,
+        &FailingLogs(CommonError::AccessDenied("no".into())),
+    ))
+    .unwrap();
     assert_eq!(d.action, Action::Halt);
-    assert!(d.notes[0].contains("StorageError.AccessDenied"), "{:?}", d.notes);
+    assert!(
+        d.notes[0].contains("StorageError.AccessDenied"),
+        "{:?}",
+        d.notes
+    );
 }
 
 #[test]
@@ -281,22 +525,61 @@ fn input_errors_have_documented_names() {
     let name = |v: Value| run(&v).unwrap_err().error_name();
     assert_eq!(name(json!({"training_job": {}})), "InputError.MissingField");
     assert_eq!(name(json!([1])), "InputError.InvalidEvent");
-    assert_eq!(name(json!({"error": {"Error": "E", "Cause": "x"}, "policy": {"batch_reduction_factor": 0.5}})), "InputError.InvalidRecoveryPolicy");
-    assert_eq!(name(json!({"error": {"Error": "E", "Cause": "x"}, "policy": {"max_attempts": "many"}})), "InputError.InvalidRecoveryPolicy");
-    assert_eq!(name(json!({"error": {"Error": "E", "Cause": "CUDA out of memory"}})), "InputError.MissingField");
+    assert_eq!(
+        name(
+            json!({"error": {"Error": "E", "Cause": "x"}, "policy": {"batch_reduction_factor": 0.5}})
+        ),
+        "InputError.InvalidRecoveryPolicy"
+    );
+    assert_eq!(
+        name(json!({"error": {"Error": "E", "Cause": "x"}, "policy": {"max_attempts": "many"}})),
+        "InputError.InvalidRecoveryPolicy"
+    );
+    assert_eq!(
+        name(json!({"error": {"Error": "E", "Cause": "CUDA out of memory"}})),
+        "InputError.MissingField"
+    );
     let done = json!({"TrainingJobName": "j", "TrainingJobStatus": "Completed"}).to_string();
-    assert_eq!(name(input(done, job(json!({}), "ml.g5.xlarge"), json!({}), json!([]))), "InputError.InvalidTrainingJob");
-    assert_eq!(name(oom_input(json!({"batch_size": "big"}), "ml.g5.xlarge", json!({}))), "InputError.InvalidTrainingJob");
-    assert_eq!(name(json!({"error": {"Error": "E", "Cause": "x"}, "history": 3})), "InputError.InvalidEvent");
-    for n in ["InputError.InvalidRecoveryPolicy", "InputError.InvalidTrainingJob", "InputError.MissingField", "InputError.InvalidEvent", "Transient.Throttled"] {
+    assert_eq!(
+        name(input(
+            done,
+            job(json!({}), "ml.g5.xlarge"),
+            json!({}),
+            json!([])
+        )),
+        "InputError.InvalidTrainingJob"
+    );
+    assert_eq!(
+        name(oom_input(
+            json!({"batch_size": "big"}),
+            "ml.g5.xlarge",
+            json!({})
+        )),
+        "InputError.InvalidTrainingJob"
+    );
+    assert_eq!(
+        name(json!({"error": {"Error": "E", "Cause": "x"}, "history": 3})),
+        "InputError.InvalidEvent"
+    );
+    for n in [
+        "InputError.InvalidRecoveryPolicy",
+        "InputError.InvalidTrainingJob",
+        "InputError.MissingField",
+        "InputError.InvalidEvent",
+        "Transient.Throttled",
+    ] {
         assert!(crate::error::lookup(n).is_some(), "{n} undocumented");
     }
 }
 
 #[test]
 fn a_bare_catch_object_with_a_describe_cause_is_enough() {
-    let mut describe: Map<String, Value> = serde_json::from_str(&failed_cause("bert-ft-2026-11-21", OOM_REASON)).unwrap();
-    for (k, v) in job(json!({"batch_size": "8"}), "ml.g5.xlarge").as_object().unwrap() {
+    let mut describe: Map<String, Value> =
+        serde_json::from_str(&failed_cause("bert-ft-2026-11-21", OOM_REASON)).unwrap();
+    for (k, v) in job(json!({"batch_size": "8"}), "ml.g5.xlarge")
+        .as_object()
+        .unwrap()
+    {
         describe.entry(k.clone()).or_insert(v.clone());
     }
     let v = json!({"Error": "States.TaskFailed", "Cause": Value::Object(describe).to_string()});
@@ -315,7 +598,10 @@ fn non_string_hyperparameters_are_fixed_and_noted() {
         json!([]),
     ))
     .unwrap();
-    assert_eq!((d.kind, d.action, d.wait_seconds), (FailureKind::ServiceError, Action::WaitThenRetry, 60));
+    assert_eq!(
+        (d.kind, d.action, d.wait_seconds),
+        (FailureKind::ServiceError, Action::WaitThenRetry, 60)
+    );
     assert_eq!(hp_of(&d)["epochs"], "3");
     assert!(d.notes.iter().any(|n| n.contains("converted to strings")));
 }
@@ -324,7 +610,11 @@ fn non_string_hyperparameters_are_fixed_and_noted() {
 fn halt_reasons_are_documented() {
     let doc = include_str!("../../../docs/batch-size-adjuster.md");
     for r in HaltReason::ALL {
-        assert!(doc.contains(r.name()), "{} missing from docs/batch-size-adjuster.md", r.name());
+        assert!(
+            doc.contains(r.name()),
+            "{} missing from docs/batch-size-adjuster.md",
+            r.name()
+        );
     }
 }
 
@@ -352,7 +642,13 @@ fn policy_strategy() -> impl Strategy<Value = Value> {
 }
 
 fn parse_hp(d: &Decision, k: &str) -> Option<u64> {
-    d.training_job.as_ref()?.get("HyperParameters")?.get(k)?.as_str()?.parse().ok()
+    d.training_job
+        .as_ref()?
+        .get("HyperParameters")?
+        .get(k)?
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 proptest! {
