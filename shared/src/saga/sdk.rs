@@ -323,3 +323,102 @@ impl SageMakerOps for SdkSageMaker {
         Ok(())
     }
 }
+
+/// The real SageMaker implementation against recorded-shape replies (aws-smithy-mocks):
+/// moto 5.2.5 answers HTTP 500 for StopTrainingJob, UpdateEndpoint and
+/// DeleteModelPackage, so these are the tests of those three SDK calls and of the
+/// error mapping of their AWS replies (`__type` + `message`, as the awsJson1.1
+/// protocol sends them).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sagemaker::config::retry::RetryConfig;
+    use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
+    use aws_sdk_sagemaker::operation::stop_training_job::StopTrainingJobOutput;
+    use aws_sdk_sagemaker::types::TrainingJobStatus;
+    use aws_sdk_sagemaker::Client;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn client(rules: &[&Rule]) -> Client {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for r in rules {
+            interceptor = interceptor.with_rule(r);
+        }
+        let conf = aws_sdk_sagemaker::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Client::from_conf(conf)
+    }
+
+    fn reply(status: u16, code: &'static str, message: &'static str) -> impl Fn() -> HttpResponse + Send + Sync {
+        move || {
+            HttpResponse::new(
+                StatusCode::try_from(status).unwrap_or_else(|_| StatusCode::try_from(500).expect("500")),
+                SdkBody::from(format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn stop_update_and_delete_replies_are_mapped() {
+        let stop_done = mock!(Client::stop_training_job)
+            .then_http_response(reply(400, "ValidationException", "The request was rejected because the training job is in status Completed."));
+        let update_busy = mock!(Client::update_endpoint)
+            .then_http_response(reply(400, "ValidationException", "Cannot update in-progress endpoint \\\"arn:aws:sagemaker:us-east-1:1:endpoint/e\\\"."));
+        let delete_missing = mock!(Client::delete_model_package)
+            .then_http_response(reply(400, "ValidationException", "ModelPackage arn:aws:sagemaker:us-east-1:1:model-package/g/1 does not exist."));
+        let throttled = mock!(Client::delete_endpoint).then_http_response(reply(400, "ThrottlingException", "Rate exceeded"));
+        let sm = SdkSageMaker::new(client(&[&stop_done, &update_busy, &delete_missing, &throttled]));
+
+        let e = sm.stop_training_job("t").await.unwrap_err();
+        assert_eq!((e.code.as_str(), e.kind, e.status), ("ValidationException", OpErrorKind::Conflict, Some(400)), "{e}");
+        let e = sm.update_endpoint("e", "c").await.unwrap_err();
+        assert_eq!(e.kind, OpErrorKind::Conflict, "{e}");
+        assert!(e.message.contains("Cannot update in-progress endpoint"), "{e}");
+        let e = sm.delete_model_package("arn:aws:sagemaker:us-east-1:1:model-package/g/1").await.unwrap_err();
+        assert_eq!(e.kind, OpErrorKind::NotFound, "{e}");
+        let e = sm.delete_endpoint("e").await.unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        assert_eq!(stop_done.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_running_job_is_stopped_through_the_sdk() {
+        // DescribeTrainingJob says InProgress, StopTrainingJob succeeds: the saga's
+        // training compensation sends exactly one stop.
+        let describe = mock!(Client::describe_training_job).then_output(|| {
+            DescribeTrainingJobOutput::builder().training_job_status(TrainingJobStatus::InProgress).build()
+        });
+        let stop = mock!(Client::stop_training_job)
+            .match_requests(|r| r.training_job_name() == Some("job-1"))
+            .then_output(|| StopTrainingJobOutput::builder().build());
+        let sm = SdkSageMaker::new(client(&[&describe, &stop]));
+        let s3 = super::super::memory::InMemoryS3::new();
+        s3.create_bucket("bkt", false);
+        let req = super::super::Request::from_json(
+            &serde_json::json!({"stage": "training", "execution_name": "e", "bucket": "bkt",
+                "resources": {"training_jobs": ["job-1"]}}),
+            super::super::Options::default(),
+        )
+        .unwrap();
+        let report = super::super::Compensator::new(&s3, &sm)
+            .with_base_delay(std::time::Duration::from_millis(1))
+            .execute(&req)
+            .await
+            .unwrap();
+        assert_eq!(stop.num_calls(), 1);
+        assert_eq!(report.done.len(), 1, "{report:?}");
+        assert_eq!(report.done[0].action, "training-job.stop:job-1");
+        // The job still reports InProgress (the mock never changes), so the artifacts wait.
+        assert_eq!(report.remaining.len(), 2);
+    }
+}
