@@ -393,11 +393,16 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 tracing::error!(action = %pa.id, error = %e, "could not record the action in the journal; stopping");
                 aborted.get_or_insert(e.to_string());
             }
-            if aborted.is_some() && i + 1 < actions.len() {
+            if aborted.is_some() {
                 report.stopped_early = aborted.clone();
                 report.remaining.extend(actions[i + 1..].iter().map(|p| p.id.clone()));
                 break;
             }
+        }
+        if aborted.is_some() && report.remaining.is_empty() {
+            // All the work is done but the journal does not say so: let the state
+            // machine retry, so the next run records it (repeating at most one action).
+            report.remaining.push("journal.write".into());
         }
         let result = if report.remaining.is_empty() { "complete" } else { "incomplete" };
         if aborted.is_none() {

@@ -210,13 +210,17 @@ impl S3Ops for InMemoryS3 {
         let start = match token {
             None => 0,
             Some(PageToken::Versions { key_marker, version_id_marker }) => match version_id_marker {
-                // After the marked version of the marked key (or after the key, if that
-                // version is gone by now: S3 compares version markers by position).
+                // After the marked version of the marked key. If that version is gone by
+                // now (deleted page by page), continue where it would have been: version
+                // ids grow with time and each key lists newest first, so the older
+                // versions of that key come next.
                 Some(vm) => all
                     .iter()
-                    .position(|o| &o.key == key_marker && o.version_id.as_deref() == Some(vm))
-                    .map(|i| i + 1)
-                    .unwrap_or_else(|| all.iter().position(|o| o.key.as_str() > key_marker.as_str()).unwrap_or(all.len())),
+                    .position(|o| {
+                        o.key.as_str() > key_marker.as_str()
+                            || (&o.key == key_marker && o.version_id.as_deref().map(|v| v < vm.as_str()).unwrap_or(false))
+                    })
+                    .unwrap_or(all.len()),
                 None => all.iter().position(|o| o.key.as_str() > key_marker.as_str()).unwrap_or(all.len()),
             },
             Some(other) => {

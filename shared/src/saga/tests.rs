@@ -6,7 +6,6 @@
 //! tests in `tests/tests/saga_compensator.rs` cover the rest against a real S3/SageMaker
 //! emulator.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -662,5 +661,21 @@ proptest! {
         for d in &first.done {
             prop_assert!(second.skipped.iter().any(|s| s.action == d.action && s.detail.starts_with("journal: ")));
         }
+    }
+}
+
+#[test]
+fn sample_events_are_valid_requests() {
+    let events = [
+        ("data", include_str!("../../../events/saga-compensator/data.json")),
+        ("training", include_str!("../../../events/saga-compensator/training.json")),
+        ("evaluation", include_str!("../../../events/saga-compensator/evaluation.json")),
+        ("deployment", include_str!("../../../events/saga-compensator/deployment.json")),
+    ];
+    for (stage, text) in events {
+        let v: Value = serde_json::from_str(text).expect("event is JSON");
+        let req = Request::from_json(&v, Options::default()).unwrap_or_else(|e| panic!("{stage}: {e}"));
+        assert_eq!(req.stage.as_str(), stage);
+        assert_eq!(plan(&req).is_empty(), stage == "data", "{stage}");
     }
 }
