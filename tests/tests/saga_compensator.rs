@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::{
-    AlgorithmSpecification, ContainerDefinition, ModelApprovalStatus, OutputDataConfig, ProductionVariant,
-    ProductionVariantInstanceType, ResourceConfig, StoppingCondition, TrainingInputMode, TrainingInstanceType,
+    AlgorithmSpecification, ContainerDefinition, ModelApprovalStatus, OutputDataConfig,
+    ProductionVariant, ProductionVariantInstanceType, ResourceConfig, StoppingCondition,
+    TrainingInputMode, TrainingInstanceType,
 };
 use serde_json::{json, Value};
 use trainguard::aws::Clients;
@@ -43,7 +44,13 @@ async fn put_many(clients: &Clients, bucket: &str, prefix: &str, n: usize) {
         let s3 = clients.s3.clone();
         let (bucket, key) = (bucket.to_string(), format!("{prefix}part-{i:05}"));
         set.spawn(async move {
-            s3.put_object().bucket(bucket).key(key).body(b"x".to_vec().into()).send().await.expect("put");
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(b"x".to_vec().into())
+                .send()
+                .await
+                .expect("put");
         });
         if set.len() >= 32 {
             set.join_next().await.expect("task").expect("put task");
@@ -66,7 +73,11 @@ async fn create_training_job(clients: &Clients, name: &str, bucket: &str) {
                 .training_input_mode(TrainingInputMode::File)
                 .build(),
         )
-        .output_data_config(OutputDataConfig::builder().s3_output_path(format!("s3://{bucket}/out/")).build())
+        .output_data_config(
+            OutputDataConfig::builder()
+                .s3_output_path(format!("s3://{bucket}/out/"))
+                .build(),
+        )
         .resource_config(
             ResourceConfig::builder()
                 .instance_type(TrainingInstanceType::MlM5Large)
@@ -74,14 +85,24 @@ async fn create_training_job(clients: &Clients, name: &str, bucket: &str) {
                 .volume_size_in_gb(10)
                 .build(),
         )
-        .stopping_condition(StoppingCondition::builder().max_runtime_in_seconds(3600).build())
+        .stopping_condition(
+            StoppingCondition::builder()
+                .max_runtime_in_seconds(3600)
+                .build(),
+        )
         .send()
         .await
         .expect("create training job");
 }
 
 async fn journal(clients: &Clients, bucket: &str, exec: &str) -> Journal {
-    let body = get_object(clients, bucket, &format!("pipeline/{exec}/saga/journal.json")).await.expect("journal exists");
+    let body = get_object(
+        clients,
+        bucket,
+        &format!("pipeline/{exec}/saga/journal.json"),
+    )
+    .await
+    .expect("journal exists");
     Journal::parse(&body).expect("journal parses")
 }
 
@@ -111,11 +132,28 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
     }));
     let out = compensate(&c, &req, false).await.expect("complete");
 
-    assert!(list_keys(&clients, &bucket, "pipeline/run-7/checkpoints/").await.is_empty());
-    assert!(list_keys(&clients, &bucket, "pipeline/run-7/model/").await.is_empty());
-    assert_eq!(list_keys(&clients, &bucket, "pipeline/run-7/reports/").await.len(), 5);
-    assert_eq!(list_keys(&clients, &bucket, "pipeline/run-70/").await.len(), 5);
-    assert_eq!(list_keys(&clients, &bucket, "pipeline/run-7-b/").await.len(), 5);
+    assert!(list_keys(&clients, &bucket, "pipeline/run-7/checkpoints/")
+        .await
+        .is_empty());
+    assert!(list_keys(&clients, &bucket, "pipeline/run-7/model/")
+        .await
+        .is_empty());
+    assert_eq!(
+        list_keys(&clients, &bucket, "pipeline/run-7/reports/")
+            .await
+            .len(),
+        5
+    );
+    assert_eq!(
+        list_keys(&clients, &bucket, "pipeline/run-70/").await.len(),
+        5
+    );
+    assert_eq!(
+        list_keys(&clients, &bucket, "pipeline/run-7-b/")
+            .await
+            .len(),
+        5
+    );
     assert_eq!(list_keys(&clients, &bucket, "data/").await.len(), 5);
     assert_eq!(out["objects_deleted"], json!(2600));
     // Two listing pages and two DeleteObjects batches (<= 1000 keys) per prefix.
@@ -123,11 +161,27 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
     assert_eq!(s3.calls("DeleteObjects"), 4);
     // moto completes training jobs at once: nothing to stop; a job that never started is "already gone".
     assert_eq!(sm.calls("StopTrainingJob"), 0);
-    let skipped: Vec<&str> = out["skipped"].as_array().unwrap().iter().map(|s| s["detail"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> = out["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["detail"].as_str().unwrap())
+        .collect();
     assert!(skipped.contains(&"already Completed"), "{skipped:?}");
     assert!(skipped.contains(&"not found: already gone"), "{skipped:?}");
-    let done: Vec<&str> = out["done"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
-    assert_eq!(done, ["s3.delete:pipeline/run-7/model/", "s3.delete:pipeline/run-7/checkpoints/"]);
+    let done: Vec<&str> = out["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "s3.delete:pipeline/run-7/model/",
+            "s3.delete:pipeline/run-7/checkpoints/"
+        ]
+    );
 
     // The journal records every action; a second run does nothing and succeeds.
     let j = journal(&clients, &bucket, exec).await;
@@ -135,12 +189,18 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
     assert!(j.lease.is_none());
     assert_eq!(j.runs[0].result, "complete");
     let (s3b, smb) = ops(&clients);
-    let again = compensate(&Compensator::new(&s3b, &smb), &req, false).await.expect("second run succeeds");
+    let again = compensate(&Compensator::new(&s3b, &smb), &req, false)
+        .await
+        .expect("second run succeeds");
     assert_eq!(again["done"], json!([]));
     assert_eq!(again["failed"], json!([]));
     assert_eq!(again["skipped"].as_array().unwrap().len(), 4);
     assert_eq!(s3b.calls("DeleteObjects") + s3b.calls("ListObjectsV2"), 0);
-    assert_eq!(smb.calls("DescribeTrainingJob"), 0, "the journal answers, not SageMaker");
+    assert_eq!(
+        smb.calls("DescribeTrainingJob"),
+        0,
+        "the journal answers, not SageMaker"
+    );
     assert_eq!(journal(&clients, &bucket, exec).await.runs.len(), 2);
 }
 
@@ -177,19 +237,36 @@ async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
         "resources": {"model_package_arn": arn},
         "error": {"Error": "States.TaskFailed", "Cause": "AUC 0.61 below the gate"}
     }));
-    let out = compensate(&Compensator::new(&s3, &sm), &req, false).await.expect("complete");
-    let pkg = clients.sagemaker.describe_model_package().model_package_name(&arn).send().await.unwrap();
-    assert_eq!(pkg.model_approval_status(), Some(&ModelApprovalStatus::Rejected));
+    let out = compensate(&Compensator::new(&s3, &sm), &req, false)
+        .await
+        .expect("complete");
+    let pkg = clients
+        .sagemaker
+        .describe_model_package()
+        .model_package_name(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pkg.model_approval_status(),
+        Some(&ModelApprovalStatus::Rejected)
+    );
     let why = pkg.approval_description().unwrap_or_default();
     assert!(why.contains("evaluation stage of execution eval-1 failed (States.TaskFailed: AUC 0.61 below the gate)"), "{why}");
-    assert!(list_keys(&clients, &bucket, "pipeline/eval-1/evaluation/").await.is_empty());
+    assert!(list_keys(&clients, &bucket, "pipeline/eval-1/evaluation/")
+        .await
+        .is_empty());
     assert_eq!(out["done"].as_array().unwrap().len(), 2);
     assert_eq!(sm.calls("UpdateModelPackage"), 1);
 
     // Already rejected: a fresh compensation with a new journal finds nothing to do.
-    let req2 = request(json!({"stage": "evaluation", "execution_name": "eval-2", "bucket": bucket,
-        "resources": {"model_package_arn": arn}}));
-    let out2 = compensate(&Compensator::new(&s3, &sm), &req2, false).await.expect("complete");
+    let req2 = request(
+        json!({"stage": "evaluation", "execution_name": "eval-2", "bucket": bucket,
+        "resources": {"model_package_arn": arn}}),
+    );
+    let out2 = compensate(&Compensator::new(&s3, &sm), &req2, false)
+        .await
+        .expect("complete");
     assert_eq!(out2["done"], json!([]));
     assert_eq!(sm.calls("UpdateModelPackage"), 1);
 }
@@ -204,7 +281,11 @@ async fn created_endpoint_and_its_config_are_deleted() {
     sm.create_model()
         .model_name("m-7")
         .execution_role_arn("arn:aws:iam::123456789012:role/sm")
-        .primary_container(ContainerDefinition::builder().image("123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1").build())
+        .primary_container(
+            ContainerDefinition::builder()
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1")
+                .build(),
+        )
         .send()
         .await
         .expect("model");
@@ -223,9 +304,19 @@ async fn created_endpoint_and_its_config_are_deleted() {
             .await
             .expect("endpoint config");
     }
-    sm.create_endpoint().endpoint_name("ep-7").endpoint_config_name("cfg-7").send().await.expect("endpoint");
+    sm.create_endpoint()
+        .endpoint_name("ep-7")
+        .endpoint_config_name("cfg-7")
+        .send()
+        .await
+        .expect("endpoint");
     // Someone else's endpoint on the other config: untouched.
-    sm.create_endpoint().endpoint_name("ep-prod").endpoint_config_name("cfg-other").send().await.expect("endpoint");
+    sm.create_endpoint()
+        .endpoint_name("ep-prod")
+        .endpoint_config_name("cfg-other")
+        .send()
+        .await
+        .expect("endpoint");
 
     let (s3o, smo) = ops(&clients);
     let req = request(json!({
@@ -240,16 +331,46 @@ async fn created_endpoint_and_its_config_are_deleted() {
     .await
     .unwrap();
     assert_eq!(preview.plan[0].state, "would run");
-    assert_eq!(preview.plan[1].state, "would wait", "cfg-7 is in use until ep-7 is gone");
-    assert_eq!(smo.calls("DeleteEndpoint"), 0, "the preview changes nothing");
+    assert_eq!(
+        preview.plan[1].state, "would wait",
+        "cfg-7 is in use until ep-7 is gone"
+    );
+    assert_eq!(
+        smo.calls("DeleteEndpoint"),
+        0,
+        "the preview changes nothing"
+    );
 
     let out = compensate(&c, &req, false).await.expect("complete");
-    let done: Vec<&str> = out["done"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
-    assert_eq!(done, ["endpoint.delete:ep-7", "endpoint-config.delete:cfg-7"]);
-    let e = sm.describe_endpoint().endpoint_name("ep-7").send().await.unwrap_err();
+    let done: Vec<&str> = out["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        done,
+        ["endpoint.delete:ep-7", "endpoint-config.delete:cfg-7"]
+    );
+    let e = sm
+        .describe_endpoint()
+        .endpoint_name("ep-7")
+        .send()
+        .await
+        .unwrap_err();
     assert!(format!("{e:?}").contains("Could not find endpoint"));
-    assert!(sm.describe_endpoint_config().endpoint_config_name("cfg-7").send().await.is_err());
-    assert!(sm.describe_endpoint().endpoint_name("ep-prod").send().await.is_ok());
+    assert!(sm
+        .describe_endpoint_config()
+        .endpoint_config_name("cfg-7")
+        .send()
+        .await
+        .is_err());
+    assert!(sm
+        .describe_endpoint()
+        .endpoint_name("ep-prod")
+        .send()
+        .await
+        .is_ok());
 
     // Pointing the saga at an endpoint this execution did not create is refused.
     let req = request(json!({
@@ -258,8 +379,16 @@ async fn created_endpoint_and_its_config_are_deleted() {
     }));
     let err = compensate(&c, &req, false).await.unwrap_err();
     assert_eq!(err.error_name(), "Compensation.Incomplete");
-    assert!(err.to_string().contains("endpoint.delete:ep-prod (refused"), "{err}");
-    assert!(sm.describe_endpoint().endpoint_name("ep-prod").send().await.is_ok());
+    assert!(
+        err.to_string().contains("endpoint.delete:ep-prod (refused"),
+        "{err}"
+    );
+    assert!(sm
+        .describe_endpoint()
+        .endpoint_name("ep-prod")
+        .send()
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -272,35 +401,69 @@ async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
     put_many(&clients, &bucket, "pipeline/f-1/model/", 300).await;
     let (s3, sm) = ops(&clients);
     // Throttled twice, then transient per-key errors for ten keys, twice: all retried.
-    s3.inject("DeleteObjects", Some("checkpoints/"), Fault::slow_down(), Some(2));
-    s3.inject("DeleteObjects", Some("checkpoints/part-0012"), Fault::key_internal_error(), Some(20));
+    s3.inject(
+        "DeleteObjects",
+        Some("checkpoints/"),
+        Fault::slow_down(),
+        Some(2),
+    );
+    s3.inject(
+        "DeleteObjects",
+        Some("checkpoints/part-0012"),
+        Fault::key_internal_error(),
+        Some(20),
+    );
     s3.inject("ListObjectsV2", Some("model/"), Fault::slow_down(), Some(1));
     // Ten model keys are refused for good.
-    s3.inject("DeleteObjects", Some("model/part-0002"), Fault::key_access_denied(), None);
+    s3.inject(
+        "DeleteObjects",
+        Some("model/part-0002"),
+        Fault::key_access_denied(),
+        None,
+    );
     let req = request(json!({"stage": "training", "execution_name": "f-1", "bucket": bucket}));
     let c = Compensator::new(&s3, &sm).with_base_delay(Duration::from_millis(5));
     let err = compensate(&c, &req, false).await.unwrap_err();
     assert_eq!(err.error_name(), "Compensation.Incomplete");
     let msg = err.to_string();
-    assert!(msg.starts_with("1 of 2 compensating actions remain"), "{msg}");
-    assert!(msg.contains("s3.delete:pipeline/f-1/model/ (10 objects could not be deleted"), "{msg}");
+    assert!(
+        msg.starts_with("1 of 2 compensating actions remain"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("s3.delete:pipeline/f-1/model/ (10 objects could not be deleted"),
+        "{msg}"
+    );
     assert!(msg.contains("AccessDenied"), "{msg}");
-    assert!(list_keys(&clients, &bucket, "pipeline/f-1/checkpoints/").await.is_empty(), "retried to the end");
+    assert!(
+        list_keys(&clients, &bucket, "pipeline/f-1/checkpoints/")
+            .await
+            .is_empty(),
+        "retried to the end"
+    );
     let left = list_keys(&clients, &bucket, "pipeline/f-1/model/").await;
     assert_eq!(left.len(), 10);
     assert!(left.iter().all(|k| k.contains("part-0002")));
     let j = journal(&clients, &bucket, "f-1").await;
-    assert!(j.completed.contains_key("s3.delete:pipeline/f-1/checkpoints/"));
-    assert!(j.failures["s3.delete:pipeline/f-1/model/"].error.contains("AccessDenied"));
+    assert!(j
+        .completed
+        .contains_key("s3.delete:pipeline/f-1/checkpoints/"));
+    assert!(j.failures["s3.delete:pipeline/f-1/model/"]
+        .error
+        .contains("AccessDenied"));
 
     // Permissions fixed: the retry deletes only the ten keys and never lists checkpoints again.
     s3.heal();
     let (s3b, smb) = ops(&clients);
-    let out = compensate(&Compensator::new(&s3b, &smb), &req, false).await.expect("complete now");
+    let out = compensate(&Compensator::new(&s3b, &smb), &req, false)
+        .await
+        .expect("complete now");
     assert_eq!(out["objects_deleted"], json!(10));
     assert_eq!(s3b.calls("DeleteObjects"), 1);
     assert_eq!(s3b.calls("ListObjectsV2"), 1);
-    assert!(list_keys(&clients, &bucket, "pipeline/f-1/model/").await.is_empty());
+    assert!(list_keys(&clients, &bucket, "pipeline/f-1/model/")
+        .await
+        .is_empty());
 }
 
 #[tokio::test]
@@ -312,8 +475,10 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
     put_many(&clients, &bucket, "pipeline/c-1/evaluation/", 50).await;
     put_many(&clients, &bucket, "pipeline/c-1/model/", 2100).await;
     put_many(&clients, &bucket, "pipeline/c-1/checkpoints/", 50).await;
-    let req = request(json!({"stage": "evaluation", "execution_name": "c-1", "bucket": bucket,
-        "options": {"lease_seconds": 2}}));
+    let req = request(
+        json!({"stage": "evaluation", "execution_name": "c-1", "bucket": bucket,
+        "options": {"lease_seconds": 2}}),
+    );
 
     // The first run deletes the evaluation artifacts and the first model batch, then
     // hangs in the second model batch and is killed (its future dropped, as a Lambda
@@ -331,29 +496,60 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
             }
         }
     }
-    assert_eq!(list_keys(&clients, &bucket, "pipeline/c-1/model/").await.len(), 1100, "one batch went");
+    assert_eq!(
+        list_keys(&clients, &bucket, "pipeline/c-1/model/")
+            .await
+            .len(),
+        1100,
+        "one batch went"
+    );
     let j = journal(&clients, &bucket, "c-1").await;
     assert!(j.lease.is_some());
-    assert_eq!(j.completed.keys().collect::<Vec<_>>(), ["s3.delete:pipeline/c-1/evaluation/"]);
+    assert_eq!(
+        j.completed.keys().collect::<Vec<_>>(),
+        ["s3.delete:pipeline/c-1/evaluation/"]
+    );
 
     // A retry right away finds the lease held and touches nothing.
     let (s3b, smb) = ops(&clients);
-    let err = compensate(&Compensator::new(&s3b, &smb), &req, false).await.unwrap_err();
+    let err = compensate(&Compensator::new(&s3b, &smb), &req, false)
+        .await
+        .unwrap_err();
     assert_eq!(err.error_name(), "Compensation.Incomplete");
-    assert!(err.to_string().contains("holds the saga journal lease"), "{err}");
+    assert!(
+        err.to_string().contains("holds the saga journal lease"),
+        "{err}"
+    );
     assert_eq!(s3b.calls("DeleteObjects"), 0);
 
     // After the lease expires, the retry takes over and finishes.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let (s3c, smc) = ops(&clients);
-    let out = compensate(&Compensator::new(&s3c, &smc), &req, false).await.expect("resumed and complete");
-    assert_eq!(out["objects_deleted"], json!(1150), "the 1100 model keys left and 50 checkpoints");
+    let out = compensate(&Compensator::new(&s3c, &smc), &req, false)
+        .await
+        .expect("resumed and complete");
+    assert_eq!(
+        out["objects_deleted"],
+        json!(1150),
+        "the 1100 model keys left and 50 checkpoints"
+    );
     assert_eq!(s3c.calls("DeleteObjects"), 3);
-    let skipped: Vec<&str> = out["skipped"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> = out["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
     assert_eq!(skipped, ["s3.delete:pipeline/c-1/evaluation/"]);
     let j = journal(&clients, &bucket, "c-1").await;
-    assert_eq!(j.runs.iter().map(|r| r.result.as_str()).collect::<Vec<_>>(), ["abandoned", "complete"]);
-    assert!(list_keys(&clients, &bucket, "pipeline/c-1/").await.iter().all(|k| k.contains("/saga/")));
+    assert_eq!(
+        j.runs.iter().map(|r| r.result.as_str()).collect::<Vec<_>>(),
+        ["abandoned", "complete"]
+    );
+    assert!(list_keys(&clients, &bucket, "pipeline/c-1/")
+        .await
+        .iter()
+        .all(|k| k.contains("/saga/")));
 }
 
 #[tokio::test]
@@ -379,9 +575,13 @@ async fn versioned_bucket_cleanup_removes_every_version() {
     }
     put_many(&clients, &bucket, "pipeline/v-1/reports/", 3).await;
     let (s3, sm) = ops(&clients);
-    let req = request(json!({"stage": "evaluation", "execution_name": "v-1", "bucket": bucket,
-        "options": {"versioned_bucket": true}}));
-    let out = compensate(&Compensator::new(&s3, &sm), &req, false).await.expect("complete");
+    let req = request(
+        json!({"stage": "evaluation", "execution_name": "v-1", "bucket": bucket,
+        "options": {"versioned_bucket": true}}),
+    );
+    let out = compensate(&Compensator::new(&s3, &sm), &req, false)
+        .await
+        .expect("complete");
     assert_eq!(out["objects_deleted"], json!(1200));
     let versions = clients
         .s3
@@ -392,8 +592,16 @@ async fn versioned_bucket_cleanup_removes_every_version() {
         .await
         .unwrap();
     assert!(versions.versions().is_empty() && versions.delete_markers().is_empty());
-    assert_eq!(list_keys(&clients, &bucket, "pipeline/v-1/reports/").await.len(), 3);
-    assert!(s3.calls("ListObjectVersions") >= 2, "1200 versions need two pages");
+    assert_eq!(
+        list_keys(&clients, &bucket, "pipeline/v-1/reports/")
+            .await
+            .len(),
+        3
+    );
+    assert!(
+        s3.calls("ListObjectVersions") >= 2,
+        "1200 versions need two pages"
+    );
 }
 
 #[tokio::test]
@@ -409,5 +617,8 @@ async fn a_prefix_outside_the_execution_is_refused_before_any_call() {
     )
     .unwrap_err();
     assert_eq!(err.error_name(), "InputError.PrefixOutsideExecution");
-    assert_eq!(list_keys(&clients, &bucket, "pipeline/other/").await.len(), 3);
+    assert_eq!(
+        list_keys(&clients, &bucket, "pipeline/other/").await.len(),
+        3
+    );
 }

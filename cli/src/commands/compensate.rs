@@ -134,7 +134,10 @@ pub async fn run(a: CompensateArgs) -> ExitCode {
         Err(e) => return super::unusable(e.error_name(), &e.to_string()),
     };
     let clients = Clients::from_env().await;
-    let compensator = Compensator::new(SdkS3::new(S3Store::new(clients.s3)), SdkSageMaker::new(clients.sagemaker));
+    let compensator = Compensator::new(
+        SdkS3::new(S3Store::new(clients.s3)),
+        SdkSageMaker::new(clients.sagemaker),
+    );
     let preview = match compensator.preview(&req).await {
         Ok(p) => p,
         Err(e) => return super::unusable(e.error_name(), &e.to_string()),
@@ -159,7 +162,10 @@ pub async fn run(a: CompensateArgs) -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        eprintln!("error[Compensation.Incomplete]: {}", report.incomplete_message());
+        eprintln!(
+            "error[Compensation.Incomplete]: {}",
+            report.incomplete_message()
+        );
         ExitCode::from(1)
     }
 }
@@ -202,8 +208,14 @@ mod tests {
         let req = Request::from_json(&cli.args.to_input(), Options::default()).unwrap();
         assert!(req.options.dry_run);
         assert_eq!(req.resources.training_jobs, ["j1", "j2"]);
-        assert_eq!(req.resources.previous_endpoint_config.as_deref(), Some("c1"));
+        assert_eq!(
+            req.resources.previous_endpoint_config.as_deref(),
+            Some("c1")
+        );
         assert_eq!(req.prefix, "pipeline/run-1/");
-        assert_eq!(req.error.unwrap().error.as_deref(), Some("States.TaskFailed"));
+        assert_eq!(
+            req.error.unwrap().error.as_deref(),
+            Some("States.TaskFailed")
+        );
     }
 }

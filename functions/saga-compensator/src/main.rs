@@ -14,8 +14,11 @@ use trainguard::storage::S3Store;
 
 async fn handle(input: Value, ctx: Context, clients: Clients) -> Result<Value, HandlerError> {
     let req = Request::from_json(&input, Options::from_env())?;
-    let compensator = Compensator::new(SdkS3::new(S3Store::new(clients.s3)), SdkSageMaker::new(clients.sagemaker))
-        .with_deadline(Deadline::from_context(&ctx, deadline_margin()));
+    let compensator = Compensator::new(
+        SdkS3::new(S3Store::new(clients.s3)),
+        SdkSageMaker::new(clients.sagemaker),
+    )
+    .with_deadline(Deadline::from_context(&ctx, deadline_margin()));
     Ok(compensate(&compensator, &req, true).await?)
 }
 
@@ -23,5 +26,8 @@ async fn handle(input: Value, ctx: Context, clients: Clients) -> Result<Value, H
 async fn main() -> Result<(), lambda_runtime::Error> {
     // Built once per container, outside the handler.
     let clients = Clients::from_env().await;
-    serve("saga-compensator", move |input, ctx| handle(input, ctx, clients.clone())).await
+    serve("saga-compensator", move |input, ctx| {
+        handle(input, ctx, clients.clone())
+    })
+    .await
 }

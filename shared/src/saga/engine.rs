@@ -23,7 +23,10 @@ use serde::Serialize;
 
 use super::input::{Request, Stage};
 use super::journal::{self, Claim, Completed, JournalError, JournalHandle, RunRecord};
-use super::ops::{key_error_is_transient, KeyError, ObjectRef, OpError, OpErrorKind, PageToken, S3Ops, SageMakerOps};
+use super::ops::{
+    key_error_is_transient, KeyError, ObjectRef, OpError, OpErrorKind, PageToken, S3Ops,
+    SageMakerOps,
+};
 use super::plan::{plan, truncate_chars, Action, PlannedAction};
 use super::retry::Retry;
 use super::SagaError;
@@ -105,7 +108,9 @@ impl Report {
             .remaining
             .iter()
             .map(|id| match self.failed.iter().find(|f| &f.action == id) {
-                Some(f) if f.waiting => format!("{id} (waiting: {})", truncate_chars(&f.error, 300)),
+                Some(f) if f.waiting => {
+                    format!("{id} (waiting: {})", truncate_chars(&f.error, 300))
+                }
                 Some(f) => format!("{id} ({})", truncate_chars(&f.error, 300)),
                 None => format!("{id} (not started)"),
             })
@@ -186,7 +191,10 @@ pub struct Compensator<S, M> {
 }
 
 fn failed_from(e: &OpError) -> Outcome {
-    Outcome::Failed { error: e.to_string(), retryable: op_retryable(e) }
+    Outcome::Failed {
+        error: e.to_string(),
+        retryable: op_retryable(e),
+    }
 }
 
 /// Whether running again may help: not for access denied or a rejected request.
@@ -196,19 +204,31 @@ fn op_retryable(e: &OpError) -> bool {
 
 fn new_run_id() -> String {
     use rand::Rng;
-    format!("{}-{:08x}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), rand::thread_rng().gen::<u32>())
+    format!(
+        "{}-{:08x}",
+        Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        rand::thread_rng().gen::<u32>()
+    )
 }
 
 fn journal_error(e: JournalError) -> SagaError {
     match e {
-        JournalError::Corrupt(m) => SagaError::JournalCorrupt(format!("the saga journal is not readable: {m}")),
-        JournalError::LeaseLost(m) => SagaError::Incomplete(format!("lost the saga journal lease: {m}")),
+        JournalError::Corrupt(m) => {
+            SagaError::JournalCorrupt(format!("the saga journal is not readable: {m}"))
+        }
+        JournalError::LeaseLost(m) => {
+            SagaError::Incomplete(format!("lost the saga journal lease: {m}"))
+        }
         JournalError::Storage(op) => match op.kind {
-            OpErrorKind::Throttled | OpErrorKind::Conflict => {
-                SagaError::Incomplete(format!("could not use the saga journal, nothing was done: {op}"))
+            OpErrorKind::Throttled | OpErrorKind::Conflict => SagaError::Incomplete(format!(
+                "could not use the saga journal, nothing was done: {op}"
+            )),
+            OpErrorKind::NotFound => {
+                SagaError::Common(CommonError::NotFound(format!("saga journal: {op}")))
             }
-            OpErrorKind::NotFound => SagaError::Common(CommonError::NotFound(format!("saga journal: {op}"))),
-            OpErrorKind::AccessDenied => SagaError::Common(CommonError::AccessDenied(format!("saga journal: {op}"))),
+            OpErrorKind::AccessDenied => {
+                SagaError::Common(CommonError::AccessDenied(format!("saga journal: {op}")))
+            }
             _ => SagaError::Common(CommonError::Storage(format!("saga journal: {op}"))),
         },
     }
@@ -284,9 +304,17 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             failed: 0,
         };
         let ttl = Duration::from_secs(req.options.lease_seconds);
-        let claim = journal::acquire(&self.s3, &req.bucket, &req.journal_key(), &req.execution_name, record, ttl, retry.clone())
-            .await
-            .map_err(journal_error)?;
+        let claim = journal::acquire(
+            &self.s3,
+            &req.bucket,
+            &req.journal_key(),
+            &req.execution_name,
+            record,
+            ttl,
+            retry.clone(),
+        )
+        .await
+        .map_err(journal_error)?;
         let mut handle = match claim {
             Claim::Held(h) => h,
             Claim::Busy { journal, lease } => {
@@ -302,7 +330,9 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 ));
                 tracing::warn!(holder = %lease.owner, expires_at = %lease.expires_at, "saga lease held by another run; doing nothing");
                 report.retries = retry.count();
-                report.metrics.push(self.summary_metrics(req, &report, started));
+                report
+                    .metrics
+                    .push(self.summary_metrics(req, &report, started));
                 return Ok(report);
             }
         };
@@ -315,20 +345,27 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             if let Some(c) = handle.completed(&pa.id) {
                 let r = skipped_from_journal(pa, c);
                 tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = "skipped", detail = %r.detail, "compensating action");
-                report.metrics.push(self.action_metrics(req, pa, "skipped", 0.0, 0, 0, 0));
+                report
+                    .metrics
+                    .push(self.action_metrics(req, pa, "skipped", 0.0, 0, 0, 0));
                 report.skipped.push(r);
                 continue;
             }
             if self.deadline.expired() {
                 report.stopped_early = Some("the Lambda deadline is close".into());
-                report.remaining.extend(actions[i..].iter().map(|p| p.id.clone()));
+                report
+                    .remaining
+                    .extend(actions[i..].iter().map(|p| p.id.clone()));
                 break;
             }
             let t0 = Instant::now();
             let retries_before = retry.count();
             let (outcome, del) = self.perform(pa, req, &retry, Some(&mut handle)).await;
             let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
-            let (deleted, key_errors) = del.as_ref().map(|d| (d.deleted, d.failed.len() as u64)).unwrap_or((0, 0));
+            let (deleted, key_errors) = del
+                .as_ref()
+                .map(|d| (d.deleted, d.failed.len() as u64))
+                .unwrap_or((0, 0));
             report.objects_deleted += deleted;
             if let Some(e) = del.and_then(|d| d.abort) {
                 aborted = Some(e.to_string());
@@ -342,7 +379,12 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             let journal_write = match &outcome {
                 Outcome::Done(d) | Outcome::Already(d) => {
                     let rec = Completed {
-                        outcome: if matches!(outcome, Outcome::Done(_)) { "done" } else { "already" }.into(),
+                        outcome: if matches!(outcome, Outcome::Done(_)) {
+                            "done"
+                        } else {
+                            "already"
+                        }
+                        .into(),
                         detail: d.clone(),
                         stage: pa.stage,
                         at: Utc::now(),
@@ -350,17 +392,29 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                     };
                     handle.record_completed(&pa.id, rec).await
                 }
-                Outcome::Waiting(e) => handle.record_failure(&pa.id, &format!("waiting: {e}")).await,
+                Outcome::Waiting(e) => {
+                    handle
+                        .record_failure(&pa.id, &format!("waiting: {e}"))
+                        .await
+                }
                 Outcome::Failed { error, .. } => handle.record_failure(&pa.id, error).await,
             };
             match &outcome {
                 Outcome::Done(d) => {
                     tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = label, detail = %d, duration_ms = elapsed_ms, objects_deleted = deleted, "compensating action");
-                    report.done.push(ActionResult { action: pa.id.clone(), stage: pa.stage, detail: d.clone() });
+                    report.done.push(ActionResult {
+                        action: pa.id.clone(),
+                        stage: pa.stage,
+                        detail: d.clone(),
+                    });
                 }
                 Outcome::Already(d) => {
                     tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = label, detail = %d, duration_ms = elapsed_ms, "compensating action");
-                    report.skipped.push(ActionResult { action: pa.id.clone(), stage: pa.stage, detail: d.clone() });
+                    report.skipped.push(ActionResult {
+                        action: pa.id.clone(),
+                        stage: pa.stage,
+                        detail: d.clone(),
+                    });
                 }
                 Outcome::Waiting(e) => {
                     tracing::warn!(action = %pa.id, kind = pa.action.kind(), outcome = label, reason = %e, duration_ms = elapsed_ms, "compensating action");
@@ -386,7 +440,9 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 }
             }
             let retries = retry.count() - retries_before;
-            report.metrics.push(self.action_metrics(req, pa, label, elapsed_ms, deleted, key_errors, retries));
+            report.metrics.push(
+                self.action_metrics(req, pa, label, elapsed_ms, deleted, key_errors, retries),
+            );
             if let Err(e) = journal_write {
                 // The action happened (or failed) but is not recorded; the next run
                 // repeats it, harmlessly, since every action is idempotent.
@@ -395,7 +451,9 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             }
             if aborted.is_some() {
                 report.stopped_early = aborted.clone();
-                report.remaining.extend(actions[i + 1..].iter().map(|p| p.id.clone()));
+                report
+                    .remaining
+                    .extend(actions[i + 1..].iter().map(|p| p.id.clone()));
                 break;
             }
         }
@@ -404,9 +462,21 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             // machine retry, so the next run records it (repeating at most one action).
             report.remaining.push("journal.write".into());
         }
-        let result = if report.remaining.is_empty() { "complete" } else { "incomplete" };
+        let result = if report.remaining.is_empty() {
+            "complete"
+        } else {
+            "incomplete"
+        };
         if aborted.is_none() {
-            if let Err(e) = handle.release(result, report.done.len(), report.skipped.len(), report.remaining.len()).await {
+            if let Err(e) = handle
+                .release(
+                    result,
+                    report.done.len(),
+                    report.skipped.len(),
+                    report.remaining.len(),
+                )
+                .await
+            {
                 tracing::error!(error = %e, "could not release the saga journal lease");
                 if matches!(e, JournalError::LeaseLost(_)) && report.stopped_early.is_none() {
                     report.stopped_early = Some(e.to_string());
@@ -419,7 +489,9 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             }
         }
         report.retries = retry.count();
-        report.metrics.push(self.summary_metrics(req, &report, started));
+        report
+            .metrics
+            .push(self.summary_metrics(req, &report, started));
         tracing::info!(
             run_id = %run_id,
             done = report.done.len(),
@@ -451,18 +523,31 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         let mut items = Vec::new();
         for pa in plan(req) {
             let description = pa.action.describe(&req.bucket);
-            let (state, detail) = if let Some(c) = journal.as_ref().and_then(|j| j.completed.get(&pa.id)) {
-                ("done (journal)".to_string(), format!("{} at {} by run {}: {}", c.outcome, c.at, c.run_id, c.detail))
-            } else {
-                match self.preview_one(&pa, req, &retry).await {
-                    Ok(Decision::Act(d)) => ("would run".into(), d),
-                    Ok(Decision::Already(d)) => ("nothing to do".into(), d),
-                    Ok(Decision::Wait(d)) => ("would wait".into(), d),
-                    Ok(Decision::Refuse(d)) => ("would refuse".into(), d),
-                    Err(e) => ("unknown".into(), e.to_string()),
-                }
-            };
-            items.push(PreviewItem { action: pa.id.clone(), stage: pa.stage, description, state, detail });
+            let (state, detail) =
+                if let Some(c) = journal.as_ref().and_then(|j| j.completed.get(&pa.id)) {
+                    (
+                        "done (journal)".to_string(),
+                        format!(
+                            "{} at {} by run {}: {}",
+                            c.outcome, c.at, c.run_id, c.detail
+                        ),
+                    )
+                } else {
+                    match self.preview_one(&pa, req, &retry).await {
+                        Ok(Decision::Act(d)) => ("would run".into(), d),
+                        Ok(Decision::Already(d)) => ("nothing to do".into(), d),
+                        Ok(Decision::Wait(d)) => ("would wait".into(), d),
+                        Ok(Decision::Refuse(d)) => ("would refuse".into(), d),
+                        Err(e) => ("unknown".into(), e.to_string()),
+                    }
+                };
+            items.push(PreviewItem {
+                action: pa.id.clone(),
+                stage: pa.stage,
+                description,
+                state,
+                detail,
+            });
         }
         Ok(Preview {
             dry_run: true,
@@ -477,9 +562,18 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         })
     }
 
-    async fn preview_one(&self, pa: &PlannedAction, req: &Request, retry: &Retry) -> Result<Decision, OpError> {
+    async fn preview_one(
+        &self,
+        pa: &PlannedAction,
+        req: &Request,
+        retry: &Retry,
+    ) -> Result<Decision, OpError> {
         match &pa.action {
-            Action::DeleteS3Prefix { prefix, versions, wait_for_jobs } => {
+            Action::DeleteS3Prefix {
+                prefix,
+                versions,
+                wait_for_jobs,
+            } => {
                 if let Some(wait) = self.jobs_still_running(wait_for_jobs, retry).await? {
                     return Ok(Decision::Wait(wait));
                 }
@@ -488,9 +582,16 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 let mut n = 0usize;
                 for _ in 0..100 {
                     let page = if *versions {
-                        retry.run(|| self.s3.list_object_versions(&req.bucket, prefix, token.as_ref())).await?
+                        retry
+                            .run(|| {
+                                self.s3
+                                    .list_object_versions(&req.bucket, prefix, token.as_ref())
+                            })
+                            .await?
                     } else {
-                        retry.run(|| self.s3.list_objects(&req.bucket, prefix, token.as_ref())).await?
+                        retry
+                            .run(|| self.s3.list_objects(&req.bucket, prefix, token.as_ref()))
+                            .await?
                     };
                     n += page.objects.len();
                     token = page.next;
@@ -498,7 +599,11 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                         break;
                     }
                 }
-                let what = if *versions { "object versions and delete markers" } else { "objects" };
+                let what = if *versions {
+                    "object versions and delete markers"
+                } else {
+                    "objects"
+                };
                 Ok(match (n, token.is_some()) {
                     (0, _) => Decision::Already(format!("no {what} under the prefix")),
                     (n, false) => Decision::Act(format!("{n} {what} to delete")),
@@ -517,20 +622,30 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         retry: &Retry,
         handle: Option<&mut JournalHandle<'_, S>>,
     ) -> (Outcome, Option<DeleteResult>) {
-        if let Action::DeleteS3Prefix { prefix, versions, wait_for_jobs } = &pa.action {
+        if let Action::DeleteS3Prefix {
+            prefix,
+            versions,
+            wait_for_jobs,
+        } = &pa.action
+        {
             match self.jobs_still_running(wait_for_jobs, retry).await {
                 Err(e) => return (failed_from(&e), None),
                 Ok(Some(wait)) => return (Outcome::Waiting(wait), None),
                 Ok(None) => {}
             }
-            let d = self.delete_prefix(&req.bucket, prefix, &req.prefix, *versions, retry, handle).await;
+            let d = self
+                .delete_prefix(&req.bucket, prefix, &req.prefix, *versions, retry, handle)
+                .await;
             return (delete_outcome(&d, *versions, retry.max_attempts), Some(d));
         }
         let outcome = match self.decide(&pa.action, retry).await {
             Err(e) => failed_from(&e),
             Ok(Decision::Already(d)) => Outcome::Already(d),
             Ok(Decision::Wait(w)) => Outcome::Waiting(w),
-            Ok(Decision::Refuse(r)) => Outcome::Failed { error: format!("refused: {r}"), retryable: false },
+            Ok(Decision::Refuse(r)) => Outcome::Failed {
+                error: format!("refused: {r}"),
+                retryable: false,
+            },
             Ok(Decision::Act(_)) => self.act_and_check(&pa.action, retry).await,
         };
         (outcome, None)
@@ -547,24 +662,33 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 Ok(done) => {
                     return match action {
                         // The rollback counts as done only once the endpoint runs the previous config.
-                        Action::RollbackEndpoint { previous_config, .. } => match self.decide(action, retry).await {
-                            Ok(Decision::Already(_)) => Outcome::Done(format!("rolled back to {previous_config}")),
-                            Ok(Decision::Wait(w)) | Ok(Decision::Act(w)) | Ok(Decision::Refuse(w)) => {
-                                Outcome::Waiting(format!("{done}; {w}"))
+                        Action::RollbackEndpoint {
+                            previous_config, ..
+                        } => match self.decide(action, retry).await {
+                            Ok(Decision::Already(_)) => {
+                                Outcome::Done(format!("rolled back to {previous_config}"))
                             }
+                            Ok(Decision::Wait(w))
+                            | Ok(Decision::Act(w))
+                            | Ok(Decision::Refuse(w)) => Outcome::Waiting(format!("{done}; {w}")),
                             Err(e) => Outcome::Waiting(format!("{done}; could not check it: {e}")),
                         },
                         _ => Outcome::Done(done),
-                    }
+                    };
                 }
                 Err(e) if matches!(e.kind, OpErrorKind::NotFound | OpErrorKind::Conflict) => {
                     match self.decide(action, retry).await {
                         Ok(Decision::Already(d)) => return Outcome::Already(d),
                         Ok(Decision::Wait(w)) => return Outcome::Waiting(w),
                         Ok(Decision::Refuse(r)) => {
-                            return Outcome::Failed { error: format!("refused: {r}"), retryable: false }
+                            return Outcome::Failed {
+                                error: format!("refused: {r}"),
+                                retryable: false,
+                            }
                         }
-                        Ok(Decision::Act(_)) if e.kind == OpErrorKind::Conflict && attempt < retry.max_attempts => {
+                        Ok(Decision::Act(_))
+                            if e.kind == OpErrorKind::Conflict && attempt < retry.max_attempts =>
+                        {
                             tracing::warn!(operation = %e.operation, attempt, "conflict; retrying");
                             retry.pause(attempt).await;
                             attempt += 1;
@@ -578,9 +702,16 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
     }
 
     /// Some(reason) while any of `jobs` can still write into S3.
-    async fn jobs_still_running(&self, jobs: &[String], retry: &Retry) -> Result<Option<String>, OpError> {
+    async fn jobs_still_running(
+        &self,
+        jobs: &[String],
+        retry: &Retry,
+    ) -> Result<Option<String>, OpError> {
         for job in jobs {
-            match retry.run(|| self.sagemaker.describe_training_job(job)).await {
+            match retry
+                .run(|| self.sagemaker.describe_training_job(job))
+                .await
+            {
                 Ok(status) if status == "InProgress" || status == "Stopping" => {
                     return Ok(Some(format!(
                         "training job {job} is {status}; it may still upload into the prefix"
@@ -597,29 +728,47 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
     async fn decide(&self, action: &Action, retry: &Retry) -> Result<Decision, OpError> {
         let sm = &self.sagemaker;
         match action {
-            Action::StopTrainingJob { job } => match retry.run(|| sm.describe_training_job(job)).await {
-                Ok(s) if s == "InProgress" => Ok(Decision::Act(format!("training job is {s}"))),
-                Ok(s) if s == "Stopping" => Ok(Decision::Already("already stopping".into())),
-                Ok(s) => Ok(Decision::Already(format!("already {s}"))),
-                Err(e) if e.kind == OpErrorKind::NotFound => Ok(Decision::Already("not found: already gone".into())),
-                Err(e) => Err(e),
-            },
-            Action::RejectModelPackage { package, .. } => match retry.run(|| sm.describe_model_package(package)).await {
-                Ok(s) if s == "Rejected" => Ok(Decision::Already("already Rejected".into())),
-                Ok(s) => Ok(Decision::Act(format!("model package is {s}"))),
-                Err(e) if e.kind == OpErrorKind::NotFound => Ok(Decision::Already("not found: already gone".into())),
-                Err(e) => Err(e),
-            },
-            Action::DeleteModelPackage { package } => match retry.run(|| sm.describe_model_package(package)).await {
-                Ok(s) => Ok(Decision::Act(format!("model package exists ({s})"))),
-                Err(e) if e.kind == OpErrorKind::NotFound => Ok(Decision::Already("not found: already gone".into())),
-                Err(e) => Err(e),
-            },
-            Action::RollbackEndpoint { endpoint, previous_config, new_config } => {
+            Action::StopTrainingJob { job } => {
+                match retry.run(|| sm.describe_training_job(job)).await {
+                    Ok(s) if s == "InProgress" => Ok(Decision::Act(format!("training job is {s}"))),
+                    Ok(s) if s == "Stopping" => Ok(Decision::Already("already stopping".into())),
+                    Ok(s) => Ok(Decision::Already(format!("already {s}"))),
+                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                        Ok(Decision::Already("not found: already gone".into()))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::RejectModelPackage { package, .. } => {
+                match retry.run(|| sm.describe_model_package(package)).await {
+                    Ok(s) if s == "Rejected" => Ok(Decision::Already("already Rejected".into())),
+                    Ok(s) => Ok(Decision::Act(format!("model package is {s}"))),
+                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                        Ok(Decision::Already("not found: already gone".into()))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::DeleteModelPackage { package } => {
+                match retry.run(|| sm.describe_model_package(package)).await {
+                    Ok(s) => Ok(Decision::Act(format!("model package exists ({s})"))),
+                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                        Ok(Decision::Already("not found: already gone".into()))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::RollbackEndpoint {
+                endpoint,
+                previous_config,
+                new_config,
+            } => {
                 let st = match retry.run(|| sm.describe_endpoint(endpoint)).await {
                     Ok(st) => st,
                     Err(e) if e.kind == OpErrorKind::NotFound => {
-                        return Ok(Decision::Already("endpoint not found: nothing to roll back".into()))
+                        return Ok(Decision::Already(
+                            "endpoint not found: nothing to roll back".into(),
+                        ))
                     }
                     Err(e) => return Err(e),
                 };
@@ -645,7 +794,10 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                     )),
                 })
             }
-            Action::DeleteEndpoint { endpoint, new_config } => {
+            Action::DeleteEndpoint {
+                endpoint,
+                new_config,
+            } => {
                 let st = match retry.run(|| sm.describe_endpoint(endpoint)).await {
                     Ok(st) => st,
                     Err(e) if e.kind == OpErrorKind::NotFound => {
@@ -692,7 +844,10 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 Ok(if users.is_empty() {
                     Decision::Act("no endpoint uses it".into())
                 } else {
-                    Decision::Wait(format!("endpoint config {config} is still used by {}", users.join(", ")))
+                    Decision::Wait(format!(
+                        "endpoint config {config} is still used by {}",
+                        users.join(", ")
+                    ))
                 })
             }
             Action::DeleteS3Prefix { .. } => Ok(Decision::Act("delete objects".into())),
@@ -706,16 +861,27 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 retry.run(|| sm.stop_training_job(job)).await?;
                 Ok("StopTrainingJob sent; the job is stopping".into())
             }
-            Action::RejectModelPackage { package, description } => {
-                retry.run(|| sm.reject_model_package(package, description)).await?;
+            Action::RejectModelPackage {
+                package,
+                description,
+            } => {
+                retry
+                    .run(|| sm.reject_model_package(package, description))
+                    .await?;
                 Ok("model package set to Rejected".into())
             }
             Action::DeleteModelPackage { package } => {
                 retry.run(|| sm.delete_model_package(package)).await?;
                 Ok("model package deleted".into())
             }
-            Action::RollbackEndpoint { endpoint, previous_config, .. } => {
-                retry.run(|| sm.update_endpoint(endpoint, previous_config)).await?;
+            Action::RollbackEndpoint {
+                endpoint,
+                previous_config,
+                ..
+            } => {
+                retry
+                    .run(|| sm.update_endpoint(endpoint, previous_config))
+                    .await?;
                 Ok(format!("UpdateEndpoint to {previous_config} started"))
             }
             Action::DeleteEndpoint { endpoint, .. } => {
@@ -747,15 +913,21 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         let mut res = DeleteResult::default();
         let journal_dir = format!("{execution_prefix}saga/");
         if !prefix.starts_with(execution_prefix) || prefix.starts_with(&journal_dir) {
-            res.refused = Some(format!("prefix {prefix} is outside {execution_prefix} or inside the journal folder"));
+            res.refused = Some(format!(
+                "prefix {prefix} is outside {execution_prefix} or inside the journal folder"
+            ));
             return res;
         }
         let mut token: Option<PageToken> = None;
         loop {
             let page = if versions {
-                retry.run(|| self.s3.list_object_versions(bucket, prefix, token.as_ref())).await
+                retry
+                    .run(|| self.s3.list_object_versions(bucket, prefix, token.as_ref()))
+                    .await
             } else {
-                retry.run(|| self.s3.list_objects(bucket, prefix, token.as_ref())).await
+                retry
+                    .run(|| self.s3.list_objects(bucket, prefix, token.as_ref()))
+                    .await
             };
             let page = match page {
                 Ok(p) => p,
@@ -764,7 +936,11 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                     break;
                 }
             };
-            if let Some(o) = page.objects.iter().find(|o| !o.key.starts_with(prefix) || o.key.starts_with(&journal_dir)) {
+            if let Some(o) = page
+                .objects
+                .iter()
+                .find(|o| !o.key.starts_with(prefix) || o.key.starts_with(&journal_dir))
+            {
                 res.refused = Some(format!(
                     "the listing of {prefix} returned {:?}, which is outside it; nothing more is deleted",
                     o.key
@@ -795,7 +971,12 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
     }
 
     /// One DeleteObjects batch with per-key retries: `(deleted, failed for good)`.
-    async fn delete_batch(&self, bucket: &str, batch: &[ObjectRef], retry: &Retry) -> (u64, Vec<KeyError>) {
+    async fn delete_batch(
+        &self,
+        bucket: &str,
+        batch: &[ObjectRef],
+        retry: &Retry,
+    ) -> (u64, Vec<KeyError>) {
         let mut pending: Vec<ObjectRef> = batch.to_vec();
         let mut deleted = 0u64;
         let mut failed = Vec::new();
@@ -817,12 +998,17 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             let mut transient = Vec::new();
             for err in errors {
                 let Some(pos) = pending.iter().position(|o| {
-                    o.key == err.object.key && (o.version_id.is_none() || o.version_id == err.object.version_id)
+                    o.key == err.object.key
+                        && (o.version_id.is_none() || o.version_id == err.object.version_id)
                 }) else {
                     continue;
                 };
                 let object = pending.swap_remove(pos);
-                let e = KeyError { object, code: err.code, message: err.message };
+                let e = KeyError {
+                    object,
+                    code: err.code,
+                    message: err.message,
+                };
                 if key_error_is_transient(&e.code) {
                     transient.push(e);
                 } else {
@@ -866,7 +1052,8 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             "skipped" => "ActionsSkipped",
             _ => "ActionsFailed",
         };
-        m.count(counter, 1).put("ActionDurationMs", ms, Unit::Milliseconds);
+        m.count(counter, 1)
+            .put("ActionDurationMs", ms, Unit::Milliseconds);
         if deleted > 0 {
             m.count("ObjectsDeleted", deleted);
         }
@@ -888,7 +1075,11 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             .count("CompensationIncomplete", u64::from(!report.is_complete()))
             .count("ActionsRemaining", report.remaining.len() as u64)
             .count("ObjectsDeletedTotal", report.objects_deleted)
-            .put("RunDurationMs", started.elapsed().as_secs_f64() * 1000.0, Unit::Milliseconds);
+            .put(
+                "RunDurationMs",
+                started.elapsed().as_secs_f64() * 1000.0,
+                Unit::Milliseconds,
+            );
         m
     }
 }
@@ -897,17 +1088,33 @@ fn skipped_from_journal(pa: &PlannedAction, c: &Completed) -> ActionResult {
     ActionResult {
         action: pa.id.clone(),
         stage: pa.stage,
-        detail: format!("journal: {} by run {} at {} ({})", c.outcome, c.run_id, c.at.to_rfc3339(), c.detail),
+        detail: format!(
+            "journal: {} by run {} at {} ({})",
+            c.outcome,
+            c.run_id,
+            c.at.to_rfc3339(),
+            c.detail
+        ),
     }
 }
 
 fn delete_outcome(d: &DeleteResult, versions: bool, attempts: u32) -> Outcome {
-    let what = if versions { "object versions and delete markers" } else { "objects" };
+    let what = if versions {
+        "object versions and delete markers"
+    } else {
+        "objects"
+    };
     if let Some(r) = &d.refused {
-        return Outcome::Failed { error: format!("refused: {r}; {} {what} deleted before that", d.deleted), retryable: false };
+        return Outcome::Failed {
+            error: format!("refused: {r}; {} {what} deleted before that", d.deleted),
+            retryable: false,
+        };
     }
     if let Some(e) = &d.abort {
-        return Outcome::Failed { error: format!("{e}; {} {what} deleted", d.deleted), retryable: true };
+        return Outcome::Failed {
+            error: format!("{e}; {} {what} deleted", d.deleted),
+            retryable: true,
+        };
     }
     if let Some(e) = &d.error {
         return Outcome::Failed {
@@ -916,8 +1123,12 @@ fn delete_outcome(d: &DeleteResult, versions: bool, attempts: u32) -> Outcome {
         };
     }
     if !d.failed.is_empty() {
-        let first: Vec<String> =
-            d.failed.iter().take(3).map(|k| format!("{}: {} {}", k.object.key, k.code, k.message)).collect();
+        let first: Vec<String> = d
+            .failed
+            .iter()
+            .take(3)
+            .map(|k| format!("{}: {} {}", k.object.key, k.code, k.message))
+            .collect();
         let retryable = d.failed.iter().any(|k| key_error_is_transient(&k.code));
         return Outcome::Failed {
             error: format!(
@@ -931,7 +1142,10 @@ fn delete_outcome(d: &DeleteResult, versions: bool, attempts: u32) -> Outcome {
     }
     if d.interrupted {
         return Outcome::Failed {
-            error: format!("stopped before the Lambda deadline after deleting {} {what}; the rest remains", d.deleted),
+            error: format!(
+                "stopped before the Lambda deadline after deleting {} {what}; the rest remains",
+                d.deleted
+            ),
             retryable: true,
         };
     }

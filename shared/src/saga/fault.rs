@@ -9,14 +9,19 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, OpError, PageToken, PutOutcome, S3Ops, SageMakerOps, StoredObject,
+    EndpointState, KeyError, ListPage, ObjectRef, OpError, PageToken, PutOutcome, S3Ops,
+    SageMakerOps, StoredObject,
 };
 
 /// What an injected fault does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// The call fails with this error reply.
-    Error { code: String, message: String, status: Option<u16> },
+    Error {
+        code: String,
+        message: String,
+        status: Option<u16>,
+    },
     /// DeleteObjects succeeds but reports these per-key errors for the matching keys
     /// (which are left in place).
     KeyError { code: String, message: String },
@@ -27,17 +32,29 @@ pub enum Fault {
 impl Fault {
     /// SageMaker's throttling reply.
     pub fn throttling() -> Fault {
-        Fault::Error { code: "ThrottlingException".into(), message: "Rate exceeded".into(), status: Some(400) }
+        Fault::Error {
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+            status: Some(400),
+        }
     }
 
     /// S3's throttling reply.
     pub fn slow_down() -> Fault {
-        Fault::Error { code: "SlowDown".into(), message: "Please reduce your request rate.".into(), status: Some(503) }
+        Fault::Error {
+            code: "SlowDown".into(),
+            message: "Please reduce your request rate.".into(),
+            status: Some(503),
+        }
     }
 
     /// A permanent refusal.
     pub fn access_denied() -> Fault {
-        Fault::Error { code: "AccessDenied".into(), message: "Access Denied".into(), status: Some(403) }
+        Fault::Error {
+            code: "AccessDenied".into(),
+            message: "Access Denied".into(),
+            status: Some(403),
+        }
     }
 
     /// SageMaker's ConflictException.
@@ -51,12 +68,18 @@ impl Fault {
 
     /// A transient per-key DeleteObjects error.
     pub fn key_internal_error() -> Fault {
-        Fault::KeyError { code: "InternalError".into(), message: "We encountered an internal error. Please try again.".into() }
+        Fault::KeyError {
+            code: "InternalError".into(),
+            message: "We encountered an internal error. Please try again.".into(),
+        }
     }
 
     /// A permanent per-key DeleteObjects error.
     pub fn key_access_denied() -> Fault {
-        Fault::KeyError { code: "AccessDenied".into(), message: "Access Denied".into() }
+        Fault::KeyError {
+            code: "AccessDenied".into(),
+            message: "Access Denied".into(),
+        }
     }
 }
 
@@ -83,7 +106,12 @@ pub struct Faulty<T> {
 
 impl<T> Faulty<T> {
     pub fn new(inner: T) -> Self {
-        Faulty { inner, rules: Mutex::new(Vec::new()), calls: Mutex::new(BTreeMap::new()), injected: Mutex::new(0) }
+        Faulty {
+            inner,
+            rules: Mutex::new(Vec::new()),
+            calls: Mutex::new(BTreeMap::new()),
+            injected: Mutex::new(0),
+        }
     }
 
     pub fn inner(&self) -> &T {
@@ -92,14 +120,33 @@ impl<T> Faulty<T> {
 
     /// Fail `operation` (e.g. `DeleteObjects`, `StopTrainingJob`) on resources containing
     /// `matching` (any resource if `None`), `times` times (forever if `None`).
-    pub fn inject(&self, operation: &str, matching: Option<&str>, fault: Fault, times: Option<u32>) -> &Self {
+    pub fn inject(
+        &self,
+        operation: &str,
+        matching: Option<&str>,
+        fault: Fault,
+        times: Option<u32>,
+    ) -> &Self {
         self.inject_after(operation, matching, fault, times, 0)
     }
 
     /// Like [`Self::inject`], after letting `skip` matching calls through.
-    pub fn inject_after(&self, operation: &str, matching: Option<&str>, fault: Fault, times: Option<u32>, skip: u32) -> &Self {
+    pub fn inject_after(
+        &self,
+        operation: &str,
+        matching: Option<&str>,
+        fault: Fault,
+        times: Option<u32>,
+        skip: u32,
+    ) -> &Self {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        rules.push(Rule { operation: operation.into(), matching: matching.map(str::to_string), fault, remaining: times, skip });
+        rules.push(Rule {
+            operation: operation.into(),
+            matching: matching.map(str::to_string),
+            fault,
+            remaining: times,
+            skip,
+        });
         self
     }
 
@@ -110,7 +157,12 @@ impl<T> Faulty<T> {
 
     /// Calls of `operation` that reached this wrapper.
     pub fn calls(&self, operation: &str) -> u64 {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).get(operation).copied().unwrap_or(0)
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Faults injected so far.
@@ -120,11 +172,19 @@ impl<T> Faulty<T> {
 
     /// The fault for this call, if a rule applies (consuming one use of it).
     fn check(&self, operation: &str, resource: &str) -> Option<Fault> {
-        *self.calls.lock().unwrap_or_else(|e| e.into_inner()).entry(operation.to_string()).or_default() += 1;
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(operation.to_string())
+            .or_default() += 1;
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         for r in rules.iter_mut() {
             let hit = r.operation == operation
-                && r.matching.as_deref().map(|m| resource.contains(m)).unwrap_or(true)
+                && r.matching
+                    .as_deref()
+                    .map(|m| resource.contains(m))
+                    .unwrap_or(true)
                 && r.remaining != Some(0);
             // Per-key faults are applied inside delete_objects, key by key.
             if hit && !matches!(r.fault, Fault::KeyError { .. }) {
@@ -148,16 +208,25 @@ impl<T> Faulty<T> {
         let mut out = Vec::new();
         for o in objects {
             for r in rules.iter_mut() {
-                let Fault::KeyError { code, message } = &r.fault else { continue };
+                let Fault::KeyError { code, message } = &r.fault else {
+                    continue;
+                };
                 let hit = r.operation == "DeleteObjects"
-                    && r.matching.as_deref().map(|m| o.key.contains(m)).unwrap_or(true)
+                    && r.matching
+                        .as_deref()
+                        .map(|m| o.key.contains(m))
+                        .unwrap_or(true)
                     && r.remaining != Some(0);
                 if hit {
                     if let Some(n) = r.remaining.as_mut() {
                         *n -= 1;
                     }
                     *self.injected.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                    out.push(KeyError { object: o.clone(), code: code.clone(), message: message.clone() });
+                    out.push(KeyError {
+                        object: o.clone(),
+                        code: code.clone(),
+                        message: message.clone(),
+                    });
                     break;
                 }
             }
@@ -169,13 +238,22 @@ impl<T> Faulty<T> {
 async fn apply(operation: &str, fault: Option<Fault>) -> Result<(), OpError> {
     match fault {
         None | Some(Fault::KeyError { .. }) => Ok(()),
-        Some(Fault::Error { code, message, status }) => Err(OpError::new(operation, &code, &message, status)),
+        Some(Fault::Error {
+            code,
+            message,
+            status,
+        }) => Err(OpError::new(operation, &code, &message, status)),
         Some(Fault::Hang) => futures::future::pending().await,
     }
 }
 
 impl<T: S3Ops> S3Ops for Faulty<T> {
-    async fn list_objects(&self, bucket: &str, prefix: &str, token: Option<&PageToken>) -> Result<ListPage, OpError> {
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<&PageToken>,
+    ) -> Result<ListPage, OpError> {
         apply("ListObjectsV2", self.check("ListObjectsV2", prefix)).await?;
         self.inner.list_objects(bucket, prefix, token).await
     }
@@ -186,17 +264,32 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         prefix: &str,
         token: Option<&PageToken>,
     ) -> Result<ListPage, OpError> {
-        apply("ListObjectVersions", self.check("ListObjectVersions", prefix)).await?;
+        apply(
+            "ListObjectVersions",
+            self.check("ListObjectVersions", prefix),
+        )
+        .await?;
         self.inner.list_object_versions(bucket, prefix, token).await
     }
 
-    async fn delete_objects(&self, bucket: &str, objects: &[ObjectRef]) -> Result<Vec<KeyError>, OpError> {
+    async fn delete_objects(
+        &self,
+        bucket: &str,
+        objects: &[ObjectRef],
+    ) -> Result<Vec<KeyError>, OpError> {
         let first = objects.first().map(|o| o.key.as_str()).unwrap_or("");
         apply("DeleteObjects", self.check("DeleteObjects", first)).await?;
         let failing = self.key_faults(objects);
-        let pass: Vec<ObjectRef> =
-            objects.iter().filter(|o| !failing.iter().any(|f| &f.object == *o)).cloned().collect();
-        let mut errors = if pass.is_empty() { Vec::new() } else { self.inner.delete_objects(bucket, &pass).await? };
+        let pass: Vec<ObjectRef> = objects
+            .iter()
+            .filter(|o| !failing.iter().any(|f| &f.object == *o))
+            .cloned()
+            .collect();
+        let mut errors = if pass.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.delete_objects(bucket, &pass).await?
+        };
         errors.extend(failing);
         Ok(errors)
     }
@@ -214,13 +307,19 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         if_match: Option<&str>,
     ) -> Result<PutOutcome, OpError> {
         apply("PutObject", self.check("PutObject", key)).await?;
-        self.inner.put_object_conditional(bucket, key, body, if_match).await
+        self.inner
+            .put_object_conditional(bucket, key, body, if_match)
+            .await
     }
 }
 
 impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
     async fn describe_training_job(&self, name: &str) -> Result<String, OpError> {
-        apply("DescribeTrainingJob", self.check("DescribeTrainingJob", name)).await?;
+        apply(
+            "DescribeTrainingJob",
+            self.check("DescribeTrainingJob", name),
+        )
+        .await?;
         self.inner.describe_training_job(name).await
     }
     async fn stop_training_job(&self, name: &str) -> Result<(), OpError> {
@@ -228,7 +327,11 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
         self.inner.stop_training_job(name).await
     }
     async fn describe_model_package(&self, name: &str) -> Result<String, OpError> {
-        apply("DescribeModelPackage", self.check("DescribeModelPackage", name)).await?;
+        apply(
+            "DescribeModelPackage",
+            self.check("DescribeModelPackage", name),
+        )
+        .await?;
         self.inner.describe_model_package(name).await
     }
     async fn reject_model_package(&self, arn: &str, description: &str) -> Result<(), OpError> {
@@ -256,11 +359,19 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
         self.inner.list_endpoints().await
     }
     async fn describe_endpoint_config(&self, name: &str) -> Result<(), OpError> {
-        apply("DescribeEndpointConfig", self.check("DescribeEndpointConfig", name)).await?;
+        apply(
+            "DescribeEndpointConfig",
+            self.check("DescribeEndpointConfig", name),
+        )
+        .await?;
         self.inner.describe_endpoint_config(name).await
     }
     async fn delete_endpoint_config(&self, name: &str) -> Result<(), OpError> {
-        apply("DeleteEndpointConfig", self.check("DeleteEndpointConfig", name)).await?;
+        apply(
+            "DeleteEndpointConfig",
+            self.check("DeleteEndpointConfig", name),
+        )
+        .await?;
         self.inner.delete_endpoint_config(name).await
     }
 }

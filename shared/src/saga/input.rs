@@ -22,7 +22,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Data, Stage::Training, Stage::Evaluation, Stage::Deployment];
+    pub const ALL: [Stage; 4] = [
+        Stage::Data,
+        Stage::Training,
+        Stage::Evaluation,
+        Stage::Deployment,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,9 +62,19 @@ impl std::fmt::Display for Stage {
 /// for the model package's `ApprovalDescription`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaughtError {
-    #[serde(rename = "Error", alias = "error", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Error",
+        alias = "error",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub error: Option<String>,
-    #[serde(rename = "Cause", alias = "cause", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Cause",
+        alias = "cause",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cause: Option<String>,
 }
 
@@ -117,17 +132,20 @@ impl Options {
     /// Defaults overridden by `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Options {
         let mut o = Options::default();
-        let flag = |v: String| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes");
+        let flag =
+            |v: String| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes");
         if let Some(v) = lookup("TRAINGUARD_SAGA_VERSIONED_BUCKET") {
             o.versioned_bucket = flag(v);
         }
         if let Some(v) = lookup("TRAINGUARD_SAGA_DELETE_MODEL_PACKAGE") {
             o.delete_model_package = flag(v);
         }
-        if let Some(v) = lookup("TRAINGUARD_SAGA_LEASE_SECONDS").and_then(|v| v.trim().parse().ok()) {
+        if let Some(v) = lookup("TRAINGUARD_SAGA_LEASE_SECONDS").and_then(|v| v.trim().parse().ok())
+        {
             o.lease_seconds = v;
         }
-        if let Some(v) = lookup("TRAINGUARD_SAGA_MAX_ATTEMPTS").and_then(|v| v.trim().parse().ok()) {
+        if let Some(v) = lookup("TRAINGUARD_SAGA_MAX_ATTEMPTS").and_then(|v| v.trim().parse().ok())
+        {
             o.max_attempts = v;
         }
         o
@@ -160,18 +178,29 @@ impl Request {
 
     /// Decode and validate a task input; `defaults` supplies options the input leaves out.
     pub fn from_json(input: &Value, defaults: Options) -> Result<Request, SagaError> {
-        let raw: RawInput = serde_json::from_value(input.clone())
-            .map_err(|e| SagaError::Common(CommonError::InvalidInput(format!("saga-compensator input: {e}"))))?;
+        let raw: RawInput = serde_json::from_value(input.clone()).map_err(|e| {
+            SagaError::Common(CommonError::InvalidInput(format!(
+                "saga-compensator input: {e}"
+            )))
+        })?;
         let stage = Stage::parse(&required(raw.stage, "stage")?)?;
         let execution_name = required(
-            raw.execution_name.or_else(|| crate::lambda::execution_name(input)),
+            raw.execution_name
+                .or_else(|| crate::lambda::execution_name(input)),
             "execution_name",
         )?;
         validate_execution_name(&execution_name)?;
         let bucket = required(raw.bucket, "bucket")?;
-        let bucket = bucket.strip_prefix("s3://").unwrap_or(&bucket).trim_end_matches('/').to_string();
+        let bucket = bucket
+            .strip_prefix("s3://")
+            .unwrap_or(&bucket)
+            .trim_end_matches('/')
+            .to_string();
         crate::storage::S3Uri::parse(&format!("s3://{bucket}/")).map_err(SagaError::Common)?;
-        let prefix = execution_prefix(&execution_name, raw.prefix.as_deref().filter(|p| !p.is_empty()))?;
+        let prefix = execution_prefix(
+            &execution_name,
+            raw.prefix.as_deref().filter(|p| !p.is_empty()),
+        )?;
 
         let r = raw.resources.unwrap_or_default();
         let mut training_jobs = Vec::new();
@@ -229,7 +258,15 @@ impl Request {
             )));
         }
         let error = raw.error.filter(|e| e.error.is_some() || e.cause.is_some());
-        Ok(Request { stage, execution_name, bucket, prefix, resources, error, options })
+        Ok(Request {
+            stage,
+            execution_name,
+            bucket,
+            prefix,
+            resources,
+            error,
+            options,
+        })
     }
 }
 
@@ -290,10 +327,13 @@ pub fn validate_execution_name(name: &str) -> Result<(), SagaError> {
     if name == "." || name == ".." {
         return bad("is not a usable path segment");
     }
-    if let Some(c) = name.chars().find(|c| {
-        c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c)
-    }) {
-        return bad(&format!("contains {c:?}, which Step Functions does not allow in names"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c))
+    {
+        return bad(&format!(
+            "contains {c:?}, which Step Functions does not allow in names"
+        ));
     }
     Ok(())
 }
@@ -307,12 +347,18 @@ pub fn execution_prefix(execution_name: &str, given: Option<&str>) -> Result<Str
     let mut p = given.trim().trim_start_matches('/').to_string();
     if let Some(rest) = p.strip_prefix("s3://") {
         // An s3:// URI is accepted; its bucket part is dropped here and checked by the caller.
-        p = rest.split_once('/').map(|(_, k)| k.to_string()).unwrap_or_default();
+        p = rest
+            .split_once('/')
+            .map(|(_, k)| k.to_string())
+            .unwrap_or_default();
     }
     if !p.ends_with('/') {
         p.push('/');
     }
-    let segments_ok = p.trim_end_matches('/').split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+    let segments_ok = p
+        .trim_end_matches('/')
+        .split('/')
+        .all(|s| !s.is_empty() && s != "." && s != "..");
     if !p.starts_with(&root) || !segments_ok {
         return Err(SagaError::PrefixOutsideExecution(format!(
             "prefix {given:?} is not the execution's own prefix {root:?} or under it; refusing to touch it"
@@ -331,7 +377,9 @@ pub fn check_sagemaker_name(field: &str, name: &str) -> Result<(), SagaError> {
     if ok {
         Ok(())
     } else {
-        Err(SagaError::InvalidResource(format!("{field}: {name:?} is not a valid SageMaker name")))
+        Err(SagaError::InvalidResource(format!(
+            "{field}: {name:?} is not a valid SageMaker name"
+        )))
     }
 }
 
@@ -362,7 +410,10 @@ fn validate_resources(r: &Resources) -> Result<(), SagaError> {
     }
     for (field, v) in [
         ("resources.endpoint_name", &r.endpoint_name),
-        ("resources.previous_endpoint_config", &r.previous_endpoint_config),
+        (
+            "resources.previous_endpoint_config",
+            &r.previous_endpoint_config,
+        ),
         ("resources.new_endpoint_config", &r.new_endpoint_config),
     ] {
         if let Some(v) = v {
@@ -409,7 +460,8 @@ mod tests {
 
     #[test]
     fn minimal_input_gets_default_prefix() {
-        let r = req(json!({"stage": "training", "execution_name": "run-1", "bucket": "bkt"})).unwrap();
+        let r =
+            req(json!({"stage": "training", "execution_name": "run-1", "bucket": "bkt"})).unwrap();
         assert_eq!(r.stage, Stage::Training);
         assert_eq!(r.prefix, "pipeline/run-1/");
         assert_eq!(r.journal_key(), "pipeline/run-1/saga/journal.json");
@@ -430,33 +482,91 @@ mod tests {
 
     #[test]
     fn prefix_must_stay_inside_the_execution() {
-        assert_eq!(execution_prefix("run-1", Some("pipeline/run-1")).unwrap(), "pipeline/run-1/");
-        assert_eq!(execution_prefix("run-1", Some("pipeline/run-1/attempt-2/")).unwrap(), "pipeline/run-1/attempt-2/");
-        assert_eq!(execution_prefix("run-1", Some("s3://bkt/pipeline/run-1/")).unwrap(), "pipeline/run-1/");
-        for bad in ["pipeline/", "pipeline/run-10/", "pipeline/run-1/../run-2/", "other/run-1/", "pipeline/run-1//x/", "pipeline/run-1/./"] {
+        assert_eq!(
+            execution_prefix("run-1", Some("pipeline/run-1")).unwrap(),
+            "pipeline/run-1/"
+        );
+        assert_eq!(
+            execution_prefix("run-1", Some("pipeline/run-1/attempt-2/")).unwrap(),
+            "pipeline/run-1/attempt-2/"
+        );
+        assert_eq!(
+            execution_prefix("run-1", Some("s3://bkt/pipeline/run-1/")).unwrap(),
+            "pipeline/run-1/"
+        );
+        for bad in [
+            "pipeline/",
+            "pipeline/run-10/",
+            "pipeline/run-1/../run-2/",
+            "other/run-1/",
+            "pipeline/run-1//x/",
+            "pipeline/run-1/./",
+        ] {
             let e = execution_prefix("run-1", Some(bad)).unwrap_err();
             assert_eq!(e.error_name(), "InputError.PrefixOutsideExecution", "{bad}");
         }
         // "pipeline/run-1" without a slash would otherwise also match "pipeline/run-10/".
-        assert_eq!(execution_prefix("run-1", Some("pipeline/run-1")).unwrap(), "pipeline/run-1/");
+        assert_eq!(
+            execution_prefix("run-1", Some("pipeline/run-1")).unwrap(),
+            "pipeline/run-1/"
+        );
     }
 
     #[test]
     fn bad_inputs_have_input_error_names() {
         let cases = [
-            (json!({"execution_name": "e", "bucket": "bkt"}), "InputError.MissingField"),
-            (json!({"stage": "cooking", "execution_name": "e", "bucket": "bkt"}), "InputError.InvalidStage"),
-            (json!({"stage": "data", "execution_name": "a/b", "bucket": "bkt"}), "InputError.InvalidExecutionName"),
-            (json!({"stage": "data", "execution_name": "..", "bucket": "bkt"}), "InputError.InvalidExecutionName"),
-            (json!({"stage": "data", "execution_name": "e", "bucket": "B!"}), "InputError.InvalidUri"),
-            (json!({"stage": "data", "execution_name": "e", "bucket": "bkt", "prefix": "pipeline/"}), "InputError.PrefixOutsideExecution"),
-            (json!({"stage": 3, "execution_name": "e", "bucket": "bkt"}), "InputError.InvalidEvent"),
-            (json!({"stage": "training", "execution_name": "e", "bucket": "bkt", "resources": {"training_jobs": ["bad name"]}}), "InputError.InvalidSagaResource"),
-            (json!({"stage": "deployment", "execution_name": "e", "bucket": "bkt", "resources": {"endpoint_name": "ep"}}), "InputError.MissingField"),
-            (json!({"stage": "deployment", "execution_name": "e", "bucket": "bkt", "resources": {"endpoint_name": "ep", "endpoint_created": true}}), "InputError.MissingField"),
-            (json!({"stage": "deployment", "execution_name": "e", "bucket": "bkt", "resources": {"endpoint_name": "ep", "previous_endpoint_config": "a", "new_endpoint_config": "a"}}), "InputError.InvalidSagaResource"),
-            (json!({"stage": "evaluation", "execution_name": "e", "bucket": "bkt", "resources": {"model_package_arn": "arn:aws:s3:::x"}}), "InputError.InvalidSagaResource"),
-            (json!({"stage": "data", "execution_name": "e", "bucket": "bkt", "options": {"max_attempts": 0}}), "InputError.InvalidSagaOption"),
+            (
+                json!({"execution_name": "e", "bucket": "bkt"}),
+                "InputError.MissingField",
+            ),
+            (
+                json!({"stage": "cooking", "execution_name": "e", "bucket": "bkt"}),
+                "InputError.InvalidStage",
+            ),
+            (
+                json!({"stage": "data", "execution_name": "a/b", "bucket": "bkt"}),
+                "InputError.InvalidExecutionName",
+            ),
+            (
+                json!({"stage": "data", "execution_name": "..", "bucket": "bkt"}),
+                "InputError.InvalidExecutionName",
+            ),
+            (
+                json!({"stage": "data", "execution_name": "e", "bucket": "B!"}),
+                "InputError.InvalidUri",
+            ),
+            (
+                json!({"stage": "data", "execution_name": "e", "bucket": "bkt", "prefix": "pipeline/"}),
+                "InputError.PrefixOutsideExecution",
+            ),
+            (
+                json!({"stage": 3, "execution_name": "e", "bucket": "bkt"}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"stage": "training", "execution_name": "e", "bucket": "bkt", "resources": {"training_jobs": ["bad name"]}}),
+                "InputError.InvalidSagaResource",
+            ),
+            (
+                json!({"stage": "deployment", "execution_name": "e", "bucket": "bkt", "resources": {"endpoint_name": "ep"}}),
+                "InputError.MissingField",
+            ),
+            (
+                json!({"stage": "deployment", "execution_name": "e", "bucket": "bkt", "resources": {"endpoint_name": "ep", "endpoint_created": true}}),
+                "InputError.MissingField",
+            ),
+            (
+                json!({"stage": "deployment", "execution_name": "e", "bucket": "bkt", "resources": {"endpoint_name": "ep", "previous_endpoint_config": "a", "new_endpoint_config": "a"}}),
+                "InputError.InvalidSagaResource",
+            ),
+            (
+                json!({"stage": "evaluation", "execution_name": "e", "bucket": "bkt", "resources": {"model_package_arn": "arn:aws:s3:::x"}}),
+                "InputError.InvalidSagaResource",
+            ),
+            (
+                json!({"stage": "data", "execution_name": "e", "bucket": "bkt", "options": {"max_attempts": 0}}),
+                "InputError.InvalidSagaOption",
+            ),
         ];
         for (input, name) in cases {
             let e = req(input.clone()).unwrap_err();

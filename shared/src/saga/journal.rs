@@ -129,7 +129,9 @@ impl Journal {
 
     /// The lease, if another run holds it unexpired at `now`.
     pub fn held_by_other(&self, run_id: &str, now: DateTime<Utc>) -> Option<&Lease> {
-        self.lease.as_ref().filter(|l| l.owner != run_id && l.expires_at > now)
+        self.lease
+            .as_ref()
+            .filter(|l| l.owner != run_id && l.expires_at > now)
     }
 }
 
@@ -175,7 +177,11 @@ pub async fn read<S: S3Ops>(
     key: &str,
     retry: &Retry,
 ) -> Result<Option<(Journal, String)>, JournalError> {
-    match retry.run(|| s3.get_object(bucket, key)).await.map_err(JournalError::Storage)? {
+    match retry
+        .run(|| s3.get_object(bucket, key))
+        .await
+        .map_err(JournalError::Storage)?
+    {
         None => Ok(None),
         Some(o) => Ok(Some((Journal::parse(&o.body)?, o.etag))),
     }
@@ -207,12 +213,19 @@ pub async fn acquire<'a, S: S3Ops>(
         if let Some(old) = &journal.lease {
             if old.owner != run.run_id {
                 tracing::warn!(previous_owner = %old.owner, expired_at = %old.expires_at, "taking over an expired saga lease");
-                for r in journal.runs.iter_mut().filter(|r| r.run_id == old.owner && r.result == "running") {
+                for r in journal
+                    .runs
+                    .iter_mut()
+                    .filter(|r| r.run_id == old.owner && r.result == "running")
+                {
                     r.result = "abandoned".into();
                 }
             }
         }
-        journal.lease = Some(Lease { owner: run.run_id.clone(), expires_at: expiry(ttl) });
+        journal.lease = Some(Lease {
+            owner: run.run_id.clone(),
+            expires_at: expiry(ttl),
+        });
         journal.runs.push(run.clone());
         if journal.runs.len() > MAX_RUNS_KEPT {
             let excess = journal.runs.len() - MAX_RUNS_KEPT;
@@ -242,11 +255,13 @@ pub async fn acquire<'a, S: S3Ops>(
             Err(e) => return Err(JournalError::Storage(e)),
         }
     }
-    let (journal, _) = read(s3, bucket, key, &retry).await?.unwrap_or((Journal::new(execution_name), String::new()));
-    let lease = journal
-        .lease
-        .clone()
-        .unwrap_or(Lease { owner: "unknown (lost five write races)".into(), expires_at: Utc::now() });
+    let (journal, _) = read(s3, bucket, key, &retry)
+        .await?
+        .unwrap_or((Journal::new(execution_name), String::new()));
+    let lease = journal.lease.clone().unwrap_or(Lease {
+        owner: "unknown (lost five write races)".into(),
+        expires_at: Utc::now(),
+    });
     Ok(Claim::Busy { journal, lease })
 }
 
@@ -270,12 +285,22 @@ impl<S: S3Ops> JournalHandle<'_, S> {
         change(&mut next);
         let release = next.lease.is_none();
         if !release {
-            next.lease = Some(Lease { owner: self.run_id.clone(), expires_at: expiry(self.ttl) });
+            next.lease = Some(Lease {
+                owner: self.run_id.clone(),
+                expires_at: expiry(self.ttl),
+            });
         }
         let body = next.to_bytes();
         let put = self
             .retry
-            .run(|| self.s3.put_object_conditional(&self.bucket, &self.key, body.clone(), Some(&self.etag)))
+            .run(|| {
+                self.s3.put_object_conditional(
+                    &self.bucket,
+                    &self.key,
+                    body.clone(),
+                    Some(&self.etag),
+                )
+            })
             .await;
         match put {
             Ok(PutOutcome::Written { etag }) => {
@@ -287,27 +312,43 @@ impl<S: S3Ops> JournalHandle<'_, S> {
             Ok(PutOutcome::PreconditionFailed) => {
                 // A write whose reply was lost and then retried also lands here: if the
                 // stored journal is exactly ours, it was written after all.
-                if let Ok(Some((stored, etag))) = read(self.s3, &self.bucket, &self.key, &self.retry).await {
+                if let Ok(Some((stored, etag))) =
+                    read(self.s3, &self.bucket, &self.key, &self.retry).await
+                {
                     if stored == next {
                         self.journal = next;
                         self.etag = etag;
                         self.last_write = Instant::now();
                         return Ok(());
                     }
-                    let owner = stored.lease.map(|l| l.owner).unwrap_or_else(|| "nobody".into());
-                    return Err(JournalError::LeaseLost(format!("the journal changed under run {}; lease now held by {owner}", self.run_id)));
+                    let owner = stored
+                        .lease
+                        .map(|l| l.owner)
+                        .unwrap_or_else(|| "nobody".into());
+                    return Err(JournalError::LeaseLost(format!(
+                        "the journal changed under run {}; lease now held by {owner}",
+                        self.run_id
+                    )));
                 }
-                Err(JournalError::LeaseLost(format!("the journal changed under run {}", self.run_id)))
+                Err(JournalError::LeaseLost(format!(
+                    "the journal changed under run {}",
+                    self.run_id
+                )))
             }
-            Err(e) if e.kind == OpErrorKind::NotFound => {
-                Err(JournalError::LeaseLost(format!("the journal was deleted under run {}", self.run_id)))
-            }
+            Err(e) if e.kind == OpErrorKind::NotFound => Err(JournalError::LeaseLost(format!(
+                "the journal was deleted under run {}",
+                self.run_id
+            ))),
             Err(e) => Err(JournalError::Storage(e)),
         }
     }
 
     /// Record a completed action.
-    pub async fn record_completed(&mut self, id: &str, record: Completed) -> Result<(), JournalError> {
+    pub async fn record_completed(
+        &mut self,
+        id: &str,
+        record: Completed,
+    ) -> Result<(), JournalError> {
         self.write(|j| {
             j.failures.remove(id);
             j.completed.insert(id.to_string(), record);
@@ -321,7 +362,15 @@ impl<S: S3Ops> JournalHandle<'_, S> {
         let error = super::plan::truncate_chars(error, 1000);
         self.write(|j| {
             let attempts = j.failures.get(id).map(|f| f.attempts).unwrap_or(0) + 1;
-            j.failures.insert(id.to_string(), Failure { error, attempts, at: Utc::now(), run_id });
+            j.failures.insert(
+                id.to_string(),
+                Failure {
+                    error,
+                    attempts,
+                    at: Utc::now(),
+                    run_id,
+                },
+            );
         })
         .await
     }
@@ -336,7 +385,13 @@ impl<S: S3Ops> JournalHandle<'_, S> {
     }
 
     /// Finish the run: record its result and give the lease up.
-    pub async fn release(&mut self, result: &str, done: usize, skipped: usize, failed: usize) -> Result<(), JournalError> {
+    pub async fn release(
+        &mut self,
+        result: &str,
+        done: usize,
+        skipped: usize,
+        failed: usize,
+    ) -> Result<(), JournalError> {
         let run_id = self.run_id.clone();
         let result = result.to_string();
         self.write(|j| {
@@ -383,18 +438,33 @@ mod tests {
         let s3 = InMemoryS3::new();
         s3.create_bucket("b", false);
         let ttl = Duration::from_secs(60);
-        let Claim::Held(mut a) = acquire(&s3, "b", KEY, "e", run("a"), ttl, retry()).await.unwrap() else {
+        let Claim::Held(mut a) = acquire(&s3, "b", KEY, "e", run("a"), ttl, retry())
+            .await
+            .unwrap()
+        else {
             panic!("first run must get the lease")
         };
-        match acquire(&s3, "b", KEY, "e", run("b"), ttl, retry()).await.unwrap() {
+        match acquire(&s3, "b", KEY, "e", run("b"), ttl, retry())
+            .await
+            .unwrap()
+        {
             Claim::Busy { lease, .. } => assert_eq!(lease.owner, "a"),
             Claim::Held(_) => panic!("second run must not get the lease"),
         }
-        let rec = Completed { outcome: "done".into(), detail: "x".into(), stage: Stage::Training, at: Utc::now(), run_id: "a".into() };
+        let rec = Completed {
+            outcome: "done".into(),
+            detail: "x".into(),
+            stage: Stage::Training,
+            at: Utc::now(),
+            run_id: "a".into(),
+        };
         a.record_completed("s3.delete:p/", rec).await.unwrap();
         a.release("complete", 1, 0, 0).await.unwrap();
         // Released: the next run gets it and sees what was done.
-        let Claim::Held(b) = acquire(&s3, "b", KEY, "e", run("b"), ttl, retry()).await.unwrap() else {
+        let Claim::Held(b) = acquire(&s3, "b", KEY, "e", run("b"), ttl, retry())
+            .await
+            .unwrap()
+        else {
             panic!("lease was released")
         };
         assert!(b.completed("s3.delete:p/").is_some());
@@ -406,12 +476,31 @@ mod tests {
     async fn expired_lease_is_taken_over_and_the_old_holder_stops() {
         let s3 = InMemoryS3::new();
         s3.create_bucket("b", false);
-        let Claim::Held(mut a) = acquire(&s3, "b", KEY, "e", run("a"), Duration::from_millis(20), retry()).await.unwrap()
-        else {
+        let Claim::Held(mut a) = acquire(
+            &s3,
+            "b",
+            KEY,
+            "e",
+            run("a"),
+            Duration::from_millis(20),
+            retry(),
+        )
+        .await
+        .unwrap() else {
             panic!()
         };
         tokio::time::sleep(Duration::from_millis(40)).await;
-        let Claim::Held(b) = acquire(&s3, "b", KEY, "e", run("b"), Duration::from_secs(60), retry()).await.unwrap() else {
+        let Claim::Held(b) = acquire(
+            &s3,
+            "b",
+            KEY,
+            "e",
+            run("b"),
+            Duration::from_secs(60),
+            retry(),
+        )
+        .await
+        .unwrap() else {
             panic!("expired lease must be taken over")
         };
         assert_eq!(b.journal().runs[0].result, "abandoned");
@@ -425,7 +514,18 @@ mod tests {
         let s3 = InMemoryS3::new();
         s3.create_bucket("b", false);
         s3.put("b", KEY, b"not json".to_vec());
-        let err = acquire(&s3, "b", KEY, "e", run("a"), Duration::from_secs(5), retry()).await.err().unwrap();
+        let err = acquire(
+            &s3,
+            "b",
+            KEY,
+            "e",
+            run("a"),
+            Duration::from_secs(5),
+            retry(),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(matches!(err, JournalError::Corrupt(_)));
     }
 }

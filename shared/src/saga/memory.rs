@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, OpError, PageToken, PutOutcome, S3Ops, SageMakerOps, StoredObject,
+    EndpointState, KeyError, ListPage, ObjectRef, OpError, PageToken, PutOutcome, S3Ops,
+    SageMakerOps, StoredObject,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -66,11 +67,20 @@ impl InMemoryS3 {
 
     /// Smaller pages make pagination visible in small tests.
     pub fn with_page_size(page_size: usize) -> Self {
-        InMemoryS3 { state: Mutex::new(S3State::default()), page_size: page_size.max(1) }
+        InMemoryS3 {
+            state: Mutex::new(S3State::default()),
+            page_size: page_size.max(1),
+        }
     }
 
     pub fn create_bucket(&self, name: &str, versioned: bool) {
-        lock(&self.state).buckets.insert(name.to_string(), Bucket { versioned, objects: BTreeMap::new() });
+        lock(&self.state).buckets.insert(
+            name.to_string(),
+            Bucket {
+                versioned,
+                objects: BTreeMap::new(),
+            },
+        );
     }
 
     /// PutObject without conditions.
@@ -87,7 +97,9 @@ impl InMemoryS3 {
             .map(|b| {
                 b.objects
                     .iter()
-                    .filter(|(k, v)| k.starts_with(prefix) && v.last().map(|v| !v.delete_marker).unwrap_or(false))
+                    .filter(|(k, v)| {
+                        k.starts_with(prefix) && v.last().map(|v| !v.delete_marker).unwrap_or(false)
+                    })
                     .map(|(k, _)| k.clone())
                     .collect()
             })
@@ -99,7 +111,13 @@ impl InMemoryS3 {
         let s = lock(&self.state);
         s.buckets
             .get(bucket)
-            .map(|b| b.objects.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.len()).sum())
+            .map(|b| {
+                b.objects
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .map(|(_, v)| v.len())
+                    .sum()
+            })
             .unwrap_or(0)
     }
 
@@ -131,7 +149,13 @@ impl InMemoryS3 {
                     .objects
                     .iter()
                     .filter(|(k, _)| !k.contains(skip))
-                    .map(|(k, v)| (k, v.len(), v.last().map(|v| v.delete_marker).unwrap_or(false)))
+                    .map(|(k, v)| {
+                        (
+                            k,
+                            v.len(),
+                            v.last().map(|v| v.delete_marker).unwrap_or(false),
+                        )
+                    })
                     .collect();
                 (n, objs)
             })
@@ -141,32 +165,68 @@ impl InMemoryS3 {
 }
 
 fn no_such_bucket(op: &str, bucket: &str) -> OpError {
-    OpError::new(op, "NoSuchBucket", &format!("The specified bucket does not exist: {bucket}"), Some(404))
+    OpError::new(
+        op,
+        "NoSuchBucket",
+        &format!("The specified bucket does not exist: {bucket}"),
+        Some(404),
+    )
 }
 
-fn put_version(s: &mut S3State, bucket: &str, key: &str, body: Vec<u8>, delete_marker: bool) -> Result<String, OpError> {
+fn put_version(
+    s: &mut S3State,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    delete_marker: bool,
+) -> Result<String, OpError> {
     s.counter += 1;
     let n = s.counter;
-    let b = s.buckets.get_mut(bucket).ok_or_else(|| no_such_bucket("PutObject", bucket))?;
+    let b = s
+        .buckets
+        .get_mut(bucket)
+        .ok_or_else(|| no_such_bucket("PutObject", bucket))?;
     let etag = format!("\"{n:032x}\"");
-    let version_id = if b.versioned { format!("v{n:08}") } else { "null".to_string() };
+    let version_id = if b.versioned {
+        format!("v{n:08}")
+    } else {
+        "null".to_string()
+    };
     let versions = b.objects.entry(key.to_string()).or_default();
     if !b.versioned {
         versions.clear();
     }
-    versions.push(Version { version_id, etag: etag.clone(), body, delete_marker });
+    versions.push(Version {
+        version_id,
+        etag: etag.clone(),
+        body,
+        delete_marker,
+    });
     Ok(etag)
 }
 
 impl S3Ops for InMemoryS3 {
-    async fn list_objects(&self, bucket: &str, prefix: &str, token: Option<&PageToken>) -> Result<ListPage, OpError> {
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<&PageToken>,
+    ) -> Result<ListPage, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("ListObjectsV2 {prefix}"));
-        let b = s.buckets.get(bucket).ok_or_else(|| no_such_bucket("ListObjectsV2", bucket))?;
+        let b = s
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket("ListObjectsV2", bucket))?;
         let after = match token {
             Some(PageToken::Continuation(t)) => Some(t.clone()),
             Some(other) => {
-                return Err(OpError::new("ListObjectsV2", "InvalidArgument", &format!("bad token {other:?}"), Some(400)))
+                return Err(OpError::new(
+                    "ListObjectsV2",
+                    "InvalidArgument",
+                    &format!("bad token {other:?}"),
+                    Some(400),
+                ))
             }
             None => None,
         };
@@ -175,12 +235,21 @@ impl S3Ops for InMemoryS3 {
             .iter()
             .filter(|(k, v)| {
                 k.starts_with(prefix)
-                    && after.as_ref().map(|a| k.as_str() > a.as_str()).unwrap_or(true)
+                    && after
+                        .as_ref()
+                        .map(|a| k.as_str() > a.as_str())
+                        .unwrap_or(true)
                     && v.last().map(|v| !v.delete_marker).unwrap_or(false)
             })
             .map(|(k, _)| k.clone());
-        let objects: Vec<ObjectRef> =
-            keys.by_ref().take(self.page_size).map(|key| ObjectRef { key, version_id: None }).collect();
+        let objects: Vec<ObjectRef> = keys
+            .by_ref()
+            .take(self.page_size)
+            .map(|key| ObjectRef {
+                key,
+                version_id: None,
+            })
+            .collect();
         let more = keys.next().is_some();
         let next = match (more, objects.last()) {
             (true, Some(last)) => Some(PageToken::Continuation(last.key.clone())),
@@ -197,19 +266,28 @@ impl S3Ops for InMemoryS3 {
     ) -> Result<ListPage, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("ListObjectVersions {prefix}"));
-        let b = s.buckets.get(bucket).ok_or_else(|| no_such_bucket("ListObjectVersions", bucket))?;
+        let b = s
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket("ListObjectVersions", bucket))?;
         // S3 order: by key, newest version first.
         let all: Vec<ObjectRef> = b
             .objects
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
             .flat_map(|(k, vs)| {
-                vs.iter().rev().map(move |v| ObjectRef { key: k.clone(), version_id: Some(v.version_id.clone()) })
+                vs.iter().rev().map(move |v| ObjectRef {
+                    key: k.clone(),
+                    version_id: Some(v.version_id.clone()),
+                })
             })
             .collect();
         let start = match token {
             None => 0,
-            Some(PageToken::Versions { key_marker, version_id_marker }) => match version_id_marker {
+            Some(PageToken::Versions {
+                key_marker,
+                version_id_marker,
+            }) => match version_id_marker {
                 // After the marked version of the marked key. If that version is gone by
                 // now (deleted page by page), continue where it would have been: version
                 // ids grow with time and each key lists newest first, so the older
@@ -218,27 +296,52 @@ impl S3Ops for InMemoryS3 {
                     .iter()
                     .position(|o| {
                         o.key.as_str() > key_marker.as_str()
-                            || (&o.key == key_marker && o.version_id.as_deref().map(|v| v < vm.as_str()).unwrap_or(false))
+                            || (&o.key == key_marker
+                                && o.version_id
+                                    .as_deref()
+                                    .map(|v| v < vm.as_str())
+                                    .unwrap_or(false))
                     })
                     .unwrap_or(all.len()),
-                None => all.iter().position(|o| o.key.as_str() > key_marker.as_str()).unwrap_or(all.len()),
+                None => all
+                    .iter()
+                    .position(|o| o.key.as_str() > key_marker.as_str())
+                    .unwrap_or(all.len()),
             },
             Some(other) => {
-                return Err(OpError::new("ListObjectVersions", "InvalidArgument", &format!("bad token {other:?}"), Some(400)))
+                return Err(OpError::new(
+                    "ListObjectVersions",
+                    "InvalidArgument",
+                    &format!("bad token {other:?}"),
+                    Some(400),
+                ))
             }
         };
-        let page: Vec<ObjectRef> = all.iter().skip(start).take(self.page_size).cloned().collect();
+        let page: Vec<ObjectRef> = all
+            .iter()
+            .skip(start)
+            .take(self.page_size)
+            .cloned()
+            .collect();
         let more = start + page.len() < all.len();
         let next = match (more, page.last()) {
-            (true, Some(last)) => {
-                Some(PageToken::Versions { key_marker: last.key.clone(), version_id_marker: last.version_id.clone() })
-            }
+            (true, Some(last)) => Some(PageToken::Versions {
+                key_marker: last.key.clone(),
+                version_id_marker: last.version_id.clone(),
+            }),
             _ => None,
         };
-        Ok(ListPage { objects: page, next })
+        Ok(ListPage {
+            objects: page,
+            next,
+        })
     }
 
-    async fn delete_objects(&self, bucket: &str, objects: &[ObjectRef]) -> Result<Vec<KeyError>, OpError> {
+    async fn delete_objects(
+        &self,
+        bucket: &str,
+        objects: &[ObjectRef],
+    ) -> Result<Vec<KeyError>, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteObjects {}", objects.len()));
         if objects.is_empty() || objects.len() > 1000 {
@@ -290,12 +393,18 @@ impl S3Ops for InMemoryS3 {
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("GetObject {key}"));
-        let b = s.buckets.get(bucket).ok_or_else(|| no_such_bucket("GetObject", bucket))?;
+        let b = s
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket("GetObject", bucket))?;
         Ok(b.objects
             .get(key)
             .and_then(|v| v.last())
             .filter(|v| !v.delete_marker)
-            .map(|v| StoredObject { body: v.body.clone(), etag: v.etag.clone() }))
+            .map(|v| StoredObject {
+                body: v.body.clone(),
+                etag: v.etag.clone(),
+            }))
     }
 
     async fn put_object_conditional(
@@ -307,12 +416,25 @@ impl S3Ops for InMemoryS3 {
     ) -> Result<PutOutcome, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("PutObject {key}"));
-        let b = s.buckets.get(bucket).ok_or_else(|| no_such_bucket("PutObject", bucket))?;
-        let current = b.objects.get(key).and_then(|v| v.last()).filter(|v| !v.delete_marker).map(|v| v.etag.clone());
+        let b = s
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket("PutObject", bucket))?;
+        let current = b
+            .objects
+            .get(key)
+            .and_then(|v| v.last())
+            .filter(|v| !v.delete_marker)
+            .map(|v| v.etag.clone());
         match (if_match, current) {
             (None, Some(_)) => return Ok(PutOutcome::PreconditionFailed),
             (Some(_), None) => {
-                return Err(OpError::new("PutObject", "NoSuchKey", "The specified key does not exist.", Some(404)))
+                return Err(OpError::new(
+                    "PutObject",
+                    "NoSuchKey",
+                    "The specified key does not exist.",
+                    Some(404),
+                ))
             }
             (Some(want), Some(have)) if want != have => return Ok(PutOutcome::PreconditionFailed),
             _ => {}
@@ -378,15 +500,30 @@ impl InMemorySageMaker {
 
     /// Transitions complete after `n` Describe calls of the resource.
     pub fn with_transition_describes(n: u32) -> Self {
-        InMemorySageMaker { state: Mutex::new(SmState::default()), transition_describes: n }
+        InMemorySageMaker {
+            state: Mutex::new(SmState::default()),
+            transition_describes: n,
+        }
     }
 
     pub fn add_training_job(&self, name: &str, status: &str) {
-        lock(&self.state).jobs.insert(name.into(), Job { status: status.into(), countdown: 0 });
+        lock(&self.state).jobs.insert(
+            name.into(),
+            Job {
+                status: status.into(),
+                countdown: 0,
+            },
+        );
     }
 
     pub fn add_model_package(&self, arn: &str, status: &str) {
-        lock(&self.state).packages.insert(arn.into(), Package { status: status.into(), description: None });
+        lock(&self.state).packages.insert(
+            arn.into(),
+            Package {
+                status: status.into(),
+                description: None,
+            },
+        );
     }
 
     pub fn add_endpoint_config(&self, name: &str) {
@@ -397,7 +534,15 @@ impl InMemorySageMaker {
     pub fn add_endpoint(&self, name: &str, config: &str, status: &str) {
         let mut s = lock(&self.state);
         s.configs.insert(config.into());
-        s.endpoints.insert(name.into(), Endpoint { status: status.into(), config: config.into(), pending: None, countdown: 0 });
+        s.endpoints.insert(
+            name.into(),
+            Endpoint {
+                status: status.into(),
+                config: config.into(),
+                pending: None,
+                countdown: 0,
+            },
+        );
     }
 
     /// An endpoint in the middle of an update from `config` to `pending`.
@@ -407,7 +552,12 @@ impl InMemorySageMaker {
         s.configs.insert(pending.into());
         s.endpoints.insert(
             name.into(),
-            Endpoint { status: "Updating".into(), config: config.into(), pending: Some(pending.into()), countdown: describes },
+            Endpoint {
+                status: "Updating".into(),
+                config: config.into(),
+                pending: Some(pending.into()),
+                countdown: describes,
+            },
         );
     }
 
@@ -417,15 +567,21 @@ impl InMemorySageMaker {
 
     /// `(ModelApprovalStatus, ApprovalDescription)`.
     pub fn model_package(&self, arn: &str) -> Option<(String, Option<String>)> {
-        lock(&self.state).packages.get(arn).map(|p| (p.status.clone(), p.description.clone()))
+        lock(&self.state)
+            .packages
+            .get(arn)
+            .map(|p| (p.status.clone(), p.description.clone()))
     }
 
     pub fn endpoint(&self, name: &str) -> Option<EndpointState> {
-        lock(&self.state).endpoints.get(name).map(|e| EndpointState {
-            status: e.status.clone(),
-            config_name: Some(e.config.clone()),
-            pending_config_name: e.pending.clone(),
-        })
+        lock(&self.state)
+            .endpoints
+            .get(name)
+            .map(|e| EndpointState {
+                status: e.status.clone(),
+                config_name: Some(e.config.clone()),
+                pending_config_name: e.pending.clone(),
+            })
     }
 
     pub fn has_endpoint_config(&self, name: &str) -> bool {
@@ -452,13 +608,20 @@ impl InMemorySageMaker {
 
     /// Calls of one operation.
     pub fn call_count(&self, op: &str) -> usize {
-        lock(&self.state).calls.iter().filter(|c| c.split(' ').next() == Some(op)).count()
+        lock(&self.state)
+            .calls
+            .iter()
+            .filter(|c| c.split(' ').next() == Some(op))
+            .count()
     }
 
     /// A comparable picture of every resource (calls left out).
     pub fn snapshot(&self) -> String {
         let s = lock(&self.state);
-        format!("{:?} {:?} {:?} {:?}", s.jobs, s.packages, s.endpoints, s.configs)
+        format!(
+            "{:?} {:?} {:?} {:?}",
+            s.jobs, s.packages, s.endpoints, s.configs
+        )
     }
 }
 
@@ -473,7 +636,12 @@ fn finish_update(e: &mut Endpoint) {
 }
 
 fn endpoint_not_found(op: &str, name: &str) -> OpError {
-    OpError::new(op, "ValidationException", &format!("Could not find endpoint \"{ARN_PREFIX}:endpoint/{name}\"."), Some(400))
+    OpError::new(
+        op,
+        "ValidationException",
+        &format!("Could not find endpoint \"{ARN_PREFIX}:endpoint/{name}\"."),
+        Some(400),
+    )
 }
 
 fn config_not_found(op: &str, name: &str) -> OpError {
@@ -486,17 +654,26 @@ fn config_not_found(op: &str, name: &str) -> OpError {
 }
 
 fn package_not_found(op: &str, name: &str) -> OpError {
-    OpError::new(op, "ValidationException", &format!("ModelPackage {name} does not exist."), Some(400))
+    OpError::new(
+        op,
+        "ValidationException",
+        &format!("ModelPackage {name} does not exist."),
+        Some(400),
+    )
 }
 
 impl SageMakerOps for InMemorySageMaker {
     async fn describe_training_job(&self, name: &str) -> Result<String, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeTrainingJob {name}"));
-        let job = s
-            .jobs
-            .get_mut(name)
-            .ok_or_else(|| OpError::new("DescribeTrainingJob", "ValidationException", "Requested resource not found.", Some(400)))?;
+        let job = s.jobs.get_mut(name).ok_or_else(|| {
+            OpError::new(
+                "DescribeTrainingJob",
+                "ValidationException",
+                "Requested resource not found.",
+                Some(400),
+            )
+        })?;
         if job.status == "Stopping" {
             if job.countdown == 0 {
                 job.status = "Stopped".into();
@@ -512,13 +689,21 @@ impl SageMakerOps for InMemorySageMaker {
         let mut s = lock(&self.state);
         s.calls.push(format!("StopTrainingJob {name}"));
         let job = s.jobs.get_mut(name).ok_or_else(|| {
-            OpError::new("StopTrainingJob", "ResourceNotFound", &format!("Training job {name} does not exist."), Some(400))
+            OpError::new(
+                "StopTrainingJob",
+                "ResourceNotFound",
+                &format!("Training job {name} does not exist."),
+                Some(400),
+            )
         })?;
         if job.status != "InProgress" {
             return Err(OpError::new(
                 "StopTrainingJob",
                 "ValidationException",
-                &format!("The request was rejected because the training job is in status {}.", job.status),
+                &format!(
+                    "The request was rejected because the training job is in status {}.",
+                    job.status
+                ),
                 Some(400),
             ));
         }
@@ -534,7 +719,10 @@ impl SageMakerOps for InMemorySageMaker {
     async fn describe_model_package(&self, name: &str) -> Result<String, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeModelPackage {name}"));
-        s.packages.get(name).map(|p| p.status.clone()).ok_or_else(|| package_not_found("DescribeModelPackage", name))
+        s.packages
+            .get(name)
+            .map(|p| p.status.clone())
+            .ok_or_else(|| package_not_found("DescribeModelPackage", name))
     }
 
     async fn reject_model_package(&self, arn: &str, description: &str) -> Result<(), OpError> {
@@ -548,7 +736,10 @@ impl SageMakerOps for InMemorySageMaker {
                 Some(400),
             ));
         }
-        let p = s.packages.get_mut(arn).ok_or_else(|| package_not_found("UpdateModelPackage", arn))?;
+        let p = s
+            .packages
+            .get_mut(arn)
+            .ok_or_else(|| package_not_found("UpdateModelPackage", arn))?;
         p.status = "Rejected".into();
         p.description = Some(description.into());
         Ok(())
@@ -557,13 +748,19 @@ impl SageMakerOps for InMemorySageMaker {
     async fn delete_model_package(&self, name: &str) -> Result<(), OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteModelPackage {name}"));
-        s.packages.remove(name).map(|_| ()).ok_or_else(|| package_not_found("DeleteModelPackage", name))
+        s.packages
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| package_not_found("DeleteModelPackage", name))
     }
 
     async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeEndpoint {name}"));
-        let e = s.endpoints.get_mut(name).ok_or_else(|| endpoint_not_found("DescribeEndpoint", name))?;
+        let e = s
+            .endpoints
+            .get_mut(name)
+            .ok_or_else(|| endpoint_not_found("DescribeEndpoint", name))?;
         if e.pending.is_some() {
             if e.countdown == 0 {
                 finish_update(e);
@@ -585,14 +782,19 @@ impl SageMakerOps for InMemorySageMaker {
         if !s.configs.contains(config) {
             return Err(config_not_found("UpdateEndpoint", config));
         }
-        let e = s.endpoints.get_mut(name).ok_or_else(|| endpoint_not_found("UpdateEndpoint", name))?;
+        let e = s
+            .endpoints
+            .get_mut(name)
+            .ok_or_else(|| endpoint_not_found("UpdateEndpoint", name))?;
         match e.status.as_str() {
             "InService" | "OutOfService" => {}
             "Failed" => {
                 return Err(OpError::new(
                     "UpdateEndpoint",
                     "ValidationException",
-                    &format!("Cannot update endpoint \"{ARN_PREFIX}:endpoint/{name}\" in status Failed."),
+                    &format!(
+                        "Cannot update endpoint \"{ARN_PREFIX}:endpoint/{name}\" in status Failed."
+                    ),
                     Some(400),
                 ))
             }
@@ -600,7 +802,9 @@ impl SageMakerOps for InMemorySageMaker {
                 return Err(OpError::new(
                     "UpdateEndpoint",
                     "ValidationException",
-                    &format!("Cannot update in-progress endpoint \"{ARN_PREFIX}:endpoint/{name}\"."),
+                    &format!(
+                        "Cannot update in-progress endpoint \"{ARN_PREFIX}:endpoint/{name}\"."
+                    ),
                     Some(400),
                 ))
             }
@@ -617,7 +821,10 @@ impl SageMakerOps for InMemorySageMaker {
     async fn delete_endpoint(&self, name: &str) -> Result<(), OpError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteEndpoint {name}"));
-        s.endpoints.remove(name).map(|_| ()).ok_or_else(|| endpoint_not_found("DeleteEndpoint", name))
+        s.endpoints
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| endpoint_not_found("DeleteEndpoint", name))
     }
 
     async fn list_endpoints(&self) -> Result<Vec<String>, OpError> {
@@ -679,7 +886,8 @@ macro_rules! forward_s3 {
                 &self,
                 bucket: &str,
                 key: &str,
-            ) -> impl std::future::Future<Output = Result<Option<StoredObject>, OpError>> + Send {
+            ) -> impl std::future::Future<Output = Result<Option<StoredObject>, OpError>> + Send
+            {
                 (**self).get_object(bucket, key)
             }
             fn put_object_conditional(
@@ -698,13 +906,22 @@ macro_rules! forward_s3 {
 macro_rules! forward_sm {
     ($ty:ty) => {
         impl<T: SageMakerOps + ?Sized> SageMakerOps for $ty {
-            fn describe_training_job(&self, n: &str) -> impl std::future::Future<Output = Result<String, OpError>> + Send {
+            fn describe_training_job(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<String, OpError>> + Send {
                 (**self).describe_training_job(n)
             }
-            fn stop_training_job(&self, n: &str) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+            fn stop_training_job(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).stop_training_job(n)
             }
-            fn describe_model_package(&self, n: &str) -> impl std::future::Future<Output = Result<String, OpError>> + Send {
+            fn describe_model_package(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<String, OpError>> + Send {
                 (**self).describe_model_package(n)
             }
             fn reject_model_package(
@@ -714,7 +931,10 @@ macro_rules! forward_sm {
             ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).reject_model_package(a, d)
             }
-            fn delete_model_package(&self, n: &str) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+            fn delete_model_package(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).delete_model_package(n)
             }
             fn describe_endpoint(
@@ -723,19 +943,34 @@ macro_rules! forward_sm {
             ) -> impl std::future::Future<Output = Result<EndpointState, OpError>> + Send {
                 (**self).describe_endpoint(n)
             }
-            fn update_endpoint(&self, n: &str, c: &str) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+            fn update_endpoint(
+                &self,
+                n: &str,
+                c: &str,
+            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).update_endpoint(n, c)
             }
-            fn delete_endpoint(&self, n: &str) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+            fn delete_endpoint(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).delete_endpoint(n)
             }
-            fn list_endpoints(&self) -> impl std::future::Future<Output = Result<Vec<String>, OpError>> + Send {
+            fn list_endpoints(
+                &self,
+            ) -> impl std::future::Future<Output = Result<Vec<String>, OpError>> + Send {
                 (**self).list_endpoints()
             }
-            fn describe_endpoint_config(&self, n: &str) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+            fn describe_endpoint_config(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).describe_endpoint_config(n)
             }
-            fn delete_endpoint_config(&self, n: &str) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+            fn delete_endpoint_config(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
                 (**self).delete_endpoint_config(n)
             }
         }
@@ -762,7 +997,13 @@ mod tests {
         let p1 = s3.list_objects("b", "p/", None).await.unwrap();
         assert_eq!(p1.objects.len(), 2);
         let p2 = s3.list_objects("b", "p/", p1.next.as_ref()).await.unwrap();
-        assert_eq!(p2.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["p/c"]);
+        assert_eq!(
+            p2.objects
+                .iter()
+                .map(|o| o.key.as_str())
+                .collect::<Vec<_>>(),
+            ["p/c"]
+        );
         assert!(p2.next.is_none());
         // Plain deletes only add delete markers.
         let errs = s3.delete_objects("b", &p1.objects).await.unwrap();
@@ -791,9 +1032,15 @@ mod tests {
         let e = sm.update_endpoint("ep", "old").await.unwrap_err();
         assert_eq!(e.kind, super::super::ops::OpErrorKind::Conflict, "{e}");
         let st = sm.describe_endpoint("ep").await.unwrap();
-        assert_eq!((st.status.as_str(), st.pending_config_name.as_deref()), ("Updating", Some("new")));
+        assert_eq!(
+            (st.status.as_str(), st.pending_config_name.as_deref()),
+            ("Updating", Some("new"))
+        );
         let st = sm.describe_endpoint("ep").await.unwrap();
-        assert_eq!((st.status.as_str(), st.config_name.as_deref()), ("InService", Some("new")));
+        assert_eq!(
+            (st.status.as_str(), st.config_name.as_deref()),
+            ("InService", Some("new"))
+        );
         let e = sm.delete_model_package("arn:x").await.unwrap_err();
         assert_eq!(e.kind, super::super::ops::OpErrorKind::NotFound, "{e}");
     }

@@ -134,7 +134,8 @@ pub async fn compensate<S: ops::S3Ops, M: ops::SageMakerOps>(
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, SagaError> {
-    serde_json::to_value(v).map_err(|e| SagaError::Common(CommonError::Storage(format!("encoding the output: {e}"))))
+    serde_json::to_value(v)
+        .map_err(|e| SagaError::Common(CommonError::Storage(format!("encoding the output: {e}"))))
 }
 
 #[cfg(test)]

@@ -79,18 +79,37 @@ impl OpError {
 pub fn classify(code: &str, message: &str, status: Option<u16>) -> OpErrorKind {
     let msg = message.to_ascii_lowercase();
     match code {
-        "ResourceNotFound" | "ResourceNotFoundException" | "NoSuchKey" | "NoSuchBucket" | "NotFound"
+        "ResourceNotFound"
+        | "ResourceNotFoundException"
+        | "NoSuchKey"
+        | "NoSuchBucket"
+        | "NotFound"
         | "NoSuchVersion" => return OpErrorKind::NotFound,
-        "ThrottlingException" | "Throttling" | "ThrottledException" | "SlowDown" | "RequestLimitExceeded"
-        | "TooManyRequestsException" | "RequestTimeout" | "RequestTimeoutException" | "InternalError"
-        | "InternalFailure" | "InternalServerError" | "ServiceUnavailable" | "ServiceUnavailableException"
+        "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "SlowDown"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "InternalError"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
         | "OperationAborted" => return OpErrorKind::Throttled,
-        "ConflictException" | "ConditionalRequestConflict" | "ResourceInUse" => return OpErrorKind::Conflict,
+        "ConflictException" | "ConditionalRequestConflict" | "ResourceInUse" => {
+            return OpErrorKind::Conflict
+        }
         "AccessDenied" | "AccessDeniedException" | "Forbidden" => return OpErrorKind::AccessDenied,
         _ => {}
     }
     if code == "ValidationException" || code == "ValidationError" {
-        if msg.contains("could not find") || msg.contains("not found") || msg.contains("does not exist") {
+        if msg.contains("could not find")
+            || msg.contains("not found")
+            || msg.contains("does not exist")
+        {
             return OpErrorKind::NotFound;
         }
         if msg.contains("in-progress")
@@ -134,7 +153,10 @@ pub enum PageToken {
     /// ListObjectsV2's `NextContinuationToken`.
     Continuation(String),
     /// ListObjectVersions' `NextKeyMarker` / `NextVersionIdMarker`.
-    Versions { key_marker: String, version_id_marker: Option<String> },
+    Versions {
+        key_marker: String,
+        version_id_marker: Option<String>,
+    },
 }
 
 /// One page of a listing.
@@ -163,7 +185,9 @@ pub struct StoredObject {
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
-    Written { etag: String },
+    Written {
+        etag: String,
+    },
     /// Another writer got there first (`412 PreconditionFailed` / `409 ConditionalRequestConflict`).
     PreconditionFailed,
 }
@@ -195,8 +219,11 @@ pub trait S3Ops: Send + Sync {
     ) -> impl Future<Output = Result<Vec<KeyError>, OpError>> + Send;
 
     /// GetObject with its ETag; `None` when the key does not exist.
-    fn get_object(&self, bucket: &str, key: &str)
-        -> impl Future<Output = Result<Option<StoredObject>, OpError>> + Send;
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StoredObject>, OpError>> + Send;
 
     /// PutObject with `If-Match: <etag>` (`Some`) or `If-None-Match: *` (`None`).
     fn put_object_conditional(
@@ -224,28 +251,50 @@ pub struct EndpointState {
 /// The SageMaker calls the compensator makes.
 pub trait SageMakerOps: Send + Sync {
     /// DescribeTrainingJob → `TrainingJobStatus` (InProgress, Completed, Failed, Stopping, Stopped).
-    fn describe_training_job(&self, name: &str) -> impl Future<Output = Result<String, OpError>> + Send;
+    fn describe_training_job(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<String, OpError>> + Send;
     /// StopTrainingJob.
     fn stop_training_job(&self, name: &str) -> impl Future<Output = Result<(), OpError>> + Send;
     /// DescribeModelPackage → `ModelApprovalStatus` (Approved, Rejected, PendingManualApproval).
-    fn describe_model_package(&self, name: &str) -> impl Future<Output = Result<String, OpError>> + Send;
+    fn describe_model_package(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<String, OpError>> + Send;
     /// UpdateModelPackage with `ModelApprovalStatus=Rejected` and an `ApprovalDescription`.
-    fn reject_model_package(&self, arn: &str, description: &str)
-        -> impl Future<Output = Result<(), OpError>> + Send;
+    fn reject_model_package(
+        &self,
+        arn: &str,
+        description: &str,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
     /// DeleteModelPackage.
     fn delete_model_package(&self, name: &str) -> impl Future<Output = Result<(), OpError>> + Send;
     /// DescribeEndpoint.
-    fn describe_endpoint(&self, name: &str) -> impl Future<Output = Result<EndpointState, OpError>> + Send;
+    fn describe_endpoint(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<EndpointState, OpError>> + Send;
     /// UpdateEndpoint to `config`.
-    fn update_endpoint(&self, name: &str, config: &str) -> impl Future<Output = Result<(), OpError>> + Send;
+    fn update_endpoint(
+        &self,
+        name: &str,
+        config: &str,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
     /// DeleteEndpoint.
     fn delete_endpoint(&self, name: &str) -> impl Future<Output = Result<(), OpError>> + Send;
     /// Every endpoint name (ListEndpoints, all pages).
     fn list_endpoints(&self) -> impl Future<Output = Result<Vec<String>, OpError>> + Send;
     /// DescribeEndpointConfig (existence check).
-    fn describe_endpoint_config(&self, name: &str) -> impl Future<Output = Result<(), OpError>> + Send;
+    fn describe_endpoint_config(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
     /// DeleteEndpointConfig.
-    fn delete_endpoint_config(&self, name: &str) -> impl Future<Output = Result<(), OpError>> + Send;
+    fn delete_endpoint_config(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
 }
 
 #[cfg(test)]
@@ -256,19 +305,51 @@ mod tests {
     fn sagemaker_replies_are_classified_by_message() {
         // Replies as SageMaker sends them (API reference and observed messages).
         let cases = [
-            ("ValidationException", "Could not find endpoint \"arn:aws:sagemaker:us-east-1:1:endpoint/e\".", OpErrorKind::NotFound),
-            ("ValidationException", "Requested resource not found.", OpErrorKind::NotFound),
-            ("ValidationException", "Model package arn:x not found", OpErrorKind::NotFound),
-            ("ResourceNotFound", "Training job t does not exist", OpErrorKind::NotFound),
-            ("ValidationException", "Cannot update in-progress endpoint \"arn:e\".", OpErrorKind::Conflict),
+            (
+                "ValidationException",
+                "Could not find endpoint \"arn:aws:sagemaker:us-east-1:1:endpoint/e\".",
+                OpErrorKind::NotFound,
+            ),
+            (
+                "ValidationException",
+                "Requested resource not found.",
+                OpErrorKind::NotFound,
+            ),
+            (
+                "ValidationException",
+                "Model package arn:x not found",
+                OpErrorKind::NotFound,
+            ),
+            (
+                "ResourceNotFound",
+                "Training job t does not exist",
+                OpErrorKind::NotFound,
+            ),
+            (
+                "ValidationException",
+                "Cannot update in-progress endpoint \"arn:e\".",
+                OpErrorKind::Conflict,
+            ),
             (
                 "ValidationException",
                 "The request was rejected because the training job is in status Completed.",
                 OpErrorKind::Conflict,
             ),
-            ("ConflictException", "There was a conflict when you attempted to modify a SageMaker entity", OpErrorKind::Conflict),
-            ("ThrottlingException", "Rate exceeded", OpErrorKind::Throttled),
-            ("ValidationException", "1 validation error detected: Value 'x' failed to satisfy", OpErrorKind::Invalid),
+            (
+                "ConflictException",
+                "There was a conflict when you attempted to modify a SageMaker entity",
+                OpErrorKind::Conflict,
+            ),
+            (
+                "ThrottlingException",
+                "Rate exceeded",
+                OpErrorKind::Throttled,
+            ),
+            (
+                "ValidationException",
+                "1 validation error detected: Value 'x' failed to satisfy",
+                OpErrorKind::Invalid,
+            ),
             ("AccessDeniedException", "no", OpErrorKind::AccessDenied),
         ];
         for (code, msg, kind) in cases {
@@ -279,8 +360,14 @@ mod tests {
     #[test]
     fn s3_codes_and_statuses() {
         assert_eq!(classify("SlowDown", "", Some(503)), OpErrorKind::Throttled);
-        assert_eq!(classify("InternalError", "", Some(500)), OpErrorKind::Throttled);
-        assert_eq!(classify("NoSuchBucket", "", Some(404)), OpErrorKind::NotFound);
+        assert_eq!(
+            classify("InternalError", "", Some(500)),
+            OpErrorKind::Throttled
+        );
+        assert_eq!(
+            classify("NoSuchBucket", "", Some(404)),
+            OpErrorKind::NotFound
+        );
         assert_eq!(classify("", "", Some(503)), OpErrorKind::Throttled);
         assert_eq!(classify("", "", Some(404)), OpErrorKind::NotFound);
         assert_eq!(classify("Weird", "", None), OpErrorKind::Other);

@@ -18,15 +18,29 @@ pub enum Action {
     StopTrainingJob { job: String },
     /// Delete every object (or every version) under `prefix`, once none of
     /// `wait_for_jobs` can still upload into it.
-    DeleteS3Prefix { prefix: String, versions: bool, wait_for_jobs: Vec<String> },
+    DeleteS3Prefix {
+        prefix: String,
+        versions: bool,
+        wait_for_jobs: Vec<String>,
+    },
     /// UpdateModelPackage → `Rejected` with an `ApprovalDescription` (keeps the audit trail).
-    RejectModelPackage { package: String, description: String },
+    RejectModelPackage {
+        package: String,
+        description: String,
+    },
     /// DeleteModelPackage.
     DeleteModelPackage { package: String },
     /// UpdateEndpoint back to the configuration it ran before.
-    RollbackEndpoint { endpoint: String, previous_config: String, new_config: Option<String> },
+    RollbackEndpoint {
+        endpoint: String,
+        previous_config: String,
+        new_config: Option<String>,
+    },
     /// DeleteEndpoint (this execution created it).
-    DeleteEndpoint { endpoint: String, new_config: String },
+    DeleteEndpoint {
+        endpoint: String,
+        new_config: String,
+    },
     /// DeleteEndpointConfig once no endpoint uses it.
     DeleteEndpointConfig { config: String },
 }
@@ -36,11 +50,23 @@ impl Action {
     pub fn id(&self) -> String {
         match self {
             Action::StopTrainingJob { job } => format!("training-job.stop:{job}"),
-            Action::DeleteS3Prefix { prefix, versions: false, .. } => format!("s3.delete:{prefix}"),
-            Action::DeleteS3Prefix { prefix, versions: true, .. } => format!("s3.delete-versions:{prefix}"),
+            Action::DeleteS3Prefix {
+                prefix,
+                versions: false,
+                ..
+            } => format!("s3.delete:{prefix}"),
+            Action::DeleteS3Prefix {
+                prefix,
+                versions: true,
+                ..
+            } => format!("s3.delete-versions:{prefix}"),
             Action::RejectModelPackage { package, .. } => format!("model-package.reject:{package}"),
             Action::DeleteModelPackage { package } => format!("model-package.delete:{package}"),
-            Action::RollbackEndpoint { endpoint, previous_config, .. } => {
+            Action::RollbackEndpoint {
+                endpoint,
+                previous_config,
+                ..
+            } => {
                 format!("endpoint.rollback:{endpoint}->{previous_config}")
             }
             Action::DeleteEndpoint { endpoint, .. } => format!("endpoint.delete:{endpoint}"),
@@ -64,21 +90,38 @@ impl Action {
     /// One line for people (the dry-run plan, logs).
     pub fn describe(&self, bucket: &str) -> String {
         match self {
-            Action::StopTrainingJob { job } => format!("stop training job {job} if it is still running"),
-            Action::DeleteS3Prefix { prefix, versions, wait_for_jobs } => format!(
+            Action::StopTrainingJob { job } => {
+                format!("stop training job {job} if it is still running")
+            }
+            Action::DeleteS3Prefix {
+                prefix,
+                versions,
+                wait_for_jobs,
+            } => format!(
                 "delete {} under s3://{bucket}/{prefix}{}",
-                if *versions { "every object version and delete marker" } else { "every object" },
+                if *versions {
+                    "every object version and delete marker"
+                } else {
+                    "every object"
+                },
                 if wait_for_jobs.is_empty() {
                     String::new()
                 } else {
-                    format!(" once training jobs {} have stopped", wait_for_jobs.join(", "))
+                    format!(
+                        " once training jobs {} have stopped",
+                        wait_for_jobs.join(", ")
+                    )
                 }
             ),
             Action::RejectModelPackage { package, .. } => {
                 format!("set model package {package} to Rejected (ApprovalDescription says why)")
             }
             Action::DeleteModelPackage { package } => format!("delete model package {package}"),
-            Action::RollbackEndpoint { endpoint, previous_config, .. } => {
+            Action::RollbackEndpoint {
+                endpoint,
+                previous_config,
+                ..
+            } => {
                 format!("roll endpoint {endpoint} back to endpoint config {previous_config} (UpdateEndpoint)")
             }
             Action::DeleteEndpoint { endpoint, .. } => {
@@ -160,7 +203,9 @@ pub fn plan(req: &Request) -> Vec<PlannedAction> {
                     }
                 }
                 if let Some(cfg) = &r.new_endpoint_config {
-                    actions.push(Action::DeleteEndpointConfig { config: cfg.clone() });
+                    actions.push(Action::DeleteEndpointConfig {
+                        config: cfg.clone(),
+                    });
                 }
                 actions.extend(deregister(req));
             }
@@ -183,7 +228,11 @@ pub fn plan(req: &Request) -> Vec<PlannedAction> {
         for action in actions {
             let id = action.id();
             if !out.iter().any(|p| p.id == id) {
-                out.push(PlannedAction { id, stage: *stage, action });
+                out.push(PlannedAction {
+                    id,
+                    stage: *stage,
+                    action,
+                });
             }
         }
     }
@@ -203,7 +252,10 @@ fn deregister(req: &Request) -> Option<Action> {
     Some(if req.options.delete_model_package {
         Action::DeleteModelPackage { package }
     } else {
-        Action::RejectModelPackage { package, description: approval_description(req) }
+        Action::RejectModelPackage {
+            package,
+            description: approval_description(req),
+        }
     })
 }
 
@@ -270,7 +322,10 @@ mod tests {
         );
         // A later stage's plan contains the earlier stage's, and training's comes last.
         let eval = ids("evaluation");
-        assert!(eval.iter().all(|id| all.contains(id)), "{all:?} vs {eval:?}");
+        assert!(
+            eval.iter().all(|id| all.contains(id)),
+            "{all:?} vs {eval:?}"
+        );
         assert!(all.ends_with(&ids("training")));
         assert!(eval.ends_with(&ids("training")));
     }
@@ -280,7 +335,10 @@ mod tests {
         for stage in ["data", "training", "evaluation", "deployment"] {
             for p in plan(&request(stage)) {
                 if let Action::DeleteS3Prefix { prefix, .. } = &p.action {
-                    assert!(prefix.starts_with("pipeline/run-7/") && prefix.ends_with('/'), "{prefix}");
+                    assert!(
+                        prefix.starts_with("pipeline/run-7/") && prefix.ends_with('/'),
+                        "{prefix}"
+                    );
                 }
             }
         }
@@ -295,7 +353,9 @@ mod tests {
         let ids: Vec<String> = plan(&r).into_iter().map(|p| p.id).collect();
         assert_eq!(ids[0], "endpoint.delete:churn");
         assert!(ids.iter().any(|i| i.starts_with("model-package.delete:")));
-        assert!(ids.iter().any(|i| i == "s3.delete-versions:pipeline/run-7/checkpoints/"));
+        assert!(ids
+            .iter()
+            .any(|i| i == "s3.delete-versions:pipeline/run-7/checkpoints/"));
     }
 
     #[test]
@@ -303,9 +363,15 @@ mod tests {
         let r = request("evaluation");
         let d = approval_description(&r);
         assert!(d.contains("evaluation stage of execution run-7"), "{d}");
-        assert!(d.contains("States.TaskFailed: endpoint update failed"), "{d}");
+        assert!(
+            d.contains("States.TaskFailed: endpoint update failed"),
+            "{d}"
+        );
         let mut long = r.clone();
-        long.error = Some(super::super::input::CaughtError { error: Some("E".into()), cause: Some("é".repeat(5000)) });
+        long.error = Some(super::super::input::CaughtError {
+            error: Some("E".into()),
+            cause: Some("é".repeat(5000)),
+        });
         let d = approval_description(&long);
         assert_eq!(d.chars().count(), APPROVAL_DESCRIPTION_MAX);
         assert!(d.ends_with('…'));

@@ -40,13 +40,17 @@ impl Retry {
     /// The delay before retry number `attempt` (1-based): exponential, with jitter in
     /// `[d/2, d]` so concurrent runs do not retry in lockstep.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let d = exp.min(self.max_delay);
         if d.is_zero() {
             return d;
         }
         let half = d / 2;
-        half + Duration::from_nanos(rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64))
+        half + Duration::from_nanos(
+            rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64),
+        )
     }
 
     /// Count one retry and sleep before it.
@@ -92,7 +96,12 @@ mod tests {
         let out: Result<(), OpError> = r
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(OpError::new("StopTrainingJob", "ThrottlingException", "Rate exceeded", Some(400)))
+                Err(OpError::new(
+                    "StopTrainingJob",
+                    "ThrottlingException",
+                    "Rate exceeded",
+                    Some(400),
+                ))
             })
             .await;
         assert_eq!(out.unwrap_err().code, "ThrottlingException");
@@ -103,7 +112,12 @@ mod tests {
         let out: Result<(), OpError> = r
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(OpError::new("DescribeEndpoint", "ValidationException", "Could not find endpoint \"e\".", Some(400)))
+                Err(OpError::new(
+                    "DescribeEndpoint",
+                    "ValidationException",
+                    "Could not find endpoint \"e\".",
+                    Some(400),
+                ))
             })
             .await;
         assert!(out.is_err());
@@ -113,7 +127,12 @@ mod tests {
         let out = r
             .run(|| async {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(OpError::new("DeleteObjects", "SlowDown", "Please reduce your request rate.", Some(503)))
+                    Err(OpError::new(
+                        "DeleteObjects",
+                        "SlowDown",
+                        "Please reduce your request rate.",
+                        Some(503),
+                    ))
                 } else {
                     Ok(7)
                 }
@@ -126,9 +145,15 @@ mod tests {
     fn delay_grows_and_is_capped() {
         let r = Retry::new(10, Duration::from_millis(100));
         let d1 = r.delay(1);
-        assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100), "{d1:?}");
+        assert!(
+            d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
+            "{d1:?}"
+        );
         let d4 = r.delay(4);
-        assert!(d4 >= Duration::from_millis(400) && d4 <= Duration::from_millis(800), "{d4:?}");
+        assert!(
+            d4 >= Duration::from_millis(400) && d4 <= Duration::from_millis(800),
+            "{d4:?}"
+        );
         assert!(r.delay(30) <= Duration::from_secs(10));
     }
 }

@@ -12,8 +12,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, OpError, OpErrorKind, PageToken, PutOutcome, S3Ops, SageMakerOps,
-    StoredObject,
+    EndpointState, KeyError, ListPage, ObjectRef, OpError, OpErrorKind, PageToken, PutOutcome,
+    S3Ops, SageMakerOps, StoredObject,
 };
 use crate::error::CommonError;
 use crate::storage::{ConditionalPut, S3Store, S3Uri};
@@ -36,7 +36,10 @@ where
         },
         _ => {
             let status = err.raw_response().map(|r| r.status().as_u16());
-            let message = err.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(err).to_string());
+            let message = err
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| DisplayErrorContext(err).to_string());
             OpError::new(operation, err.code().unwrap_or(""), &message, status)
         }
     }
@@ -55,17 +58,34 @@ impl SdkS3 {
 }
 
 impl S3Ops for SdkS3 {
-    async fn list_objects(&self, bucket: &str, prefix: &str, token: Option<&PageToken>) -> Result<ListPage, OpError> {
-        let mut req = self.store.client().list_objects_v2().bucket(bucket).prefix(prefix).max_keys(1000);
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<&PageToken>,
+    ) -> Result<ListPage, OpError> {
+        let mut req = self
+            .store
+            .client()
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(1000);
         if let Some(PageToken::Continuation(t)) = token {
             req = req.continuation_token(t);
         }
-        let out = req.send().await.map_err(|e| op_error("ListObjectsV2", &e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| op_error("ListObjectsV2", &e))?;
         let objects = out
             .contents()
             .iter()
             .filter_map(|o| o.key())
-            .map(|k| ObjectRef { key: k.to_string(), version_id: None })
+            .map(|k| ObjectRef {
+                key: k.to_string(),
+                version_id: None,
+            })
             .collect();
         let next = match (out.is_truncated(), out.next_continuation_token()) {
             (Some(true), Some(t)) => Some(PageToken::Continuation(t.to_string())),
@@ -80,20 +100,41 @@ impl S3Ops for SdkS3 {
         prefix: &str,
         token: Option<&PageToken>,
     ) -> Result<ListPage, OpError> {
-        let mut req = self.store.client().list_object_versions().bucket(bucket).prefix(prefix).max_keys(1000);
-        if let Some(PageToken::Versions { key_marker, version_id_marker }) = token {
-            req = req.key_marker(key_marker).set_version_id_marker(version_id_marker.clone());
+        let mut req = self
+            .store
+            .client()
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(1000);
+        if let Some(PageToken::Versions {
+            key_marker,
+            version_id_marker,
+        }) = token
+        {
+            req = req
+                .key_marker(key_marker)
+                .set_version_id_marker(version_id_marker.clone());
         }
-        let out = req.send().await.map_err(|e| op_error("ListObjectVersions", &e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| op_error("ListObjectVersions", &e))?;
         let mut objects: Vec<ObjectRef> = out
             .versions()
             .iter()
             .filter_map(|v| {
-                v.key().map(|k| ObjectRef { key: k.to_string(), version_id: v.version_id().map(str::to_string) })
+                v.key().map(|k| ObjectRef {
+                    key: k.to_string(),
+                    version_id: v.version_id().map(str::to_string),
+                })
             })
             .collect();
         objects.extend(out.delete_markers().iter().filter_map(|m| {
-            m.key().map(|k| ObjectRef { key: k.to_string(), version_id: m.version_id().map(str::to_string) })
+            m.key().map(|k| ObjectRef {
+                key: k.to_string(),
+                version_id: m.version_id().map(str::to_string),
+            })
         }));
         let next = match (out.is_truncated(), out.next_key_marker()) {
             (Some(true), Some(k)) => Some(PageToken::Versions {
@@ -105,7 +146,11 @@ impl S3Ops for SdkS3 {
         Ok(ListPage { objects, next })
     }
 
-    async fn delete_objects(&self, bucket: &str, objects: &[ObjectRef]) -> Result<Vec<KeyError>, OpError> {
+    async fn delete_objects(
+        &self,
+        bucket: &str,
+        objects: &[ObjectRef],
+    ) -> Result<Vec<KeyError>, OpError> {
         let invalid = |e: &dyn std::fmt::Display| OpError {
             operation: "DeleteObjects".into(),
             code: "BuildError".into(),
@@ -115,10 +160,19 @@ impl S3Ops for SdkS3 {
         };
         let ids = objects
             .iter()
-            .map(|o| ObjectIdentifier::builder().key(&o.key).set_version_id(o.version_id.clone()).build())
+            .map(|o| {
+                ObjectIdentifier::builder()
+                    .key(&o.key)
+                    .set_version_id(o.version_id.clone())
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(&e))?;
-        let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(|e| invalid(&e))?;
+        let delete = Delete::builder()
+            .set_objects(Some(ids))
+            .quiet(true)
+            .build()
+            .map_err(|e| invalid(&e))?;
         let out = self
             .store
             .client()
@@ -143,7 +197,15 @@ impl S3Ops for SdkS3 {
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, OpError> {
-        let out = match self.store.client().get_object().bucket(bucket).key(key).send().await {
+        let out = match self
+            .store
+            .client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 let err = op_error("GetObject", &e);
@@ -155,12 +217,13 @@ impl S3Ops for SdkS3 {
             }
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| OpError::transport("GetObject", &format!("reading s3://{bucket}/{key}: {e}")))?;
-        Ok(Some(StoredObject { body: body.into_bytes().to_vec(), etag }))
+        let body = out.body.collect().await.map_err(|e| {
+            OpError::transport("GetObject", &format!("reading s3://{bucket}/{key}: {e}"))
+        })?;
+        Ok(Some(StoredObject {
+            body: body.into_bytes().to_vec(),
+            etag,
+        }))
     }
 
     async fn put_object_conditional(
@@ -171,17 +234,31 @@ impl S3Ops for SdkS3 {
         if_match: Option<&str>,
     ) -> Result<PutOutcome, OpError> {
         let uri = S3Uri::new(bucket, key);
-        match self.store.put_conditional(&uri, body, "application/json", if_match).await {
-            Ok(ConditionalPut::Written(etag)) => Ok(PutOutcome::Written { etag: etag.unwrap_or_default() }),
+        match self
+            .store
+            .put_conditional(&uri, body, "application/json", if_match)
+            .await
+        {
+            Ok(ConditionalPut::Written(etag)) => Ok(PutOutcome::Written {
+                etag: etag.unwrap_or_default(),
+            }),
             Ok(ConditionalPut::PreconditionFailed) => Ok(PutOutcome::PreconditionFailed),
             Err(e) => {
                 let (code, kind) = match &e {
                     CommonError::NotFound(_) => ("NoSuchKey", OpErrorKind::NotFound),
                     CommonError::AccessDenied(_) => ("AccessDenied", OpErrorKind::AccessDenied),
-                    CommonError::Transient(_) | CommonError::DeadlineExceeded(_) => ("Transient", OpErrorKind::Throttled),
+                    CommonError::Transient(_) | CommonError::DeadlineExceeded(_) => {
+                        ("Transient", OpErrorKind::Throttled)
+                    }
                     _ => ("StorageError", OpErrorKind::Other),
                 };
-                Err(OpError { operation: "PutObject".into(), code: code.into(), message: e.to_string(), status: None, kind })
+                Err(OpError {
+                    operation: "PutObject".into(),
+                    code: code.into(),
+                    message: e.to_string(),
+                    status: None,
+                    kind,
+                })
             }
         }
     }
@@ -208,7 +285,10 @@ impl SageMakerOps for SdkSageMaker {
             .send()
             .await
             .map_err(|e| op_error("DescribeTrainingJob", &e))?;
-        Ok(out.training_job_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "Unknown".into()))
+        Ok(out
+            .training_job_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Unknown".into()))
     }
 
     async fn stop_training_job(&self, name: &str) -> Result<(), OpError> {
@@ -229,7 +309,10 @@ impl SageMakerOps for SdkSageMaker {
             .send()
             .await
             .map_err(|e| op_error("DescribeModelPackage", &e))?;
-        Ok(out.model_approval_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "Unknown".into()))
+        Ok(out
+            .model_approval_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Unknown".into()))
     }
 
     async fn reject_model_package(&self, arn: &str, description: &str) -> Result<(), OpError> {
@@ -263,7 +346,10 @@ impl SageMakerOps for SdkSageMaker {
             .await
             .map_err(|e| op_error("DescribeEndpoint", &e))?;
         Ok(EndpointState {
-            status: out.endpoint_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "Unknown".into()),
+            status: out
+                .endpoint_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "Unknown".into()),
             config_name: out.endpoint_config_name().map(str::to_string),
             pending_config_name: out
                 .pending_deployment_summary()
@@ -298,7 +384,12 @@ impl SageMakerOps for SdkSageMaker {
         let mut pages = self.client.list_endpoints().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| op_error("ListEndpoints", &e))?;
-            names.extend(page.endpoints().iter().filter_map(|e| e.endpoint_name()).map(str::to_string));
+            names.extend(
+                page.endpoints()
+                    .iter()
+                    .filter_map(|e| e.endpoint_name())
+                    .map(str::to_string),
+            );
         }
         Ok(names)
     }
@@ -338,7 +429,9 @@ mod tests {
     use aws_sdk_sagemaker::operation::stop_training_job::StopTrainingJobOutput;
     use aws_sdk_sagemaker::types::TrainingJobStatus;
     use aws_sdk_sagemaker::Client;
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{
+        create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode,
+    };
     use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
@@ -359,10 +452,15 @@ mod tests {
         Client::from_conf(conf)
     }
 
-    fn reply(status: u16, code: &'static str, message: &'static str) -> impl Fn() -> HttpResponse + Send + Sync {
+    fn reply(
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    ) -> impl Fn() -> HttpResponse + Send + Sync {
         move || {
             HttpResponse::new(
-                StatusCode::try_from(status).unwrap_or_else(|_| StatusCode::try_from(500).expect("500")),
+                StatusCode::try_from(status)
+                    .unwrap_or_else(|_| StatusCode::try_from(500).expect("500")),
                 SdkBody::from(format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
             )
         }
@@ -370,21 +468,49 @@ mod tests {
 
     #[tokio::test]
     async fn stop_update_and_delete_replies_are_mapped() {
-        let stop_done = mock!(Client::stop_training_job)
-            .then_http_response(reply(400, "ValidationException", "The request was rejected because the training job is in status Completed."));
-        let update_busy = mock!(Client::update_endpoint)
-            .then_http_response(reply(400, "ValidationException", "Cannot update in-progress endpoint \\\"arn:aws:sagemaker:us-east-1:1:endpoint/e\\\"."));
-        let delete_missing = mock!(Client::delete_model_package)
-            .then_http_response(reply(400, "ValidationException", "ModelPackage arn:aws:sagemaker:us-east-1:1:model-package/g/1 does not exist."));
-        let throttled = mock!(Client::delete_endpoint).then_http_response(reply(400, "ThrottlingException", "Rate exceeded"));
-        let sm = SdkSageMaker::new(client(&[&stop_done, &update_busy, &delete_missing, &throttled]));
+        let stop_done = mock!(Client::stop_training_job).then_http_response(reply(
+            400,
+            "ValidationException",
+            "The request was rejected because the training job is in status Completed.",
+        ));
+        let update_busy = mock!(Client::update_endpoint).then_http_response(reply(
+            400,
+            "ValidationException",
+            "Cannot update in-progress endpoint \\\"arn:aws:sagemaker:us-east-1:1:endpoint/e\\\".",
+        ));
+        let delete_missing = mock!(Client::delete_model_package).then_http_response(reply(
+            400,
+            "ValidationException",
+            "ModelPackage arn:aws:sagemaker:us-east-1:1:model-package/g/1 does not exist.",
+        ));
+        let throttled = mock!(Client::delete_endpoint).then_http_response(reply(
+            400,
+            "ThrottlingException",
+            "Rate exceeded",
+        ));
+        let sm = SdkSageMaker::new(client(&[
+            &stop_done,
+            &update_busy,
+            &delete_missing,
+            &throttled,
+        ]));
 
         let e = sm.stop_training_job("t").await.unwrap_err();
-        assert_eq!((e.code.as_str(), e.kind, e.status), ("ValidationException", OpErrorKind::Conflict, Some(400)), "{e}");
+        assert_eq!(
+            (e.code.as_str(), e.kind, e.status),
+            ("ValidationException", OpErrorKind::Conflict, Some(400)),
+            "{e}"
+        );
         let e = sm.update_endpoint("e", "c").await.unwrap_err();
         assert_eq!(e.kind, OpErrorKind::Conflict, "{e}");
-        assert!(e.message.contains("Cannot update in-progress endpoint"), "{e}");
-        let e = sm.delete_model_package("arn:aws:sagemaker:us-east-1:1:model-package/g/1").await.unwrap_err();
+        assert!(
+            e.message.contains("Cannot update in-progress endpoint"),
+            "{e}"
+        );
+        let e = sm
+            .delete_model_package("arn:aws:sagemaker:us-east-1:1:model-package/g/1")
+            .await
+            .unwrap_err();
         assert_eq!(e.kind, OpErrorKind::NotFound, "{e}");
         let e = sm.delete_endpoint("e").await.unwrap_err();
         assert!(e.is_transient(), "{e}");
@@ -396,7 +522,9 @@ mod tests {
         // DescribeTrainingJob says InProgress, StopTrainingJob succeeds: the saga's
         // training compensation sends exactly one stop.
         let describe = mock!(Client::describe_training_job).then_output(|| {
-            DescribeTrainingJobOutput::builder().training_job_status(TrainingJobStatus::InProgress).build()
+            DescribeTrainingJobOutput::builder()
+                .training_job_status(TrainingJobStatus::InProgress)
+                .build()
         });
         let stop = mock!(Client::stop_training_job)
             .match_requests(|r| r.training_job_name() == Some("job-1"))
