@@ -9,6 +9,9 @@
 //! and the deployment path used is "this execution created the endpoint"
 //! (DeleteEndpoint + DeleteEndpointConfig).
 
+// The ops are lent to the compensator on purpose: the tests inspect them afterwards.
+#![allow(clippy::needless_borrows_for_generic_args)]
+
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::{

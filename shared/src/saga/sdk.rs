@@ -421,6 +421,7 @@ impl SageMakerOps for SdkSageMaker {
 /// error mapping of their AWS replies (`__type` + `message`, as the awsJson1.1
 /// protocol sends them).
 #[cfg(test)]
+#[allow(clippy::needless_borrows_for_generic_args)]
 mod tests {
     use super::*;
     use aws_sdk_sagemaker::config::retry::RetryConfig;

@@ -6,6 +6,9 @@
 //! tests in `tests/tests/saga_compensator.rs` cover the rest against a real S3/SageMaker
 //! emulator.
 
+// The ops are lent to the compensator on purpose: the tests inspect them afterwards.
+#![allow(clippy::needless_borrows_for_generic_args)]
+
 use std::time::Duration;
 
 use proptest::prelude::*;
