@@ -224,7 +224,6 @@ async fn every_refusal_is_refused_with_its_status_and_audited() {
             audit.iter().any(|e| e["event"] == "refused" && e["reason"].as_str().unwrap_or("").starts_with(code)),
             "{what}: no refused audit entry with {code}"
         );
-        let _ = code;
     }
     // Nothing was decided by any of them: the execution still waits.
     assert_eq!(fx.record(&id).await["status"], "pending");

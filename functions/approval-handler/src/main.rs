@@ -3,6 +3,10 @@
 //! Gateway HTTP API v2 routes (`GET /approvals[/{id}]`, `POST /approvals/{id}/decision`).
 //! All logic lives in `trainguard::approval`.
 
+// The decision future (S3, SageMaker, Step Functions and S3 again, all awaited inside the
+// runtime's service) is deep enough to exceed rustc's default layout query depth.
+#![recursion_limit = "256"]
+
 use lambda_runtime::Context;
 use serde_json::Value;
 use trainguard::approval::{handle_event, ApprovalConfig, ApprovalService};
