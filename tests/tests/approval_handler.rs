@@ -194,7 +194,11 @@ async fn every_refusal_is_refused_with_its_status_and_audited() {
     let cases: Vec<(&str, Value, u16, &str)> = vec![
         ("unauthenticated", apigw_event("POST", &path, Who::Nobody, FORM_HEADERS, Some(&good)), 401, "unauthenticated"),
         ("not listed", apigw_event("POST", &path, Who::Jwt(CAROL.0, CAROL.1), FORM_HEADERS, Some(&good)), 403, "not_an_approver"),
-        ("the starter", apigw_event("POST", &path, Who::Jwt(BOB.0, BOB.1), FORM_HEADERS, Some(&good)), 403, "self_approval"),
+        ("the starter (listed through a group)", {
+            let mut e = apigw_event("POST", &path, Who::Jwt(BOB.0, BOB.1), FORM_HEADERS, Some(&good));
+            e["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[ml-leads]".into();
+            e
+        }, 403, "self_approval"),
         (
             "cross-site form post",
             apigw_event(
@@ -274,22 +278,26 @@ async fn expired_and_no_longer_open_approvals_are_refused_and_recorded() {
     let (status, _, body) = fx
         .http(apigw_event("POST", &format!("/approvals/{id}/decision"), Who::Iam(CI_ROLE), &[("content-type", "application/json")], Some(r#"{"decision":"approve"}"#)))
         .await;
-    assert_eq!(status, 410, "{body}");
+    assert_eq!(status, 410, "{body} {}", fx.record(&id).await);
     assert!(body.contains("expired"));
     assert_eq!(fx.record(&id).await["status"], "expired");
     assert_eq!(fx.package_status(&pkg).await, "PendingManualApproval");
 
-    // No longer open: Step Functions no longer knows the token (the execution was
-    // stopped), so SendTaskSuccess fails; the reply and the record say so, and the
-    // registry is put back to pending.
+    // No longer open: Step Functions does not know the token (moto answers InvalidToken;
+    // TaskTimedOut and TaskDoesNotExist take the same path), so SendTaskSuccess fails; the
+    // reply and the record say so, and the registry is put back to pending.
     let pkg2 = fx.new_package().await;
-    let (exec2, id2, _) = fx.start_and_wait("run-stopped-1", fx.input(&pkg2, 3600)).await;
-    fx.clients.sfn.stop_execution().execution_arn(&exec2).send().await.unwrap();
+    let mut req = fx.input(&pkg2, 3600);
+    req["task_token"] = "AAAAKgAAAAIAAAAAAAAAAbogus-token-never-issued-by-states".into();
+    req["execution_name"] = "run-gone-1".into();
+    let created = trainguard::approval::handle_event(&fx.service, req).await.unwrap();
+    let id2 = created["approval_id"].as_str().unwrap().to_string();
     let (status, _, body) = fx
         .http(apigw_event("POST", &format!("/approvals/{id2}/decision"), Who::Iam(CI_ROLE), &[("content-type", "application/json")], Some(r#"{"decision":"approve"}"#)))
         .await;
     assert_eq!(status, 410, "{body}");
     assert!(body.contains("no longer open"), "{body}");
+    assert_no_token("AAAAKgAAAAIAAAAAAAAAAbogus-token-never-issued-by-states", "the reply", &body);
     let rec = fx.record(&id2).await;
     assert_eq!(rec["status"], "closed");
     assert!(rec["closed_reason"].as_str().unwrap().contains("no longer waits"), "{rec}");
