@@ -54,8 +54,14 @@ try {
   if (await page.locator('#approve').count() !== 1) throw new Error('no Approve button');
 
   await page.fill('#comment', comment);
-  await Promise.all([page.waitForURL(url), page.click('#approve')]);
-  await page.waitForSelector('#decision', { timeout: 15000 });
+  // The form posts, then the 303 brings the browser back to the page.
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#approve')]);
+  try {
+    await page.waitForSelector('#decision', { timeout: 15000 });
+  } catch (e) {
+    await page.screenshot({ path: screenshot, fullPage: true });
+    throw new Error(`no decision shown at ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 500)}`);
+  }
   seen.decision = (await page.locator('#decision').innerText()).replace(/\s+/g, ' ').trim();
   seen.buttonsAfter = await page.locator('#approve, #reject').count();
   seen.status = (await page.locator('#status').innerText()).trim();

@@ -41,7 +41,10 @@ impl HttpResponse {
         headers.insert("content-type".into(), content_type.into());
         headers.insert("cache-control".into(), "no-store".into());
         headers.insert("x-content-type-options".into(), "nosniff".into());
-        headers.insert("referrer-policy".into(), "no-referrer".into());
+        // `same-origin`, not `no-referrer`: with no-referrer Chrome sends `Origin: null` on
+        // the form post, which the cross-site check must refuse. Cross-origin links (the
+        // presigned S3 URLs) still get no Referer.
+        headers.insert("referrer-policy".into(), "same-origin".into());
         HttpResponse { status, headers, body }
     }
 

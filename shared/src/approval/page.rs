@@ -106,7 +106,7 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
     let mut h = String::new();
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">");
-    h.push_str("<meta name=\"referrer\" content=\"no-referrer\">");
+    h.push_str("<meta name=\"referrer\" content=\"same-origin\">");
     h.push_str(&format!("<title>Approve model: {}</title><style>{STYLE}</style></head><body>", escape(exec)));
     h.push_str(&format!(
         "<h1>Model approval: {}</h1><p><span id=\"status\" class=\"status {s}\">{s}</span> ",
