@@ -24,7 +24,9 @@ use trainguard_tests::{output_dir, workspace_root};
 /// Tokens the stand-in authorizer accepts, and the claims each stands for.
 fn claims_for(bearer: &str) -> Option<Value> {
     match bearer {
-        "alice-token" => Some(json!({"sub": ALICE.0, "email": ALICE.1, "iss": "https://idp.example.com"})),
+        "alice-token" => {
+            Some(json!({"sub": ALICE.0, "email": ALICE.1, "iss": "https://idp.example.com"}))
+        }
         _ => None,
     }
 }
@@ -33,10 +35,14 @@ fn claims_for(bearer: &str) -> Option<Value> {
 fn spawn_api_gateway(listener: TcpListener, service: Arc<ApprovalService>) {
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, peer)) = listener.accept().await else { return };
+            let Ok((mut sock, peer)) = listener.accept().await else {
+                return;
+            };
             let service = service.clone();
             tokio::spawn(async move {
-                let Some(req) = read_request(&mut sock).await else { return };
+                let Some(req) = read_request(&mut sock).await else {
+                    return;
+                };
                 let (path, query) = req.path.split_once('?').unwrap_or((req.path.as_str(), ""));
                 let mut headers = serde_json::Map::new();
                 for (k, v) in &req.headers {
@@ -48,7 +54,10 @@ fn spawn_api_gateway(listener: TcpListener, service: Arc<ApprovalService>) {
                     "http": {"method": req.method, "path": path, "protocol": "HTTP/1.1",
                              "sourceIp": peer.ip().to_string(), "userAgent": req.header("user-agent").unwrap_or("")}
                 });
-                let bearer = req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
+                let bearer = req
+                    .header("authorization")
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .unwrap_or("");
                 if let Some(claims) = claims_for(bearer) {
                     ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
                 }
@@ -62,14 +71,26 @@ fn spawn_api_gateway(listener: TcpListener, service: Arc<ApprovalService>) {
                 });
                 let out = match handle_event(&service, event).await {
                     Ok(v) => v,
-                    Err(e) => json!({"statusCode": 500, "headers": {"content-type": "text/plain"}, "body": e.to_string()}),
+                    Err(e) => {
+                        json!({"statusCode": 500, "headers": {"content-type": "text/plain"}, "body": e.to_string()})
+                    }
                 };
                 let status = out["statusCode"].as_u64().unwrap_or(500) as u16;
                 let hdrs: Vec<(String, String)> = out["headers"]
                     .as_object()
-                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                write_response(&mut sock, status, &hdrs, out["body"].as_str().unwrap_or("").as_bytes()).await;
+                write_response(
+                    &mut sock,
+                    status,
+                    &hdrs,
+                    out["body"].as_str().unwrap_or("").as_bytes(),
+                )
+                .await;
             });
         }
     });
@@ -91,14 +112,22 @@ async fn reviewer_approves_in_a_real_browser() {
 
     let pkg = fx.new_package().await;
     // Reports the page links to (presigned, short-lived).
-    for key in ["pipeline/x/evaluation/report.json", "pipeline/x/reports/drift.json", "pipeline/x/reports/drift.html"] {
+    for key in [
+        "pipeline/x/evaluation/report.json",
+        "pipeline/x/reports/drift.json",
+        "pipeline/x/reports/drift.html",
+    ] {
         trainguard_tests::put_object(&fx.clients, &fx.bucket, key, b"{}".to_vec()).await;
     }
-    let (exec, id, raw) = fx.start_and_wait("run-browser-1", fx.input(&pkg, 7200)).await;
+    let (exec, id, raw) = fx
+        .start_and_wait("run-browser-1", fx.input(&pkg, 7200))
+        .await;
     let url = format!("{base}/approvals/{id}");
 
     // Without a token the page is refused (the stand-in authorizer adds no identity).
-    let mut anon = tokio::net::TcpStream::connect(web_addr(&base)).await.unwrap();
+    let mut anon = tokio::net::TcpStream::connect(web_addr(&base))
+        .await
+        .unwrap();
     let anon_reply = raw_get(&mut anon, &format!("/approvals/{id}")).await;
     assert!(anon_reply.starts_with("HTTP/1.1 401"), "{anon_reply}");
 
@@ -124,20 +153,34 @@ async fn reviewer_approves_in_a_real_browser() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "browser run failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
 
     // What the reviewer saw.
     let metrics = seen["metrics"].as_str().unwrap();
-    for want in ["auc", "0.9120", "0.8970", "+0.0150", "f1", "logloss", "pass"] {
-        assert!(metrics.contains(want), "metrics table lacks {want}: {metrics}");
+    for want in [
+        "auc", "0.9120", "0.8970", "+0.0150", "f1", "logloss", "pass",
+    ] {
+        assert!(
+            metrics.contains(want),
+            "metrics table lacks {want}: {metrics}"
+        );
     }
     assert!(seen["drift"].as_str().unwrap().contains("tenure_months"));
     assert!(seen["timeLeft"].as_str().unwrap().contains("left"));
     assert_eq!(seen["reportLinks"], 3);
     // After the click: the decision replaces the buttons.
     let decision = seen["decision"].as_str().unwrap();
-    assert!(decision.contains("Approved") && decision.contains(ALICE.1) && decision.contains("pricing change"), "{decision}");
+    assert!(
+        decision.contains("Approved")
+            && decision.contains(ALICE.1)
+            && decision.contains("pricing change"),
+        "{decision}"
+    );
     assert_eq!(seen["buttonsAfter"], 0);
     assert_eq!(seen["status"], "approved");
     assert_eq!(seen["finalUrl"], url.as_str());
@@ -153,7 +196,11 @@ async fn reviewer_approves_in_a_real_browser() {
 
     // The token never reached the browser: no request URL carried it, nor the logs.
     let token = raw["task_token"].as_str().unwrap();
-    assert_no_token(token, "a browser request URL", &seen["requests"].to_string());
+    assert_no_token(
+        token,
+        "a browser request URL",
+        &seen["requests"].to_string(),
+    );
     assert_no_token(token, "the log lines", &logs());
     for m in fx.sns_messages().await {
         assert_no_token(token, "an SNS notification", &m);
@@ -166,7 +213,9 @@ fn web_addr(base: &str) -> String {
 
 async fn raw_get(s: &mut tokio::net::TcpStream, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     String::from_utf8_lossy(&out).into_owned()

@@ -96,12 +96,18 @@ pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
     };
     let identity = match ApprovalService::caller_identity(&clients.config).await {
         Ok(i) => Some(i),
-        Err(e) => return super::unusable(e.error_name(), &format!("could not tell who you are: {e}")),
+        Err(e) => {
+            return super::unusable(e.error_name(), &format!("could not tell who you are: {e}"))
+        }
     };
     let req = DecideRequest {
         approval_id: a.id.trim().to_string(),
         identity,
-        decision: Some(if approve { Decision::Approve } else { Decision::Reject }),
+        decision: Some(if approve {
+            Decision::Approve
+        } else {
+            Decision::Reject
+        }),
         comment: a.comment.trim().to_string(),
         csrf_token: None,
         source_ip: None,
@@ -110,11 +116,22 @@ pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
     };
     match svc.decide(req).await {
         Ok(out) => {
-            println!("{} {} by {} at {}", out.approval_id, out.status.as_str(), out.reviewer, out.decided_at.to_rfc3339());
+            println!(
+                "{} {} by {} at {}",
+                out.approval_id,
+                out.status.as_str(),
+                out.reviewer,
+                out.decided_at.to_rfc3339()
+            );
             ExitCode::SUCCESS
         }
         Err(r) => {
-            eprintln!("refused[{}] (HTTP {}): {}", r.code(), r.status(), r.message());
+            eprintln!(
+                "refused[{}] (HTTP {}): {}",
+                r.code(),
+                r.status(),
+                r.message()
+            );
             ExitCode::from(1)
         }
     }

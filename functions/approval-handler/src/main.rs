@@ -19,9 +19,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let clients = Clients::from_env().await;
     let service = ApprovalService::new(&clients, ApprovalConfig::from_env());
     let service = &service;
-    serve("approval-handler", move |event: Value, _ctx: Context| async move {
-        let service = service.as_ref().map_err(|e| HandlerError { name: "Approval.Misconfigured", message: e.to_string() })?;
-        handle_event(service, event).await.map_err(HandlerError::from)
-    })
+    serve(
+        "approval-handler",
+        move |event: Value, _ctx: Context| async move {
+            let service = service.as_ref().map_err(|e| HandlerError {
+                name: "Approval.Misconfigured",
+                message: e.to_string(),
+            })?;
+            handle_event(service, event)
+                .await
+                .map_err(HandlerError::from)
+        },
+    )
     .await
 }

@@ -24,7 +24,9 @@ use super::service::{ApprovalService, DecideRequest, Refusal, Via};
 
 /// True when the event is an API Gateway HTTP API (v2) request.
 pub fn is_http_event(v: &Value) -> bool {
-    v.get("requestContext").and_then(|c| c.get("http")).is_some()
+    v.get("requestContext")
+        .and_then(|c| c.get("http"))
+        .is_some()
 }
 
 /// A payload-v2 proxy response.
@@ -45,7 +47,11 @@ impl HttpResponse {
         // the form post, which the cross-site check must refuse. Cross-origin links (the
         // presigned S3 URLs) still get no Referer.
         headers.insert("referrer-policy".into(), "same-origin".into());
-        HttpResponse { status, headers, body }
+        HttpResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     fn json(status: u16, v: Value) -> Self {
@@ -102,7 +108,10 @@ pub fn identity_from_context(ctx: &ApiGatewayV2httpRequestContext) -> Option<Ide
 /// `Origin` (sent by browsers on every POST) must be the base URL's origin, and
 /// `Sec-Fetch-Site`, when sent, must be `same-origin`. A request with neither header is a
 /// non-browser client; it still needs the CSRF token.
-pub fn cross_site_check(headers: &http::HeaderMap, base_origin: Option<&str>) -> Result<(), String> {
+pub fn cross_site_check(
+    headers: &http::HeaderMap,
+    base_origin: Option<&str>,
+) -> Result<(), String> {
     let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(origin) = get("origin") {
         match base_origin {
@@ -131,7 +140,8 @@ pub struct DecisionForm {
 pub fn parse_decision_body(req: &ApiGatewayV2httpRequest) -> Result<(DecisionForm, bool), String> {
     let raw = req.body.clone().unwrap_or_default();
     let bytes = if req.is_base64_encoded {
-        aws_smithy_types::base64::decode(raw.trim()).map_err(|e| format!("the body is not valid base64: {e}"))?
+        aws_smithy_types::base64::decode(raw.trim())
+            .map_err(|e| format!("the body is not valid base64: {e}"))?
     } else {
         raw.into_bytes()
     };
@@ -153,10 +163,15 @@ pub fn parse_decision_body(req: &ApiGatewayV2httpRequest) -> Result<(DecisionFor
         }
         Ok((f, true))
     } else if ctype.starts_with("application/json") || ctype.is_empty() {
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("the body is not JSON: {e}"))?;
+        let v: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("the body is not JSON: {e}"))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         Ok((
-            DecisionForm { decision: s("decision"), comment: s("comment").unwrap_or_default(), csrf_token: s("csrf_token") },
+            DecisionForm {
+                decision: s("decision"),
+                comment: s("comment").unwrap_or_default(),
+                csrf_token: s("csrf_token"),
+            },
             false,
         ))
     } else {
@@ -184,7 +199,12 @@ fn route(path: &str) -> Route {
     }
 }
 
-fn message_page(status: u16, title: &str, message: &str, base_origin: Option<&str>) -> HttpResponse {
+fn message_page(
+    status: u16,
+    title: &str,
+    message: &str,
+    base_origin: Option<&str>,
+) -> HttpResponse {
     HttpResponse::html(
         status,
         format!(
@@ -202,7 +222,10 @@ fn refusal_response(r: &Refusal, html: bool, base_origin: Option<&str>) -> HttpR
     if html {
         message_page(r.status(), "Not done", &r.message(), base_origin)
     } else {
-        HttpResponse::json(r.status(), json!({"error": r.code(), "message": r.message()}))
+        HttpResponse::json(
+            r.status(),
+            json!({"error": r.code(), "message": r.message()}),
+        )
     }
 }
 
@@ -212,9 +235,19 @@ pub async fn handle(service: &ApprovalService, event: Value) -> HttpResponse {
     let base_origin = base_origin.as_deref();
     let req: ApiGatewayV2httpRequest = match serde_json::from_value(event) {
         Ok(r) => r,
-        Err(e) => return HttpResponse::json(400, json!({"error": "bad_request", "message": format!("not an HTTP API v2 event: {e}")})),
+        Err(e) => {
+            return HttpResponse::json(
+                400,
+                json!({"error": "bad_request", "message": format!("not an HTTP API v2 event: {e}")}),
+            )
+        }
     };
-    let method = req.request_context.http.method.as_str().to_ascii_uppercase();
+    let method = req
+        .request_context
+        .http
+        .method
+        .as_str()
+        .to_ascii_uppercase();
     let path = req
         .raw_path
         .clone()
@@ -237,7 +270,10 @@ pub async fn handle(service: &ApprovalService, event: Value) -> HttpResponse {
             }
             match service.list_pending(identity.as_ref()).await {
                 Ok(list) => HttpResponse::json(200, json!({"pending": list})),
-                Err(e) => HttpResponse::json(503, json!({"error": "unavailable", "message": e.to_string()})),
+                Err(e) => HttpResponse::json(
+                    503,
+                    json!({"error": "unavailable", "message": e.to_string()}),
+                ),
             }
         }
         ("GET", Route::Page(id)) => page(service, &id, identity.as_ref(), base_origin).await,
@@ -260,7 +296,10 @@ pub async fn handle(service: &ApprovalService, event: Value) -> HttpResponse {
                 }
             };
             let html = is_form || wants_html;
-            let is_jwt = identity.as_ref().map(|i| i.kind == IdentityKind::Jwt).unwrap_or(false);
+            let is_jwt = identity
+                .as_ref()
+                .map(|i| i.kind == IdentityKind::Jwt)
+                .unwrap_or(false);
             let decide = DecideRequest {
                 approval_id: id.clone(),
                 decision: form.decision.as_deref().and_then(Decision::parse),
@@ -287,30 +326,76 @@ pub async fn handle(service: &ApprovalService, event: Value) -> HttpResponse {
                     Ok(url) => HttpResponse::redirect(&url),
                     Err(_) => HttpResponse::redirect(&format!("../{}", out.approval_id)),
                 },
-                Ok(out) => HttpResponse::json(200, json!({"approval_id": out.approval_id, "status": out.status, "reviewer": out.reviewer, "decided_at": out.decided_at})),
+                Ok(out) => HttpResponse::json(
+                    200,
+                    json!({"approval_id": out.approval_id, "status": out.status, "reviewer": out.reviewer, "decided_at": out.decided_at}),
+                ),
                 Err(r) => refusal_response(&r, html, base_origin),
             }
         }
-        (_, Route::Other) => HttpResponse::json(404, json!({"error": "not_found", "message": format!("no route for {method} {path}")})),
+        (_, Route::Other) => HttpResponse::json(
+            404,
+            json!({"error": "not_found", "message": format!("no route for {method} {path}")}),
+        ),
         (m, _) => {
-            let mut r = HttpResponse::json(405, json!({"error": "method_not_allowed", "message": format!("{m} is not allowed here")}));
-            r.headers.insert("allow".into(), if path.ends_with("/decision") { "POST" } else { "GET" }.into());
+            let mut r = HttpResponse::json(
+                405,
+                json!({"error": "method_not_allowed", "message": format!("{m} is not allowed here")}),
+            );
+            r.headers.insert(
+                "allow".into(),
+                if path.ends_with("/decision") {
+                    "POST"
+                } else {
+                    "GET"
+                }
+                .into(),
+            );
             r
         }
     }
 }
 
-async fn page(service: &ApprovalService, id: &str, identity: Option<&Identity>, base_origin: Option<&str>) -> HttpResponse {
+async fn page(
+    service: &ApprovalService,
+    id: &str,
+    identity: Option<&Identity>,
+    base_origin: Option<&str>,
+) -> HttpResponse {
     let Some(viewer) = identity else {
-        return message_page(401, "Sign in required", &Refusal::Unauthenticated.message(), base_origin);
+        return message_page(
+            401,
+            "Sign in required",
+            &Refusal::Unauthenticated.message(),
+            base_origin,
+        );
     };
     if !is_valid_id(id) {
-        return message_page(404, "Unknown approval", &Refusal::UnknownId.message(), base_origin);
+        return message_page(
+            404,
+            "Unknown approval",
+            &Refusal::UnknownId.message(),
+            base_origin,
+        );
     }
     let rec = match service.load(id).await {
         Ok(Some(r)) => r,
-        Ok(None) => return message_page(404, "Unknown approval", &Refusal::UnknownId.message(), base_origin),
-        Err(e) => return message_page(503, "Unavailable", &format!("The approval could not be read: {e}"), base_origin),
+        Ok(None) => {
+            return message_page(
+                404,
+                "Unknown approval",
+                &Refusal::UnknownId.message(),
+                base_origin,
+            )
+        }
+        Err(e) => {
+            return message_page(
+                503,
+                "Unavailable",
+                &format!("The approval could not be read: {e}"),
+                base_origin,
+            )
+        }
     };
     let links = service.report_links(&rec).await;
     let form_action = match service.config.page_url(id) {
@@ -342,13 +427,25 @@ mod tests {
     #[test]
     fn cross_site_rules() {
         let base = Some("https://app.example.com");
-        assert!(cross_site_check(&headers(&[]), base).is_ok(), "non-browser client");
-        assert!(cross_site_check(&headers(&[("origin", "https://app.example.com"), ("sec-fetch-site", "same-origin")]), base).is_ok());
+        assert!(
+            cross_site_check(&headers(&[]), base).is_ok(),
+            "non-browser client"
+        );
+        assert!(cross_site_check(
+            &headers(&[
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            base
+        )
+        .is_ok());
         assert!(cross_site_check(&headers(&[("origin", "https://evil.example")]), base).is_err());
         assert!(cross_site_check(&headers(&[("origin", "null")]), base).is_err());
         assert!(cross_site_check(&headers(&[("sec-fetch-site", "cross-site")]), base).is_err());
         assert!(cross_site_check(&headers(&[("sec-fetch-site", "same-site")]), base).is_err());
-        assert!(cross_site_check(&headers(&[("origin", "https://app.example.com")]), None).is_err());
+        assert!(
+            cross_site_check(&headers(&[("origin", "https://app.example.com")]), None).is_err()
+        );
     }
 
     fn event(v: Value) -> ApiGatewayV2httpRequest {
@@ -367,8 +464,13 @@ mod tests {
             "rawPath": "/approvals/x", "headers": {},
             "requestContext": {"http": {"method": "GET"}, "authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/u"}}}
         }));
-        assert_eq!(identity_from_context(&iam.request_context).unwrap().kind, IdentityKind::Iam);
-        let none = event(json!({"rawPath": "/", "headers": {}, "requestContext": {"http": {"method": "GET"}}}));
+        assert_eq!(
+            identity_from_context(&iam.request_context).unwrap().kind,
+            IdentityKind::Iam
+        );
+        let none = event(
+            json!({"rawPath": "/", "headers": {}, "requestContext": {"http": {"method": "GET"}}}),
+        );
         assert!(identity_from_context(&none.request_context).is_none());
     }
 
@@ -381,28 +483,52 @@ mod tests {
         }));
         let (f, is_form) = parse_decision_body(&form).unwrap();
         assert!(is_form);
-        assert_eq!(f, DecisionForm { decision: Some("approve".into()), comment: "looks good!".into(), csrf_token: Some("abc".into()) });
+        assert_eq!(
+            f,
+            DecisionForm {
+                decision: Some("approve".into()),
+                comment: "looks good!".into(),
+                csrf_token: Some("abc".into())
+            }
+        );
         let b64 = event(json!({
             "headers": {"content-type": "application/x-www-form-urlencoded"},
             "body": aws_smithy_types::base64::encode("decision=reject&comment=no"), "isBase64Encoded": true,
             "requestContext": {"http": {"method": "POST"}}
         }));
-        assert_eq!(parse_decision_body(&b64).unwrap().0.decision.as_deref(), Some("reject"));
+        assert_eq!(
+            parse_decision_body(&b64).unwrap().0.decision.as_deref(),
+            Some("reject")
+        );
         let j = event(json!({
             "headers": {"content-type": "application/json"}, "body": "{\"decision\":\"approve\"}",
             "requestContext": {"http": {"method": "POST"}}
         }));
         assert!(!parse_decision_body(&j).unwrap().1);
-        let bad = event(json!({"headers": {"content-type": "text/plain"}, "body": "x", "requestContext": {"http": {"method": "POST"}}}));
+        let bad = event(
+            json!({"headers": {"content-type": "text/plain"}, "body": "x", "requestContext": {"http": {"method": "POST"}}}),
+        );
         assert!(parse_decision_body(&bad).is_err());
     }
 
     #[test]
     fn sample_events_decode() {
-        let get: Value = serde_json::from_str(include_str!("../../../events/approval-handler/get-page.json")).unwrap();
-        let post: Value = serde_json::from_str(include_str!("../../../events/approval-handler/post-decision.json")).unwrap();
-        let iam: Value = serde_json::from_str(include_str!("../../../events/approval-handler/post-decision-iam.json")).unwrap();
-        let req: Value = serde_json::from_str(include_str!("../../../events/approval-handler/request.json")).unwrap();
+        let get: Value = serde_json::from_str(include_str!(
+            "../../../events/approval-handler/get-page.json"
+        ))
+        .unwrap();
+        let post: Value = serde_json::from_str(include_str!(
+            "../../../events/approval-handler/post-decision.json"
+        ))
+        .unwrap();
+        let iam: Value = serde_json::from_str(include_str!(
+            "../../../events/approval-handler/post-decision-iam.json"
+        ))
+        .unwrap();
+        let req: Value = serde_json::from_str(include_str!(
+            "../../../events/approval-handler/request.json"
+        ))
+        .unwrap();
         for e in [&get, &post, &iam] {
             assert!(is_http_event(e));
             let r: ApiGatewayV2httpRequest = serde_json::from_value(e.clone()).unwrap();

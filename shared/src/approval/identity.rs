@@ -58,7 +58,11 @@ pub struct Identity {
 impl Identity {
     /// From JWT authorizer claims; `None` without a subject (not authenticated).
     pub fn from_jwt_claims(claims: &HashMap<String, String>) -> Option<Identity> {
-        let sub = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?.to_string();
+        let sub = claims
+            .get("sub")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())?
+            .to_string();
         let email = claims
             .get("email")
             .map(|e| e.trim().to_ascii_lowercase())
@@ -75,7 +79,11 @@ impl Identity {
         let mut broad = exact.clone();
         for k in ["cognito:groups", "groups"] {
             if let Some(g) = claims.get(k) {
-                broad.extend(parse_group_claim(g).into_iter().map(|g| format!("group:{g}")));
+                broad.extend(
+                    parse_group_claim(g)
+                        .into_iter()
+                        .map(|g| format!("group:{g}")),
+                );
             }
         }
         Some(Identity {
@@ -114,7 +122,10 @@ impl Identity {
     /// True when any entry of `approvers` names this caller (by subject, email, ARN, the
     /// role of an assumed-role session, or `group:<name>`).
     pub fn may_approve(&self, approvers: &[String]) -> bool {
-        approvers.iter().map(|a| normalise(a)).any(|a| !a.is_empty() && self.broad.contains(&a))
+        approvers
+            .iter()
+            .map(|a| normalise(a))
+            .any(|a| !a.is_empty() && self.broad.contains(&a))
     }
 
     /// True when this caller is the one who started the run.
@@ -161,7 +172,9 @@ fn split_iam_arn(s: &str) -> Option<(String, &str)> {
 }
 
 fn is_role_arn(s: &str) -> bool {
-    split_iam_arn(s).map(|(_, r)| r.starts_with("role/")).unwrap_or(false)
+    split_iam_arn(s)
+        .map(|(_, r)| r.starts_with("role/"))
+        .unwrap_or(false)
 }
 
 /// `arn:aws:sts::1:assumed-role/Role/session` → `arn:aws:iam::1:role/Role`.
@@ -192,7 +205,10 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -209,11 +225,17 @@ mod tests {
         assert!(id.may_approve(&["u-123".into()]));
         assert!(id.may_approve(&["group:ml-leads".into()]));
         assert!(!id.may_approve(&["group:ml".into(), "bob@example.org".into(), "".into()]));
-        assert!(!id.may_approve(&["ml-leads".into()]), "a group name alone is not a person");
+        assert!(
+            !id.may_approve(&["ml-leads".into()]),
+            "a group name alone is not a person"
+        );
         assert!(id.is_starter(Some("alice@example.org")));
         assert!(!id.is_starter(Some("group:ml-leads")));
         assert!(!id.is_starter(None));
-        assert!(Identity::from_jwt_claims(&claims(&[("email", "x@y.z")])).is_none(), "no subject");
+        assert!(
+            Identity::from_jwt_claims(&claims(&[("email", "x@y.z")])).is_none(),
+            "no subject"
+        );
     }
 
     #[test]
@@ -229,9 +251,12 @@ mod tests {
         // A colleague in the same role is not the starter...
         assert!(!id.is_starter(Some("arn:aws:sts::111122223333:assumed-role/Reviewer/bob")));
         // ...the same session is, and so is the role when that is all we know.
-        assert!(id.is_starter(Some("arn:aws:sts::111122223333:assumed-role/Reviewer/alice")));
+        assert!(id.is_starter(Some(
+            "arn:aws:sts::111122223333:assumed-role/Reviewer/alice"
+        )));
         assert!(id.is_starter(Some("arn:aws:iam::111122223333:role/Reviewer")));
-        let user = Identity::from_principal_arn("arn:aws:iam::1:user/ops/carol", IdentityKind::Sts).unwrap();
+        let user = Identity::from_principal_arn("arn:aws:iam::1:user/ops/carol", IdentityKind::Sts)
+            .unwrap();
         assert!(user.may_approve(&["arn:aws:iam::1:user/carol".into()]));
         assert!(Identity::from_principal_arn(" ", IdentityKind::Iam).is_none());
     }

@@ -26,10 +26,16 @@ pub struct MetricRow {
 /// Names whose smaller values are better, so a bare-number threshold is a maximum.
 fn lower_is_better(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["loss", "error", "rmse", "mae", "mse", "latency", "logloss"].iter().any(|k| n.contains(k))
+    ["loss", "error", "rmse", "mae", "mse", "latency", "logloss"]
+        .iter()
+        .any(|k| n.contains(k))
 }
 
-fn threshold(name: &str, t: Option<&Value>, higher_is_better: Option<bool>) -> (Option<f64>, Option<f64>) {
+fn threshold(
+    name: &str,
+    t: Option<&Value>,
+    higher_is_better: Option<bool>,
+) -> (Option<f64>, Option<f64>) {
     match t {
         Some(Value::Number(n)) => {
             let v = n.as_f64();
@@ -39,17 +45,35 @@ fn threshold(name: &str, t: Option<&Value>, higher_is_better: Option<bool>) -> (
                 (None, v)
             }
         }
-        Some(Value::Object(o)) => (o.get("min").and_then(Value::as_f64), o.get("max").and_then(Value::as_f64)),
+        Some(Value::Object(o)) => (
+            o.get("min").and_then(Value::as_f64),
+            o.get("max").and_then(Value::as_f64),
+        ),
         _ => (None, None),
     }
 }
 
-fn row(name: &str, candidate: Option<f64>, baseline: Option<f64>, min: Option<f64>, max: Option<f64>) -> MetricRow {
+fn row(
+    name: &str,
+    candidate: Option<f64>,
+    baseline: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> MetricRow {
     let passed = match (candidate, min, max) {
         (Some(_), None, None) | (None, _, _) => None,
-        (Some(c), lo, hi) => Some(lo.map(|l| c >= l).unwrap_or(true) && hi.map(|h| c <= h).unwrap_or(true)),
+        (Some(c), lo, hi) => {
+            Some(lo.map(|l| c >= l).unwrap_or(true) && hi.map(|h| c <= h).unwrap_or(true))
+        }
     };
-    MetricRow { name: name.to_string(), candidate, baseline, min, max, passed }
+    MetricRow {
+        name: name.to_string(),
+        candidate,
+        baseline,
+        min,
+        max,
+        passed,
+    }
 }
 
 /// The table rows, sorted by metric name; unknown shapes give no rows.
@@ -59,8 +83,14 @@ pub fn metric_rows(metrics: &Value) -> Vec<MetricRow> {
     };
     if let Some(Value::Object(cand)) = obj.get("candidate") {
         let empty = Map::new();
-        let base = obj.get("baseline").and_then(Value::as_object).unwrap_or(&empty);
-        let thr = obj.get("thresholds").and_then(Value::as_object).unwrap_or(&empty);
+        let base = obj
+            .get("baseline")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let thr = obj
+            .get("thresholds")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let mut names: Vec<&String> = cand.keys().chain(base.keys()).chain(thr.keys()).collect();
         names.sort();
         names.dedup();
@@ -68,7 +98,13 @@ pub fn metric_rows(metrics: &Value) -> Vec<MetricRow> {
             .into_iter()
             .map(|n| {
                 let (min, max) = threshold(n, thr.get(n), None);
-                row(n, cand.get(n).and_then(Value::as_f64), base.get(n).and_then(Value::as_f64), min, max)
+                row(
+                    n,
+                    cand.get(n).and_then(Value::as_f64),
+                    base.get(n).and_then(Value::as_f64),
+                    min,
+                    max,
+                )
             })
             .collect();
     }
@@ -77,10 +113,14 @@ pub fn metric_rows(metrics: &Value) -> Vec<MetricRow> {
         .filter_map(|(n, v)| match v {
             Value::Number(x) => Some(row(n, x.as_f64(), None, None, None)),
             Value::Object(o) => {
-                let cand = o.get("candidate").or_else(|| o.get("value")).and_then(Value::as_f64);
+                let cand = o
+                    .get("candidate")
+                    .or_else(|| o.get("value"))
+                    .and_then(Value::as_f64);
                 let base = o.get("baseline").and_then(Value::as_f64);
                 let hib = o.get("higher_is_better").and_then(Value::as_bool);
-                let (min, max) = threshold(n, o.get("threshold").or_else(|| o.get("thresholds")), hib);
+                let (min, max) =
+                    threshold(n, o.get("threshold").or_else(|| o.get("thresholds")), hib);
                 Some(row(n, cand, base, min, max))
             }
             _ => None,
@@ -103,7 +143,10 @@ mod tests {
             "thresholds": {"auc": 0.85, "logloss": 0.29}
         }));
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], row("auc", Some(0.91), Some(0.90), Some(0.85), None));
+        assert_eq!(
+            rows[0],
+            row("auc", Some(0.91), Some(0.90), Some(0.85), None)
+        );
         assert_eq!(rows[0].passed, Some(true));
         assert_eq!(rows[1].max, Some(0.29), "loss threshold is a maximum");
         assert_eq!(rows[1].passed, Some(false));

@@ -39,8 +39,8 @@ pub mod http;
 pub use identity::{Identity, IdentityKind};
 pub use metrics::{metric_rows, MetricRow};
 pub use model::{
-    constant_time_eq, is_valid_id, new_approval_id, new_csrf_token, ApprovalRecord, ApprovalRequest, Decision, DecisionInfo,
-    Status, TaskToken,
+    constant_time_eq, is_valid_id, new_approval_id, new_csrf_token, ApprovalRecord,
+    ApprovalRequest, Decision, DecisionInfo, Status, TaskToken,
 };
 pub use page::render_page;
 pub use page::PageContext;
@@ -139,10 +139,15 @@ impl ApprovalConfig {
         let d = ApprovalConfig::default();
         ApprovalConfig {
             bucket: var("TRAINGUARD_APPROVAL_BUCKET"),
-            base_url: var("TRAINGUARD_APPROVAL_BASE_URL").map(|u| u.trim_end_matches('/').to_string()),
+            base_url: var("TRAINGUARD_APPROVAL_BASE_URL")
+                .map(|u| u.trim_end_matches('/').to_string()),
             topic_arn: var("TRAINGUARD_APPROVAL_TOPIC_ARN"),
-            record_prefix: var("TRAINGUARD_APPROVAL_PREFIX").map(normalise_prefix).unwrap_or(d.record_prefix),
-            audit_prefix: var("TRAINGUARD_AUDIT_PREFIX").map(normalise_prefix).unwrap_or(d.audit_prefix),
+            record_prefix: var("TRAINGUARD_APPROVAL_PREFIX")
+                .map(normalise_prefix)
+                .unwrap_or(d.record_prefix),
+            audit_prefix: var("TRAINGUARD_AUDIT_PREFIX")
+                .map(normalise_prefix)
+                .unwrap_or(d.audit_prefix),
             default_expiry_seconds: var("TRAINGUARD_APPROVAL_DEFAULT_EXPIRY_SECONDS")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(d.default_expiry_seconds),
@@ -155,25 +160,28 @@ impl ApprovalConfig {
 
     /// The bucket, or `Approval.Misconfigured`.
     pub fn require_bucket(&self) -> Result<&str, ApprovalError> {
-        self.bucket
-            .as_deref()
-            .ok_or_else(|| ApprovalError::Misconfigured("TRAINGUARD_APPROVAL_BUCKET is not set".into()))
+        self.bucket.as_deref().ok_or_else(|| {
+            ApprovalError::Misconfigured("TRAINGUARD_APPROVAL_BUCKET is not set".into())
+        })
     }
 
     /// The base URL, or `Approval.Misconfigured`.
     pub fn require_base_url(&self) -> Result<&str, ApprovalError> {
-        let base = self
-            .base_url
-            .as_deref()
-            .ok_or_else(|| ApprovalError::Misconfigured("TRAINGUARD_APPROVAL_BASE_URL is not set".into()))?;
-        url::Url::parse(base)
-            .map_err(|e| ApprovalError::Misconfigured(format!("TRAINGUARD_APPROVAL_BASE_URL {base:?}: {e}")))?;
+        let base = self.base_url.as_deref().ok_or_else(|| {
+            ApprovalError::Misconfigured("TRAINGUARD_APPROVAL_BASE_URL is not set".into())
+        })?;
+        url::Url::parse(base).map_err(|e| {
+            ApprovalError::Misconfigured(format!("TRAINGUARD_APPROVAL_BASE_URL {base:?}: {e}"))
+        })?;
         Ok(base)
     }
 
     /// The page link for an approval.
     pub fn page_url(&self, id: &str) -> Result<String, ApprovalError> {
-        Ok(format!("{}/approvals/{id}", self.require_base_url()?.trim_end_matches('/')))
+        Ok(format!(
+            "{}/approvals/{id}",
+            self.require_base_url()?.trim_end_matches('/')
+        ))
     }
 
     /// The origin (`scheme://host[:port]`) of the base URL, for the cross-site check.
@@ -185,18 +193,24 @@ impl ApprovalConfig {
 
 /// One entry point for both event shapes the function receives: an API Gateway HTTP API
 /// (v2) request, or the state machine's approval request (it carries `task_token`).
-pub async fn handle_event(service: &ApprovalService, event: serde_json::Value) -> Result<serde_json::Value, ApprovalError> {
+pub async fn handle_event(
+    service: &ApprovalService,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, ApprovalError> {
     if http::is_http_event(&event) {
         return Ok(http::handle(service, event).await.to_value());
     }
     if event.get("task_token").is_some() {
         let created = service.create(event).await?;
-        return serde_json::to_value(created)
-            .map_err(|e| ApprovalError::Common(crate::error::CommonError::InvalidInput(e.to_string())));
+        return serde_json::to_value(created).map_err(|e| {
+            ApprovalError::Common(crate::error::CommonError::InvalidInput(e.to_string()))
+        });
     }
-    Err(ApprovalError::Common(crate::error::CommonError::InvalidInput(
-        "neither an HTTP API v2 request nor an approval request with `task_token`".into(),
-    )))
+    Err(ApprovalError::Common(
+        crate::error::CommonError::InvalidInput(
+            "neither an HTTP API v2 request nor an approval request with `task_token`".into(),
+        ),
+    ))
 }
 
 fn normalise_prefix(p: String) -> String {
@@ -218,7 +232,11 @@ mod tests {
             ApprovalError::InvalidRequest(String::new()),
             ApprovalError::Misconfigured(String::new()),
         ] {
-            assert!(ERRORS.iter().any(|d| d.name == e.error_name()), "{}", e.error_name());
+            assert!(
+                ERRORS.iter().any(|d| d.name == e.error_name()),
+                "{}",
+                e.error_name()
+            );
         }
         assert!(ERRORS.iter().any(|d| d.name == REJECTED_ERROR));
     }
@@ -230,9 +248,15 @@ mod tests {
             ..ApprovalConfig::default()
         };
         assert_eq!(c.base_origin().as_deref(), Some("https://abc.example.com"));
-        assert_eq!(c.page_url("ab12").unwrap(), "https://abc.example.com/prod/approvals/ab12");
         assert_eq!(
-            ApprovalConfig::default().page_url("x").unwrap_err().error_name(),
+            c.page_url("ab12").unwrap(),
+            "https://abc.example.com/prod/approvals/ab12"
+        );
+        assert_eq!(
+            ApprovalConfig::default()
+                .page_url("x")
+                .unwrap_err()
+                .error_name(),
             "Approval.Misconfigured"
         );
         assert_eq!(normalise_prefix("/a/b".into()), "a/b/");

@@ -78,27 +78,43 @@ pub const MAX_EXPIRY_SECONDS: u64 = 30 * 86_400;
 
 impl ApprovalRequest {
     /// Check the request and compute its expiry.
-    pub fn validate(&self, now: DateTime<Utc>, default_expiry_seconds: u64) -> Result<DateTime<Utc>, ApprovalError> {
+    pub fn validate(
+        &self,
+        now: DateTime<Utc>,
+        default_expiry_seconds: u64,
+    ) -> Result<DateTime<Utc>, ApprovalError> {
         let len = self.task_token.expose().len();
         if len == 0 || len > 2048 {
             return Err(ApprovalError::InvalidRequest(format!(
                 "task_token must be 1..2048 characters (got {len}); pass $$.Task.Token"
             )));
         }
-        let approvers: Vec<&String> = self.approvers.iter().filter(|a| !a.trim().is_empty()).collect();
+        let approvers: Vec<&String> = self
+            .approvers
+            .iter()
+            .filter(|a| !a.trim().is_empty())
+            .collect();
         if approvers.is_empty() {
-            return Err(ApprovalError::InvalidRequest("approvers is empty: nobody could approve".into()));
+            return Err(ApprovalError::InvalidRequest(
+                "approvers is empty: nobody could approve".into(),
+            ));
         }
         let expires_at = match (self.expires_at, self.expires_in_seconds) {
             (Some(at), _) => at,
             (None, Some(s)) => now + Duration::seconds(s.min(MAX_EXPIRY_SECONDS) as i64),
-            (None, None) => now + Duration::seconds(default_expiry_seconds.min(MAX_EXPIRY_SECONDS) as i64),
+            (None, None) => {
+                now + Duration::seconds(default_expiry_seconds.min(MAX_EXPIRY_SECONDS) as i64)
+            }
         };
         if expires_at <= now {
-            return Err(ApprovalError::InvalidRequest(format!("expires_at {expires_at} is not in the future")));
+            return Err(ApprovalError::InvalidRequest(format!(
+                "expires_at {expires_at} is not in the future"
+            )));
         }
         if expires_at > now + Duration::seconds(MAX_EXPIRY_SECONDS as i64) {
-            return Err(ApprovalError::InvalidRequest(format!("expires_at {expires_at} is more than 30 days away")));
+            return Err(ApprovalError::InvalidRequest(format!(
+                "expires_at {expires_at} is more than 30 days away"
+            )));
         }
         Ok(expires_at)
     }
@@ -208,7 +224,12 @@ pub struct ApprovalRecord {
 
 impl ApprovalRecord {
     /// A new pending record from a validated request.
-    pub fn new(req: &ApprovalRequest, id: String, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        req: &ApprovalRequest,
+        id: String,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Self {
         ApprovalRecord {
             approval_id: id,
             status: Status::Pending,
@@ -220,7 +241,12 @@ impl ApprovalRecord {
             report_uri: req.report_uri.clone(),
             drift: req.drift.clone(),
             started_by: req.started_by.clone(),
-            approvers: req.approvers.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            approvers: req
+                .approvers
+                .iter()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
             task_token: req.task_token.clone(),
             csrf_token: new_csrf_token(),
             decision: None,
@@ -273,7 +299,10 @@ pub fn new_csrf_token() -> String {
 /// True for exactly 32 lowercase hex digits: anything else is refused before it can
 /// become part of an S3 key.
 pub fn is_valid_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Compare secrets in time independent of where they differ.
@@ -304,7 +333,9 @@ mod tests {
         assert!(!rec.public_view().to_string().contains("SECRET"));
         assert!(!rec.public_view().to_string().contains(&rec.csrf_token));
         // ... but the stored record keeps it.
-        assert!(serde_json::to_string(&rec).unwrap().contains("SECRET+/=tok"));
+        assert!(serde_json::to_string(&rec)
+            .unwrap()
+            .contains("SECRET+/=tok"));
     }
 
     #[test]
@@ -313,7 +344,13 @@ mod tests {
         let b = new_approval_id();
         assert_ne!(a, b);
         assert!(is_valid_id(&a) && is_valid_id(&b));
-        for bad in ["", "../../etc/passwd", "ABCDEF0123456789abcdef0123456789", &a[..31], &format!("{a}0")] {
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "ABCDEF0123456789abcdef0123456789",
+            &a[..31],
+            &format!("{a}0"),
+        ] {
             assert!(!is_valid_id(bad), "{bad}");
         }
         assert_eq!(new_csrf_token().len(), 64);
@@ -323,10 +360,18 @@ mod tests {
     fn expiry_rules() {
         let now = Utc::now();
         let ok = req(json!({"task_token": "t", "approvers": ["a"], "expires_in_seconds": 60}));
-        assert_eq!(ok.validate(now, 86_400).unwrap(), now + Duration::seconds(60));
+        assert_eq!(
+            ok.validate(now, 86_400).unwrap(),
+            now + Duration::seconds(60)
+        );
         let dflt = req(json!({"task_token": "t", "approvers": ["a"]}));
-        assert_eq!(dflt.validate(now, 100).unwrap(), now + Duration::seconds(100));
-        let past = req(json!({"task_token": "t", "approvers": ["a"], "expires_at": "2001-01-01T00:00:00Z"}));
+        assert_eq!(
+            dflt.validate(now, 100).unwrap(),
+            now + Duration::seconds(100)
+        );
+        let past = req(
+            json!({"task_token": "t", "approvers": ["a"], "expires_at": "2001-01-01T00:00:00Z"}),
+        );
         assert!(past.validate(now, 100).is_err());
         let none = req(json!({"task_token": "t", "approvers": [" "]}));
         assert!(none.validate(now, 100).is_err());

@@ -68,7 +68,11 @@ pub fn time_left(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// Why the viewer cannot decide, or `None` if they can.
-fn cannot_decide(rec: &ApprovalRecord, viewer: Option<&Identity>, now: DateTime<Utc>) -> Option<String> {
+fn cannot_decide(
+    rec: &ApprovalRecord,
+    viewer: Option<&Identity>,
+    now: DateTime<Utc>,
+) -> Option<String> {
     if rec.status != Status::Pending {
         return Some(String::new());
     }
@@ -77,9 +81,10 @@ fn cannot_decide(rec: &ApprovalRecord, viewer: Option<&Identity>, now: DateTime<
     }
     match viewer {
         None => Some("Sign in to decide.".into()),
-        Some(v) if !v.may_approve(&rec.approvers) => {
-            Some(format!("You ({}) are not on the list of approvers.", v.display))
-        }
+        Some(v) if !v.may_approve(&rec.approvers) => Some(format!(
+            "You ({}) are not on the list of approvers.",
+            v.display
+        )),
         Some(v) if v.is_starter(rec.started_by.as_deref()) => {
             Some("You started this run, so someone else has to approve it.".into())
         }
@@ -102,12 +107,19 @@ textarea{width:100%;min-height:5rem;font:inherit}button{font:inherit;padding:.5r
 /// Render the page for a record.
 pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
     let exec = rec.execution_name.as_deref().unwrap_or("(unnamed run)");
-    let shown_status = if rec.is_expired(ctx.now) { Status::Expired } else { rec.status };
+    let shown_status = if rec.is_expired(ctx.now) {
+        Status::Expired
+    } else {
+        rec.status
+    };
     let mut h = String::new();
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">");
     h.push_str("<meta name=\"referrer\" content=\"same-origin\">");
-    h.push_str(&format!("<title>Approve model: {}</title><style>{STYLE}</style></head><body>", escape(exec)));
+    h.push_str(&format!(
+        "<title>Approve model: {}</title><style>{STYLE}</style></head><body>",
+        escape(exec)
+    ));
     h.push_str(&format!(
         "<h1>Model approval: {}</h1><p><span id=\"status\" class=\"status {s}\">{s}</span> ",
         escape(exec),
@@ -123,10 +135,16 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
     h.push_str("</p><dl>");
     let mut dl = |k: &str, v: &str| h.push_str(&format!("<dt>{k}</dt><dd>{}</dd>", escape(v)));
     dl("Execution", exec);
-    dl("Model package", rec.model_package_arn.as_deref().unwrap_or("–"));
+    dl(
+        "Model package",
+        rec.model_package_arn.as_deref().unwrap_or("–"),
+    );
     dl("Started by", rec.started_by.as_deref().unwrap_or("–"));
     dl("Approvers", &rec.approvers.join(", "));
-    dl("Requested", &rec.created_at.format("%Y-%m-%d %H:%M UTC").to_string());
+    dl(
+        "Requested",
+        &rec.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    );
     h.push_str("</dl>");
 
     // Metrics.
@@ -172,7 +190,11 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
-                        .map(|f| f.as_str().map(str::to_string).unwrap_or_else(|| f.to_string()))
+                        .map(|f| {
+                            f.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| f.to_string())
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -216,7 +238,10 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
             d.decided_at.format("%Y-%m-%d %H:%M:%S UTC")
         ));
         if !d.comment.is_empty() {
-            h.push_str(&format!("<blockquote id=\"decision-comment\">{}</blockquote>", escape(&d.comment)));
+            h.push_str(&format!(
+                "<blockquote id=\"decision-comment\">{}</blockquote>",
+                escape(&d.comment)
+            ));
         }
         h.push_str("</section>");
     } else if rec.status == Status::Closed {
@@ -240,7 +265,10 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
                 escape(ctx.viewer.map(|v| v.display.as_str()).unwrap_or(""))
             ));
         }
-        Some(why) if !why.is_empty() => h.push_str(&format!("<p id=\"cannot-decide\" class=\"note\">{}</p>", escape(&why))),
+        Some(why) if !why.is_empty() => h.push_str(&format!(
+            "<p id=\"cannot-decide\" class=\"note\">{}</p>",
+            escape(&why)
+        )),
         Some(_) => {}
     }
     h.push_str("</body></html>");
@@ -269,15 +297,24 @@ mod tests {
     }
 
     fn ctx(viewer: Option<&Identity>) -> PageContext<'_> {
-        PageContext { viewer, links: &[], now: Utc::now(), form_action: "https://x/approvals/0/decision".into(), link_minutes: 15 }
+        PageContext {
+            viewer,
+            links: &[],
+            now: Utc::now(),
+            form_action: "https://x/approvals/0/decision".into(),
+            link_minutes: 15,
+        }
     }
 
     #[test]
     fn approver_sees_form_with_csrf_and_no_token() {
         let rec = record();
-        let claims = [("sub".to_string(), "a1".to_string()), ("email".to_string(), "alice@example.org".to_string())]
-            .into_iter()
-            .collect();
+        let claims = [
+            ("sub".to_string(), "a1".to_string()),
+            ("email".to_string(), "alice@example.org".to_string()),
+        ]
+        .into_iter()
+        .collect();
         let v = Identity::from_jwt_claims(&claims).unwrap();
         let page = render_page(&rec, &ctx(Some(&v)));
         assert!(page.contains("id=\"approve\"") && page.contains(&rec.csrf_token));
@@ -291,14 +328,20 @@ mod tests {
     fn others_see_why_not_and_decision_replaces_form() {
         let mut rec = record();
         let bob = Identity::from_jwt_claims(
-            &[("sub".to_string(), "b".to_string()), ("email".to_string(), "bob@example.org".to_string())]
-                .into_iter()
-                .collect(),
+            &[
+                ("sub".to_string(), "b".to_string()),
+                ("email".to_string(), "bob@example.org".to_string()),
+            ]
+            .into_iter()
+            .collect(),
         )
         .unwrap();
         let page = render_page(&rec, &ctx(Some(&bob)));
         assert!(!page.contains("id=\"approve\"") && page.contains("not on the list"));
-        assert!(!page.contains(&rec.csrf_token), "no CSRF token for those who cannot post");
+        assert!(
+            !page.contains(&rec.csrf_token),
+            "no CSRF token for those who cannot post"
+        );
         assert!(render_page(&rec, &ctx(None)).contains("Sign in"));
         rec.status = Status::Approved;
         rec.decision = Some(DecisionInfo {
@@ -312,7 +355,11 @@ mod tests {
             via: "http".into(),
         });
         let page = render_page(&rec, &ctx(Some(&bob)));
-        assert!(page.contains("id=\"decision\"") && page.contains("ship &lt;it&gt;") && !page.contains("<form"));
+        assert!(
+            page.contains("id=\"decision\"")
+                && page.contains("ship &lt;it&gt;")
+                && !page.contains("<form")
+        );
     }
 
     #[test]
@@ -320,7 +367,13 @@ mod tests {
         let now = Utc::now();
         assert_eq!(time_left(now, now), "expired");
         assert_eq!(time_left(now + Duration::seconds(30), now), "30 s left");
-        assert_eq!(time_left(now + Duration::seconds(3 * 3600 + 5 * 60), now), "3 h 05 min left");
-        assert_eq!(time_left(now + Duration::days(2) + Duration::hours(1), now), "2 d 1 h left");
+        assert_eq!(
+            time_left(now + Duration::seconds(3 * 3600 + 5 * 60), now),
+            "3 h 05 min left"
+        );
+        assert_eq!(
+            time_left(now + Duration::days(2) + Duration::hours(1), now),
+            "2 d 1 h left"
+        );
     }
 }

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use super::identity::Identity;
 use super::metrics::metric_rows;
 use super::model::{
-    constant_time_eq, is_valid_id, new_approval_id, ApprovalRecord, ApprovalRequest, Decision, DecisionInfo, Status,
+    constant_time_eq, is_valid_id, new_approval_id, ApprovalRecord, ApprovalRequest, Decision,
+    DecisionInfo, Status,
 };
 use super::store::{ApprovalStore, AuditEvent};
 use super::{ApprovalConfig, ApprovalError, REJECTED_ERROR};
@@ -88,7 +89,10 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Refusal::Unauthenticated => 401,
-            Refusal::NotApprover | Refusal::SelfApproval | Refusal::CrossSite(_) | Refusal::BadCsrf => 403,
+            Refusal::NotApprover
+            | Refusal::SelfApproval
+            | Refusal::CrossSite(_)
+            | Refusal::BadCsrf => 403,
             Refusal::UnknownId => 404,
             Refusal::AlreadyDecided(_) | Refusal::Conflict => 409,
             Refusal::Expired | Refusal::NoLongerOpen(_) => 410,
@@ -118,14 +122,26 @@ impl Refusal {
     /// A message for the person.
     pub fn message(&self) -> String {
         match self {
-            Refusal::Unauthenticated => "You are not signed in: decisions need an authenticated reviewer.".into(),
+            Refusal::Unauthenticated => {
+                "You are not signed in: decisions need an authenticated reviewer.".into()
+            }
             Refusal::NotApprover => "You are not on the list of approvers for this model.".into(),
-            Refusal::SelfApproval => "You started this pipeline run, so you cannot approve its model.".into(),
+            Refusal::SelfApproval => {
+                "You started this pipeline run, so you cannot approve its model.".into()
+            }
             Refusal::CrossSite(why) => format!("Cross-site request refused ({why})."),
-            Refusal::BadCsrf => "The form's security token is missing or wrong: reload the page and try again.".into(),
+            Refusal::BadCsrf => {
+                "The form's security token is missing or wrong: reload the page and try again."
+                    .into()
+            }
             Refusal::UnknownId => "There is no such approval.".into(),
-            Refusal::AlreadyDecided(s) => format!("This approval was already decided ({}); the first decision stands.", s.as_str()),
-            Refusal::Conflict => "The approval changed while you were deciding: reload the page.".into(),
+            Refusal::AlreadyDecided(s) => format!(
+                "This approval was already decided ({}); the first decision stands.",
+                s.as_str()
+            ),
+            Refusal::Conflict => {
+                "The approval changed while you were deciding: reload the page.".into()
+            }
             Refusal::Expired => "This approval has expired.".into(),
             Refusal::NoLongerOpen(why) => format!("This approval is no longer open ({why})."),
             Refusal::BadRequest(why) => format!("Bad request: {why}."),
@@ -185,7 +201,12 @@ impl ApprovalService {
     pub fn new(clients: &Clients, config: ApprovalConfig) -> Result<Self, ApprovalError> {
         let bucket = config.require_bucket()?.to_string();
         Ok(ApprovalService {
-            store: ApprovalStore::new(clients.s3.clone(), &bucket, &config.record_prefix, &config.audit_prefix),
+            store: ApprovalStore::new(
+                clients.s3.clone(),
+                &bucket,
+                &config.record_prefix,
+                &config.audit_prefix,
+            ),
             config,
             s3: clients.s3.clone(),
             sfn: clients.sfn.clone(),
@@ -196,9 +217,16 @@ impl ApprovalService {
 
     /// The state machine's request: store the record, notify, return at once.
     pub async fn create(&self, input: Value) -> Result<Created, ApprovalError> {
-        let raw_token = input.get("task_token").and_then(Value::as_str).unwrap_or_default().to_string();
+        let raw_token = input
+            .get("task_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let req: ApprovalRequest = serde_json::from_value(input).map_err(|e| {
-            CommonError::InvalidInput(format!("approval request: {}", redact(&e.to_string(), &raw_token)))
+            CommonError::InvalidInput(format!(
+                "approval request: {}",
+                redact(&e.to_string(), &raw_token)
+            ))
         })?;
         let now = Utc::now();
         let expires_at = req.validate(now, self.config.default_expiry_seconds)?;
@@ -207,8 +235,15 @@ impl ApprovalService {
         let rec = ApprovalRecord::new(&req, id.clone(), now, expires_at);
         self.store.create(&rec).await?;
 
-        if let Some(exec) = req.execution_name.as_deref().filter(|e| !e.is_empty() && !e.contains('/')) {
-            let bucket = req.bucket.clone().unwrap_or_else(|| self.store.bucket.clone());
+        if let Some(exec) = req
+            .execution_name
+            .as_deref()
+            .filter(|e| !e.is_empty() && !e.contains('/'))
+        {
+            let bucket = req
+                .bucket
+                .clone()
+                .unwrap_or_else(|| self.store.bucket.clone());
             if let Err(e) = self.store.write_pointer(&bucket, exec, &id).await {
                 tracing::warn!(approval_id = %id, error = %e, "could not write the lineage pointer");
             }
@@ -238,7 +273,11 @@ impl ApprovalService {
             return Err(e.into());
         }
         tracing::info!(approval_id = %id, url = %url, expires_at = %expires_at, "approval requested");
-        Ok(Created { approval_id: id, url, expires_at })
+        Ok(Created {
+            approval_id: id,
+            url,
+            expires_at,
+        })
     }
 
     /// Publish the notification: the page link and a short summary, never a token.
@@ -274,7 +313,12 @@ impl ApprovalService {
                     Some(false) => " BELOW THRESHOLD",
                     None => "",
                 };
-                lines.push(format!("  {}: {} / {}{verdict}", r.name, f(r.candidate), f(r.baseline)));
+                lines.push(format!(
+                    "  {}: {} / {}{verdict}",
+                    r.name,
+                    f(r.candidate),
+                    f(r.baseline)
+                ));
             }
         }
         if let Some(d) = rec.drift.get("drift_detected").and_then(Value::as_bool) {
@@ -305,7 +349,8 @@ impl ApprovalService {
             principal: req.identity.as_ref().map(|i| i.principal.clone()),
             actor_kind: req.identity.as_ref().map(|i| i.kind.as_str().to_string()),
             decision: req.decision,
-            comment: (!req.comment.is_empty()).then(|| req.comment.chars().take(MAX_COMMENT_CHARS).collect()),
+            comment: (!req.comment.is_empty())
+                .then(|| req.comment.chars().take(MAX_COMMENT_CHARS).collect()),
             source_ip: req.source_ip.clone(),
             user_agent: req.user_agent.clone(),
             via: Some(req.via.as_str().into()),
@@ -326,9 +371,19 @@ impl ApprovalService {
         refusal
     }
 
-    async fn audit_refusal(&self, req: &DecideRequest, rec: Option<&ApprovalRecord>, refusal: &Refusal) {
+    async fn audit_refusal(
+        &self,
+        req: &DecideRequest,
+        rec: Option<&ApprovalRecord>,
+        refusal: &Refusal,
+    ) {
         let mut ev = self.audit_base(req, rec);
-        ev.event = if matches!(refusal, Refusal::Unavailable(_)) { "failed" } else { "refused" }.into();
+        ev.event = if matches!(refusal, Refusal::Unavailable(_)) {
+            "failed"
+        } else {
+            "refused"
+        }
+        .into();
         ev.reason = Some(format!("{}: {}", refusal.code(), refusal.message()));
         ev.http_status = Some(refusal.status());
         self.audit(ev).await;
@@ -365,7 +420,11 @@ impl ApprovalService {
         result
     }
 
-    async fn decide_inner(&self, req: &DecideRequest, seen: &mut Option<ApprovalRecord>) -> Result<Outcome, Refusal> {
+    async fn decide_inner(
+        &self,
+        req: &DecideRequest,
+        seen: &mut Option<ApprovalRecord>,
+    ) -> Result<Outcome, Refusal> {
         let identity = req.identity.as_ref().ok_or(Refusal::Unauthenticated)?;
         let (rec, etag) = self
             .store
@@ -404,11 +463,13 @@ impl ApprovalService {
             let _ = self.store.replace(&exp, &etag).await;
             return Err(Refusal::Expired);
         }
-        let decision = req
-            .decision
-            .ok_or_else(|| Refusal::BadRequest("`decision` must be `approve` or `reject`".into()))?;
+        let decision = req.decision.ok_or_else(|| {
+            Refusal::BadRequest("`decision` must be `approve` or `reject`".into())
+        })?;
         if req.comment.chars().count() > MAX_COMMENT_CHARS {
-            return Err(Refusal::BadRequest(format!("the comment is longer than {MAX_COMMENT_CHARS} characters")));
+            return Err(Refusal::BadRequest(format!(
+                "the comment is longer than {MAX_COMMENT_CHARS} characters"
+            )));
         }
 
         // 1. Claim the decision: the first conditional write wins.
@@ -442,7 +503,9 @@ impl ApprovalService {
         );
         if let Err(e) = self.set_package_status(&rec, status, &note).await {
             self.revert(&claimed, &claimed_etag, &rec).await;
-            return Err(Refusal::Unavailable(format!("the model registry could not be updated ({e})")));
+            return Err(Refusal::Unavailable(format!(
+                "the model registry could not be updated ({e})"
+            )));
         }
 
         // 3. Resume the execution.
@@ -464,7 +527,15 @@ impl ApprovalService {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| (e.code().map(str::to_string), redact(&classify_sdk_error(&e, "SendTaskSuccess").to_string(), token))),
+                .map_err(|e| {
+                    (
+                        e.code().map(str::to_string),
+                        redact(
+                            &classify_sdk_error(&e, "SendTaskSuccess").to_string(),
+                            token,
+                        ),
+                    )
+                }),
             Decision::Reject => self
                 .sfn
                 .send_task_failure()
@@ -474,24 +545,42 @@ impl ApprovalService {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| (e.code().map(str::to_string), redact(&classify_sdk_error(&e, "SendTaskFailure").to_string(), token))),
+                .map_err(|e| {
+                    (
+                        e.code().map(str::to_string),
+                        redact(
+                            &classify_sdk_error(&e, "SendTaskFailure").to_string(),
+                            token,
+                        ),
+                    )
+                }),
         };
         if let Err((code, msg)) = sent {
             let _ = self
-                .set_package_status(&rec, ModelApprovalStatus::PendingManualApproval, "approval did not reach the pipeline")
+                .set_package_status(
+                    &rec,
+                    ModelApprovalStatus::PendingManualApproval,
+                    "approval did not reach the pipeline",
+                )
                 .await;
             return match code.as_deref() {
                 Some(c @ ("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
                     let mut closed = rec.clone();
                     closed.status = Status::Closed;
-                    closed.closed_reason = Some(format!("Step Functions no longer waits for this approval ({c})"));
+                    closed.closed_reason = Some(format!(
+                        "Step Functions no longer waits for this approval ({c})"
+                    ));
                     closed.updated_at = Some(Utc::now());
                     let _ = self.store.replace(&closed, &claimed_etag).await;
-                    Err(Refusal::NoLongerOpen(format!("Step Functions answered {c}")))
+                    Err(Refusal::NoLongerOpen(format!(
+                        "Step Functions answered {c}"
+                    )))
                 }
                 _ => {
                     self.revert(&claimed, &claimed_etag, &rec).await;
-                    Err(Refusal::Unavailable(format!("Step Functions could not be told ({msg})")))
+                    Err(Refusal::Unavailable(format!(
+                        "Step Functions could not be told ({msg})"
+                    )))
                 }
             };
         }
@@ -510,28 +599,46 @@ impl ApprovalService {
     async fn write_claim(&self, claimed: &ApprovalRecord, etag: &str) -> Result<String, Refusal> {
         match self.store.replace(claimed, etag).await {
             Ok(ConditionalPut::Written(Some(t))) => Ok(t),
-            Ok(ConditionalPut::Written(None)) => match self.store.load(&claimed.approval_id).await {
-                Ok(Some((_, t))) => Ok(t),
-                _ => Err(Refusal::Unavailable("could not read back the decision".into())),
-            },
-            Ok(ConditionalPut::PreconditionFailed) => match self.store.load(&claimed.approval_id).await {
-                Ok(Some((now, _))) if matches!(now.status, Status::Approved | Status::Rejected) => {
-                    Err(Refusal::AlreadyDecided(now.status))
+            Ok(ConditionalPut::Written(None)) => {
+                match self.store.load(&claimed.approval_id).await {
+                    Ok(Some((_, t))) => Ok(t),
+                    _ => Err(Refusal::Unavailable(
+                        "could not read back the decision".into(),
+                    )),
                 }
-                Ok(Some((now, _))) if now.status == Status::Closed => {
-                    Err(Refusal::NoLongerOpen(now.closed_reason.unwrap_or_else(|| "closed".into())))
+            }
+            Ok(ConditionalPut::PreconditionFailed) => {
+                match self.store.load(&claimed.approval_id).await {
+                    Ok(Some((now, _)))
+                        if matches!(now.status, Status::Approved | Status::Rejected) =>
+                    {
+                        Err(Refusal::AlreadyDecided(now.status))
+                    }
+                    Ok(Some((now, _))) if now.status == Status::Closed => Err(
+                        Refusal::NoLongerOpen(now.closed_reason.unwrap_or_else(|| "closed".into())),
+                    ),
+                    _ => Err(Refusal::Conflict),
                 }
-                _ => Err(Refusal::Conflict),
-            },
-            Err(e) => Err(Refusal::Unavailable(format!("could not record the decision ({e})"))),
+            }
+            Err(e) => Err(Refusal::Unavailable(format!(
+                "could not record the decision ({e})"
+            ))),
         }
     }
 
     /// Put the record back to what it was (the decision did not go through).
-    async fn revert(&self, claimed: &ApprovalRecord, claimed_etag: &str, original: &ApprovalRecord) {
+    async fn revert(
+        &self,
+        claimed: &ApprovalRecord,
+        claimed_etag: &str,
+        original: &ApprovalRecord,
+    ) {
         let mut back = original.clone();
         back.updated_at = Some(Utc::now());
-        if !matches!(self.store.replace(&back, claimed_etag).await, Ok(ConditionalPut::Written(_))) {
+        if !matches!(
+            self.store.replace(&back, claimed_etag).await,
+            Ok(ConditionalPut::Written(_))
+        ) {
             tracing::error!(approval_id = %claimed.approval_id, "could not revert the approval record");
         }
     }
@@ -576,7 +683,10 @@ impl ApprovalService {
     }
 
     /// Pending, unexpired approvals, newest first.
-    pub async fn list_pending(&self, viewer: Option<&Identity>) -> Result<Vec<PendingSummary>, CommonError> {
+    pub async fn list_pending(
+        &self,
+        viewer: Option<&Identity>,
+    ) -> Result<Vec<PendingSummary>, CommonError> {
         let now = Utc::now();
         Ok(self
             .store
@@ -604,8 +714,16 @@ impl ApprovalService {
         if u.is_prefix() {
             return None;
         }
-        let cfg = PresigningConfig::expires_in(StdDuration::from_secs(self.config.presign_seconds)).ok()?;
-        match self.s3.get_object().bucket(&u.bucket).key(&u.key).presigned(cfg).await {
+        let cfg = PresigningConfig::expires_in(StdDuration::from_secs(self.config.presign_seconds))
+            .ok()?;
+        match self
+            .s3
+            .get_object()
+            .bucket(&u.bucket)
+            .key(&u.key)
+            .presigned(cfg)
+            .await
+        {
             Ok(p) => Some(p.uri().to_string()),
             Err(e) => {
                 tracing::warn!(uri = %u, error = %e, "could not presign a report link");
@@ -620,7 +738,10 @@ impl ApprovalService {
         if let Some(u) = &rec.report_uri {
             wanted.push(("Evaluation report".into(), u.clone()));
         }
-        for (key, label) in [("html_report_uri", "Drift report (HTML)"), ("report_uri", "Drift report (JSON)")] {
+        for (key, label) in [
+            ("html_report_uri", "Drift report (HTML)"),
+            ("report_uri", "Drift report (JSON)"),
+        ] {
             if let Some(u) = rec.drift.get(key).and_then(Value::as_str) {
                 wanted.push((label.into(), u.to_string()));
             }
@@ -662,12 +783,17 @@ mod tests {
         assert_eq!(Refusal::UnknownId.status(), 404);
         assert_eq!(Refusal::AlreadyDecided(Status::Rejected).status(), 409);
         assert_eq!(Refusal::NoLongerOpen(String::new()).status(), 410);
-        assert!(Refusal::NoLongerOpen("x".into()).message().contains("no longer open"));
+        assert!(Refusal::NoLongerOpen("x".into())
+            .message()
+            .contains("no longer open"));
     }
 
     #[test]
     fn redaction() {
-        assert_eq!(redact("bad token AAA+/= here", "AAA+/="), "bad token <redacted> here");
+        assert_eq!(
+            redact("bad token AAA+/= here", "AAA+/="),
+            "bad token <redacted> here"
+        );
         assert_eq!(redact("x", ""), "x");
     }
 }

@@ -58,7 +58,12 @@ pub struct ApprovalStore {
 }
 
 impl ApprovalStore {
-    pub fn new(s3: aws_sdk_s3::Client, bucket: &str, record_prefix: &str, audit_prefix: &str) -> Self {
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        bucket: &str,
+        record_prefix: &str,
+        audit_prefix: &str,
+    ) -> Self {
         ApprovalStore {
             store: S3Store::new(s3.clone()),
             s3,
@@ -79,7 +84,14 @@ impl ApprovalStore {
             return Ok(None);
         }
         let uri = self.record_uri(id);
-        let out = match self.s3.get_object().bucket(&uri.bucket).key(&uri.key).send().await {
+        let out = match self
+            .s3
+            .get_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 let c = classify_sdk_error(&e, &format!("GetObject {uri}"));
@@ -102,22 +114,35 @@ impl ApprovalStore {
     }
 
     fn encode(rec: &ApprovalRecord) -> Result<Vec<u8>, CommonError> {
-        serde_json::to_vec_pretty(rec).map_err(|e| CommonError::Storage(format!("encoding record: {e}")))
+        serde_json::to_vec_pretty(rec)
+            .map_err(|e| CommonError::Storage(format!("encoding record: {e}")))
     }
 
     /// Store a new record; fails if the id already exists (it never should: 128 bits).
     pub async fn create(&self, rec: &ApprovalRecord) -> Result<(), CommonError> {
         let uri = self.record_uri(&rec.approval_id);
-        match self.store.put_conditional(&uri, Self::encode(rec)?, "application/json", None).await? {
+        match self
+            .store
+            .put_conditional(&uri, Self::encode(rec)?, "application/json", None)
+            .await?
+        {
             ConditionalPut::Written(_) => Ok(()),
-            ConditionalPut::PreconditionFailed => Err(CommonError::Storage(format!("{uri} already exists"))),
+            ConditionalPut::PreconditionFailed => {
+                Err(CommonError::Storage(format!("{uri} already exists")))
+            }
         }
     }
 
     /// Replace the record only if it is still the version with `etag`.
-    pub async fn replace(&self, rec: &ApprovalRecord, etag: &str) -> Result<ConditionalPut, CommonError> {
+    pub async fn replace(
+        &self,
+        rec: &ApprovalRecord,
+        etag: &str,
+    ) -> Result<ConditionalPut, CommonError> {
         let uri = self.record_uri(&rec.approval_id);
-        self.store.put_conditional(&uri, Self::encode(rec)?, "application/json", Some(etag)).await
+        self.store
+            .put_conditional(&uri, Self::encode(rec)?, "application/json", Some(etag))
+            .await
     }
 
     /// Every record (any status), newest first.
@@ -125,8 +150,12 @@ impl ApprovalStore {
         let prefix = S3Uri::new(&self.bucket, &self.record_prefix);
         let mut out = Vec::new();
         for obj in self.store.list(&prefix).await? {
-            let Some(name) = obj.uri.key.strip_prefix(&self.record_prefix) else { continue };
-            let Some(id) = name.strip_suffix(".json") else { continue };
+            let Some(name) = obj.uri.key.strip_prefix(&self.record_prefix) else {
+                continue;
+            };
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
             if !is_valid_id(id) {
                 continue;
             }
@@ -139,13 +168,20 @@ impl ApprovalStore {
     }
 
     /// Write the lineage pointer under the execution's prefix.
-    pub async fn write_pointer(&self, bucket: &str, execution: &str, id: &str) -> Result<S3Uri, CommonError> {
+    pub async fn write_pointer(
+        &self,
+        bucket: &str,
+        execution: &str,
+        id: &str,
+    ) -> Result<S3Uri, CommonError> {
         let uri = S3Uri::new(bucket, format!("pipeline/{execution}/approvals/{id}.json"));
         let body = serde_json::json!({
             "approval_id": id,
             "record_uri": self.record_uri(id).to_string(),
         });
-        self.store.put(&uri, body.to_string(), "application/json").await?;
+        self.store
+            .put(&uri, body.to_string(), "application/json")
+            .await?;
         Ok(uri)
     }
 
@@ -154,13 +190,17 @@ impl ApprovalStore {
         let at = event.at.unwrap_or_else(Utc::now);
         let mut ev = event.clone();
         ev.at = Some(at);
-        let body =
-            serde_json::to_vec_pretty(&ev).map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
+        let body = serde_json::to_vec_pretty(&ev)
+            .map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
         // A fresh random suffix each try: a collision (never expected) just tries again.
         for _ in 0..3 {
             let mut r = [0u8; 6];
             rand::rngs::OsRng.fill_bytes(&mut r);
-            let id = ev.approval_id.as_deref().filter(|i| is_valid_id(i)).unwrap_or("unknown");
+            let id = ev
+                .approval_id
+                .as_deref()
+                .filter(|i| is_valid_id(i))
+                .unwrap_or("unknown");
             let key = format!(
                 "{}{}/{}-{id}-{}-{}.json",
                 self.audit_prefix,
@@ -170,12 +210,16 @@ impl ApprovalStore {
                 hex::encode(r)
             );
             let uri = S3Uri::new(&self.bucket, key);
-            if let ConditionalPut::Written(_) =
-                self.store.put_conditional(&uri, body.clone(), "application/json", None).await?
+            if let ConditionalPut::Written(_) = self
+                .store
+                .put_conditional(&uri, body.clone(), "application/json", None)
+                .await?
             {
                 return Ok(uri);
             }
         }
-        Err(CommonError::Storage("could not find a free audit key".into()))
+        Err(CommonError::Storage(
+            "could not find a free audit key".into(),
+        ))
     }
 }

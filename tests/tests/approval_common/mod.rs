@@ -74,7 +74,10 @@ pub struct RawRequest {
 
 impl RawRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -118,12 +121,25 @@ pub async fn read_request(s: &mut TcpStream) -> Option<RawRequest> {
         buf.extend_from_slice(&tmp[..n]);
     }
     let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
-    Some(RawRequest { method, path, headers, body })
+    Some(RawRequest {
+        method,
+        path,
+        headers,
+        body,
+    })
 }
 
 /// Write a response and close.
-pub async fn write_response(s: &mut TcpStream, status: u16, headers: &[(String, String)], body: &[u8]) {
-    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+pub async fn write_response(
+    s: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -141,9 +157,15 @@ pub async fn http_get(port: u16, path: &str) -> String {
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     // moto may answer chunked; data.json is one JSON document, so strip chunk framing.
-    if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut rest = body.as_str();
         let mut joined = String::new();
         while let Some((size, tail)) = rest.split_once("\r\n") {
@@ -171,7 +193,10 @@ pub async fn enable_sfn_execution(port: u16) {
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 20") || out.starts_with("HTTP/1.0 20"), "moto config: {out}");
+    assert!(
+        out.starts_with("HTTP/1.1 20") || out.starts_with("HTTP/1.0 20"),
+        "moto config: {out}"
+    );
 }
 
 // ---------------------------------------------------------------- API Gateway events
@@ -187,7 +212,13 @@ pub enum Who<'a> {
 }
 
 /// An HTTP API payload-v2 event, as API Gateway would send it after its authorizer.
-pub fn apigw_event(method: &str, path: &str, who: Who<'_>, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+pub fn apigw_event(
+    method: &str,
+    path: &str,
+    who: Who<'_>,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Value {
     let mut h = serde_json::Map::new();
     for (k, v) in headers {
         h.insert(k.to_ascii_lowercase(), json!(v));
@@ -283,7 +314,15 @@ impl Fixture {
         let clients = moto.clients().await;
         let bucket = unique_bucket("approvals");
         create_bucket(&clients, &bucket).await;
-        let topic_arn = clients.sns.create_topic().name("model-approvals").send().await.unwrap().topic_arn.unwrap();
+        let topic_arn = clients
+            .sns
+            .create_topic()
+            .name("model-approvals")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
         let config = ApprovalConfig {
             bucket: Some(bucket.clone()),
             base_url: Some(base_url.trim_end_matches('/').to_string()),
@@ -316,13 +355,24 @@ impl Fixture {
             .sagemaker
             .create_model_package()
             .model_package_group_name("churn")
-            .model_approval_status(aws_sdk_sagemaker::types::ModelApprovalStatus::PendingManualApproval)
+            .model_approval_status(
+                aws_sdk_sagemaker::types::ModelApprovalStatus::PendingManualApproval,
+            )
             .send()
             .await
             .unwrap()
             .model_package_arn
             .unwrap();
-        Fixture { moto, clients, service, bucket, topic_arn, state_machine_arn, package_arn, invocations }
+        Fixture {
+            moto,
+            clients,
+            service,
+            bucket,
+            topic_arn,
+            state_machine_arn,
+            package_arn,
+            invocations,
+        }
     }
 
     /// A fresh model package (one per approval, so each test sees its own status).
@@ -331,7 +381,9 @@ impl Fixture {
             .sagemaker
             .create_model_package()
             .model_package_group_name("churn")
-            .model_approval_status(aws_sdk_sagemaker::types::ModelApprovalStatus::PendingManualApproval)
+            .model_approval_status(
+                aws_sdk_sagemaker::types::ModelApprovalStatus::PendingManualApproval,
+            )
             .send()
             .await
             .unwrap()
@@ -392,39 +444,76 @@ impl Fixture {
         loop {
             let keys = list_keys(&self.clients, &self.bucket, &prefix).await;
             if let Some(k) = keys.first() {
-                let id = k.trim_start_matches(&prefix).trim_end_matches(".json").to_string();
-                let raw = get_object(&self.clients, &self.bucket, &format!("approvals/{id}.json")).await.unwrap();
+                let id = k
+                    .trim_start_matches(&prefix)
+                    .trim_end_matches(".json")
+                    .to_string();
+                let raw = get_object(&self.clients, &self.bucket, &format!("approvals/{id}.json"))
+                    .await
+                    .unwrap();
                 return (exec, id, serde_json::from_slice(&raw).unwrap());
             }
             if start.elapsed() > Duration::from_secs(60) {
-                let h = self.clients.sfn.get_execution_history().execution_arn(&exec).send().await.unwrap();
-                panic!("no approval record for {name} after 60 s; history: {:?}", h.events());
+                let h = self
+                    .clients
+                    .sfn
+                    .get_execution_history()
+                    .execution_arn(&exec)
+                    .send()
+                    .await
+                    .unwrap();
+                panic!(
+                    "no approval record for {name} after 60 s; history: {:?}",
+                    h.events()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// Wait until the execution leaves RUNNING.
-    pub async fn wait_done(&self, exec: &str) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    pub async fn wait_done(
+        &self,
+        exec: &str,
+    ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
         let start = Instant::now();
         loop {
-            let d = self.clients.sfn.describe_execution().execution_arn(exec).send().await.unwrap();
+            let d = self
+                .clients
+                .sfn
+                .describe_execution()
+                .execution_arn(exec)
+                .send()
+                .await
+                .unwrap();
             if d.status != aws_sdk_sfn::types::ExecutionStatus::Running {
                 return d;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "execution {exec} still RUNNING after 60 s");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "execution {exec} still RUNNING after 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// Every SNS message published (moto keeps them on the topic; read via its API).
     pub async fn sns_messages(&self) -> Vec<String> {
-        let data: Value = serde_json::from_str(&http_get(self.moto.port, "/moto-api/data.json").await).unwrap();
+        let data: Value =
+            serde_json::from_str(&http_get(self.moto.port, "/moto-api/data.json").await).unwrap();
         let mut out = Vec::new();
         for topic in data["sns"]["Topic"].as_array().cloned().unwrap_or_default() {
-            for n in topic["sent_notifications"].as_array().cloned().unwrap_or_default() {
+            for n in topic["sent_notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
                 // (message_id, message, subject, attributes, group_id)
-                out.push(format!("{} {}", n[2].as_str().unwrap_or(""), n[1].as_str().unwrap_or("")));
+                out.push(format!(
+                    "{} {}",
+                    n[2].as_str().unwrap_or(""),
+                    n[1].as_str().unwrap_or("")
+                ));
             }
         }
         out
@@ -442,7 +531,9 @@ impl Fixture {
 
     /// The raw stored record.
     pub async fn record(&self, id: &str) -> Value {
-        let raw = get_object(&self.clients, &self.bucket, &format!("approvals/{id}.json")).await.unwrap();
+        let raw = get_object(&self.clients, &self.bucket, &format!("approvals/{id}.json"))
+            .await
+            .unwrap();
         serde_json::from_slice(&raw).unwrap()
     }
 
@@ -458,28 +549,52 @@ impl Fixture {
 }
 
 /// Serve moto's Lambda invokes with the real handler; anything else is a test bug.
-fn spawn_lambda_router(listener: TcpListener, service: Arc<ApprovalService>, replies: Arc<Mutex<Vec<String>>>) {
+fn spawn_lambda_router(
+    listener: TcpListener,
+    service: Arc<ApprovalService>,
+    replies: Arc<Mutex<Vec<String>>>,
+) {
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let service = service.clone();
             let replies = replies.clone();
             tokio::spawn(async move {
-                let Some(req) = read_request(&mut sock).await else { return };
-                if !(req.method == "POST" && req.path.contains("/functions/") && req.path.contains("/invocations")) {
-                    let body = format!("{{\"message\":\"test router: unexpected {} {}\"}}", req.method, req.path);
-                    write_response(&mut sock, 404, &[("Content-Type".into(), "application/json".into())], body.as_bytes()).await;
+                let Some(req) = read_request(&mut sock).await else {
+                    return;
+                };
+                if !(req.method == "POST"
+                    && req.path.contains("/functions/")
+                    && req.path.contains("/invocations"))
+                {
+                    let body = format!(
+                        "{{\"message\":\"test router: unexpected {} {}\"}}",
+                        req.method, req.path
+                    );
+                    write_response(
+                        &mut sock,
+                        404,
+                        &[("Content-Type".into(), "application/json".into())],
+                        body.as_bytes(),
+                    )
+                    .await;
                     return;
                 }
                 let payload: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
                 let (headers, body) = match handle_event(&service, payload).await {
-                    Ok(v) => (vec![("Content-Type".to_string(), "application/json".to_string())], v.to_string()),
+                    Ok(v) => (
+                        vec![("Content-Type".to_string(), "application/json".to_string())],
+                        v.to_string(),
+                    ),
                     Err(e) => (
                         vec![
                             ("Content-Type".to_string(), "application/json".to_string()),
                             ("X-Amz-Function-Error".to_string(), "Unhandled".to_string()),
                         ],
-                        json!({"errorType": e.error_name(), "errorMessage": e.to_string()}).to_string(),
+                        json!({"errorType": e.error_name(), "errorMessage": e.to_string()})
+                            .to_string(),
                     ),
                 };
                 replies.lock().unwrap().push(body.clone());
