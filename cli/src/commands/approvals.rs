@@ -1,32 +1,138 @@
-//! `trainguard approvals list`, `trainguard approve|reject` (issue: approval-handler).
+//! `trainguard approvals list`, `trainguard approve|reject <id> --comment ...`.
+//!
+//! For reviewers at a terminal with IAM credentials: the identity is the caller's STS
+//! identity (GetCallerIdentity), checked against the approval's list exactly like the
+//! page's, and the decision goes through the same library call (record, registry,
+//! SendTask*, audit) with `via: cli`.
 
 use std::process::ExitCode;
 
+use trainguard::approval::{ApprovalConfig, ApprovalService, DecideRequest, Decision, Via};
+use trainguard::aws::Clients;
+use trainguard::ErrorName;
+
 #[derive(clap::Args, Debug)]
 pub struct ApprovalsArgs {
-    /// `list`
-    pub action: String,
+    #[command(subcommand)]
+    pub action: ApprovalsAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ApprovalsAction {
+    /// List pending, unexpired approvals (newest first).
+    List {
+        /// The approvals bucket.
+        #[arg(long, env = "TRAINGUARD_APPROVAL_BUCKET")]
+        bucket: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args, Debug)]
 pub struct DecideArgs {
-    /// The approval id.
+    /// The approval id (from the notification link or `approvals list`).
     pub id: String,
-    /// Why.
-    #[arg(long)]
-    pub comment: Option<String>,
+    /// Why: recorded with the decision and sent to the pipeline.
+    #[arg(long, default_value = "")]
+    pub comment: String,
+    /// The approvals bucket.
+    #[arg(long, env = "TRAINGUARD_APPROVAL_BUCKET")]
+    pub bucket: String,
 }
 
-pub async fn run_list(_a: ApprovalsArgs) -> ExitCode {
-    super::unusable(
-        "InputError.InvalidEvent",
-        "approvals is not implemented yet",
-    )
+async fn service(bucket: &str) -> Result<(ApprovalService, Clients), ExitCode> {
+    let mut config = ApprovalConfig::from_env();
+    config.bucket = Some(bucket.to_string());
+    let clients = Clients::from_env().await;
+    match ApprovalService::new(&clients, config) {
+        Ok(s) => Ok((s, clients)),
+        Err(e) => Err(super::unusable(e.error_name(), &e.to_string())),
+    }
 }
 
-pub async fn run_decide(_a: DecideArgs, _approve: bool) -> ExitCode {
-    super::unusable(
-        "InputError.InvalidEvent",
-        "approve/reject is not implemented yet",
-    )
+pub async fn run_list(a: ApprovalsArgs) -> ExitCode {
+    let ApprovalsAction::List { bucket, json } = a.action;
+    let (svc, clients) = match service(&bucket).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let viewer = ApprovalService::caller_identity(&clients.config).await.ok();
+    match svc.list_pending(viewer.as_ref()).await {
+        Ok(list) if json => {
+            println!("{}", serde_json::json!({ "pending": list }));
+            ExitCode::SUCCESS
+        }
+        Ok(list) => {
+            if list.is_empty() {
+                println!("no pending approvals");
+            }
+            for p in list {
+                let may = match p.may_decide {
+                    Some(true) => "you may decide",
+                    Some(false) => "not yours to decide",
+                    None => "",
+                };
+                println!(
+                    "{}  {}  expires {}  {}  {}",
+                    p.approval_id,
+                    p.execution_name.as_deref().unwrap_or("-"),
+                    p.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                    p.model_package_arn.as_deref().unwrap_or("-"),
+                    may
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => super::unusable(e.error_name(), &e.to_string()),
+    }
+}
+
+pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
+    let (svc, clients) = match service(&a.bucket).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let identity = match ApprovalService::caller_identity(&clients.config).await {
+        Ok(i) => Some(i),
+        Err(e) => {
+            return super::unusable(e.error_name(), &format!("could not tell who you are: {e}"))
+        }
+    };
+    let req = DecideRequest {
+        approval_id: a.id.trim().to_string(),
+        identity,
+        decision: Some(if approve {
+            Decision::Approve
+        } else {
+            Decision::Reject
+        }),
+        comment: a.comment.trim().to_string(),
+        csrf_token: None,
+        source_ip: None,
+        user_agent: Some(format!("trainguard-cli/{}", env!("CARGO_PKG_VERSION"))),
+        via: Via::Cli,
+    };
+    match svc.decide(req).await {
+        Ok(out) => {
+            println!(
+                "{} {} by {} at {}",
+                out.approval_id,
+                out.status.as_str(),
+                out.reviewer,
+                out.decided_at.to_rfc3339()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(r) => {
+            eprintln!(
+                "refused[{}] (HTTP {}): {}",
+                r.code(),
+                r.status(),
+                r.message()
+            );
+            ExitCode::from(1)
+        }
+    }
 }

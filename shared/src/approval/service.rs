@@ -1,0 +1,799 @@
+//! The approval operations: create (the state machine's request), decide (page, API or
+//! CLI), list; each audited.
+
+use std::time::Duration as StdDuration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::identity::Identity;
+use super::metrics::metric_rows;
+use super::model::{
+    constant_time_eq, is_valid_id, new_approval_id, ApprovalRecord, ApprovalRequest, Decision,
+    DecisionInfo, Status,
+};
+use super::store::{ApprovalStore, AuditEvent};
+use super::{ApprovalConfig, ApprovalError, REJECTED_ERROR};
+use crate::aws::{classify_sdk_error, Clients};
+use crate::error::CommonError;
+use crate::storage::{ConditionalPut, S3Uri};
+
+/// Longest comment kept (SendTaskFailure's Cause allows 32 KB; a review note needs less,
+/// and the registry's ApprovalDescription takes 1024 characters).
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// What the request path returns to the state machine (ignored by `.waitForTaskToken`,
+/// useful in the execution history).
+#[derive(Debug, Clone, Serialize)]
+pub struct Created {
+    pub approval_id: String,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Which channel a decision came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Http,
+    Cli,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Http => "http",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+/// A decision attempt.
+#[derive(Debug, Clone)]
+pub struct DecideRequest {
+    pub approval_id: String,
+    /// The authenticated caller; `None` is refused (401).
+    pub identity: Option<Identity>,
+    pub decision: Option<Decision>,
+    pub comment: String,
+    /// The CSRF token the browser sent; `None` when the channel needs none (IAM, CLI).
+    pub csrf_token: Option<Option<String>>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub via: Via,
+}
+
+/// Why a decision (or a page) was refused; each maps to one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Unauthenticated,
+    NotApprover,
+    SelfApproval,
+    CrossSite(String),
+    BadCsrf,
+    UnknownId,
+    AlreadyDecided(Status),
+    Conflict,
+    Expired,
+    NoLongerOpen(String),
+    BadRequest(String),
+    /// Not a refusal of the caller: a dependency failed; nothing was decided.
+    Unavailable(String),
+}
+
+impl Refusal {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Unauthenticated => 401,
+            Refusal::NotApprover
+            | Refusal::SelfApproval
+            | Refusal::CrossSite(_)
+            | Refusal::BadCsrf => 403,
+            Refusal::UnknownId => 404,
+            Refusal::AlreadyDecided(_) | Refusal::Conflict => 409,
+            Refusal::Expired | Refusal::NoLongerOpen(_) => 410,
+            Refusal::BadRequest(_) => 400,
+            Refusal::Unavailable(_) => 503,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::NotApprover => "not_an_approver",
+            Refusal::SelfApproval => "self_approval",
+            Refusal::CrossSite(_) => "cross_site",
+            Refusal::BadCsrf => "bad_csrf_token",
+            Refusal::UnknownId => "unknown_approval",
+            Refusal::AlreadyDecided(_) => "already_decided",
+            Refusal::Conflict => "conflict",
+            Refusal::Expired => "expired",
+            Refusal::NoLongerOpen(_) => "no_longer_open",
+            Refusal::BadRequest(_) => "bad_request",
+            Refusal::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// A message for the person.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::Unauthenticated => {
+                "You are not signed in: decisions need an authenticated reviewer.".into()
+            }
+            Refusal::NotApprover => "You are not on the list of approvers for this model.".into(),
+            Refusal::SelfApproval => {
+                "You started this pipeline run, so you cannot approve its model.".into()
+            }
+            Refusal::CrossSite(why) => format!("Cross-site request refused ({why})."),
+            Refusal::BadCsrf => {
+                "The form's security token is missing or wrong: reload the page and try again."
+                    .into()
+            }
+            Refusal::UnknownId => "There is no such approval.".into(),
+            Refusal::AlreadyDecided(s) => format!(
+                "This approval was already decided ({}); the first decision stands.",
+                s.as_str()
+            ),
+            Refusal::Conflict => {
+                "The approval changed while you were deciding: reload the page.".into()
+            }
+            Refusal::Expired => "This approval has expired.".into(),
+            Refusal::NoLongerOpen(why) => format!("This approval is no longer open ({why})."),
+            Refusal::BadRequest(why) => format!("Bad request: {why}."),
+            Refusal::Unavailable(why) => format!("Nothing was decided: {why}. Try again later."),
+        }
+    }
+}
+
+/// The result of a decision that went through.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub approval_id: String,
+    pub status: Status,
+    pub reviewer: String,
+    pub comment: String,
+    pub decided_at: DateTime<Utc>,
+    pub execution_name: Option<String>,
+    pub model_package_arn: Option<String>,
+}
+
+/// A pending approval in a listing (no secrets).
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingSummary {
+    pub approval_id: String,
+    pub url: Option<String>,
+    pub execution_name: Option<String>,
+    pub model_package_arn: Option<String>,
+    pub started_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether the caller may decide it (when the caller is known).
+    pub may_decide: Option<bool>,
+}
+
+/// Remove every occurrence of the secret from a message (AWS error texts may echo it).
+fn redact(msg: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        msg.to_string()
+    } else {
+        msg.replace(secret, "<redacted>")
+    }
+}
+
+/// The approval operations over AWS.
+#[derive(Debug, Clone)]
+pub struct ApprovalService {
+    pub config: ApprovalConfig,
+    pub store: ApprovalStore,
+    s3: aws_sdk_s3::Client,
+    sfn: aws_sdk_sfn::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+impl ApprovalService {
+    /// Needs `config.bucket`.
+    pub fn new(clients: &Clients, config: ApprovalConfig) -> Result<Self, ApprovalError> {
+        let bucket = config.require_bucket()?.to_string();
+        Ok(ApprovalService {
+            store: ApprovalStore::new(
+                clients.s3.clone(),
+                &bucket,
+                &config.record_prefix,
+                &config.audit_prefix,
+            ),
+            config,
+            s3: clients.s3.clone(),
+            sfn: clients.sfn.clone(),
+            sagemaker: clients.sagemaker.clone(),
+            sns: clients.sns.clone(),
+        })
+    }
+
+    /// The state machine's request: store the record, notify, return at once.
+    pub async fn create(&self, input: Value) -> Result<Created, ApprovalError> {
+        let raw_token = input
+            .get("task_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let req: ApprovalRequest = serde_json::from_value(input).map_err(|e| {
+            CommonError::InvalidInput(format!(
+                "approval request: {}",
+                redact(&e.to_string(), &raw_token)
+            ))
+        })?;
+        let now = Utc::now();
+        let expires_at = req.validate(now, self.config.default_expiry_seconds)?;
+        let id = new_approval_id();
+        let url = self.config.page_url(&id)?;
+        let rec = ApprovalRecord::new(&req, id.clone(), now, expires_at);
+        self.store.create(&rec).await?;
+
+        if let Some(exec) = req
+            .execution_name
+            .as_deref()
+            .filter(|e| !e.is_empty() && !e.contains('/'))
+        {
+            let bucket = req
+                .bucket
+                .clone()
+                .unwrap_or_else(|| self.store.bucket.clone());
+            if let Err(e) = self.store.write_pointer(&bucket, exec, &id).await {
+                tracing::warn!(approval_id = %id, error = %e, "could not write the lineage pointer");
+            }
+        }
+        self.audit(AuditEvent {
+            event: "requested".into(),
+            approval_id: Some(id.clone()),
+            actor: rec.started_by.clone(),
+            actor_kind: Some("states".into()),
+            via: Some("states".into()),
+            execution_name: rec.execution_name.clone(),
+            model_package_arn: rec.model_package_arn.clone(),
+            ..AuditEvent::default()
+        })
+        .await;
+
+        if let Err(e) = self.notify(&rec, &url).await {
+            // Nobody will hear of this approval: close it so it cannot be used, and let the
+            // state machine retry (a retry creates a fresh approval).
+            let mut closed = rec.clone();
+            closed.status = Status::Closed;
+            closed.closed_reason = Some("the notification could not be published".into());
+            closed.updated_at = Some(Utc::now());
+            if let Ok(Some((_, etag))) = self.store.load(&id).await {
+                let _ = self.store.replace(&closed, &etag).await;
+            }
+            return Err(e.into());
+        }
+        tracing::info!(approval_id = %id, url = %url, expires_at = %expires_at, "approval requested");
+        Ok(Created {
+            approval_id: id,
+            url,
+            expires_at,
+        })
+    }
+
+    /// Publish the notification: the page link and a short summary, never a token.
+    async fn notify(&self, rec: &ApprovalRecord, url: &str) -> Result<(), CommonError> {
+        let Some(topic) = self.config.topic_arn.as_deref() else {
+            tracing::warn!(approval_id = %rec.approval_id, "no TRAINGUARD_APPROVAL_TOPIC_ARN: nobody was notified");
+            return Ok(());
+        };
+        let exec = rec.execution_name.as_deref().unwrap_or("(unnamed run)");
+        let mut subject = format!("Model approval needed: {exec}");
+        subject.truncate(100);
+        let subject: String = subject.chars().filter(|c| !c.is_control()).collect();
+        let mut lines = vec![
+            format!("A model is waiting for your approval before it goes live (run {exec})."),
+            String::new(),
+            format!("Review and decide: {url}"),
+            format!("Expires: {}", rec.expires_at.to_rfc3339()),
+        ];
+        if let Some(p) = &rec.model_package_arn {
+            lines.push(format!("Model package: {p}"));
+        }
+        if let Some(s) = &rec.started_by {
+            lines.push(format!("Started by: {s} (may not approve it)"));
+        }
+        let rows = metric_rows(&rec.metrics);
+        if !rows.is_empty() {
+            lines.push(String::new());
+            lines.push("Metrics (candidate / baseline):".into());
+            for r in rows.iter().take(20) {
+                let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+                let verdict = match r.passed {
+                    Some(true) => " ok",
+                    Some(false) => " BELOW THRESHOLD",
+                    None => "",
+                };
+                lines.push(format!(
+                    "  {}: {} / {}{verdict}",
+                    r.name,
+                    f(r.candidate),
+                    f(r.baseline)
+                ));
+            }
+        }
+        if let Some(d) = rec.drift.get("drift_detected").and_then(Value::as_bool) {
+            lines.push(format!("Drift detected: {}", if d { "yes" } else { "no" }));
+        }
+        self.sns
+            .publish()
+            .topic_arn(topic)
+            .subject(subject)
+            .message(lines.join("\n"))
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error(&e, "SNS Publish"))?;
+        Ok(())
+    }
+
+    /// Write an audit entry; a failure is logged (the decision itself already happened).
+    pub async fn audit(&self, ev: AuditEvent) {
+        if let Err(e) = self.store.audit(&ev).await {
+            tracing::error!(event = %ev.event, approval_id = ?ev.approval_id, error = %e, "AUDIT WRITE FAILED");
+        }
+    }
+
+    fn audit_base(&self, req: &DecideRequest, rec: Option<&ApprovalRecord>) -> AuditEvent {
+        AuditEvent {
+            approval_id: is_valid_id(&req.approval_id).then(|| req.approval_id.clone()),
+            actor: req.identity.as_ref().map(|i| i.display.clone()),
+            principal: req.identity.as_ref().map(|i| i.principal.clone()),
+            actor_kind: req.identity.as_ref().map(|i| i.kind.as_str().to_string()),
+            decision: req.decision,
+            comment: (!req.comment.is_empty())
+                .then(|| req.comment.chars().take(MAX_COMMENT_CHARS).collect()),
+            source_ip: req.source_ip.clone(),
+            user_agent: req.user_agent.clone(),
+            via: Some(req.via.as_str().into()),
+            execution_name: rec.and_then(|r| r.execution_name.clone()),
+            model_package_arn: rec.and_then(|r| r.model_package_arn.clone()),
+            ..AuditEvent::default()
+        }
+    }
+
+    /// Audit a refusal found before [`Self::decide`] ran (e.g. a cross-site post) and
+    /// hand it back.
+    pub async fn refuse(&self, req: &DecideRequest, refusal: Refusal) -> Refusal {
+        let rec = match self.store.load(&req.approval_id).await {
+            Ok(Some((r, _))) => Some(r),
+            _ => None,
+        };
+        self.audit_refusal(req, rec.as_ref(), &refusal).await;
+        refusal
+    }
+
+    async fn audit_refusal(
+        &self,
+        req: &DecideRequest,
+        rec: Option<&ApprovalRecord>,
+        refusal: &Refusal,
+    ) {
+        let mut ev = self.audit_base(req, rec);
+        ev.event = if matches!(refusal, Refusal::Unavailable(_)) {
+            "failed"
+        } else {
+            "refused"
+        }
+        .into();
+        ev.reason = Some(format!("{}: {}", refusal.code(), refusal.message()));
+        ev.http_status = Some(refusal.status());
+        self.audit(ev).await;
+        tracing::warn!(
+            approval_id = %req.approval_id.chars().take(64).collect::<String>(),
+            refusal = refusal.code(),
+            actor = ?req.identity.as_ref().map(|i| &i.display),
+            "approval decision refused"
+        );
+    }
+
+    /// Take a decision: every check, the first-wins conditional write, the registry and
+    /// Step Functions; audited whatever happens.
+    pub async fn decide(&self, req: DecideRequest) -> Result<Outcome, Refusal> {
+        let mut rec_seen: Option<ApprovalRecord> = None;
+        let result = self.decide_inner(&req, &mut rec_seen).await;
+        match &result {
+            Ok(out) => {
+                let mut ev = self.audit_base(&req, rec_seen.as_ref());
+                ev.event = "decided".into();
+                ev.reason = Some(format!("{} by {}", out.status.as_str(), out.reviewer));
+                ev.http_status = Some(200);
+                ev.at = Some(out.decided_at);
+                self.audit(ev).await;
+                tracing::info!(
+                    approval_id = %out.approval_id,
+                    status = out.status.as_str(),
+                    reviewer = %out.reviewer,
+                    "approval decided"
+                );
+            }
+            Err(r) => self.audit_refusal(&req, rec_seen.as_ref(), r).await,
+        }
+        result
+    }
+
+    async fn decide_inner(
+        &self,
+        req: &DecideRequest,
+        seen: &mut Option<ApprovalRecord>,
+    ) -> Result<Outcome, Refusal> {
+        let identity = req.identity.as_ref().ok_or(Refusal::Unauthenticated)?;
+        let (rec, etag) = self
+            .store
+            .load(&req.approval_id)
+            .await
+            .map_err(|e| Refusal::Unavailable(format!("could not read the approval: {e}")))?
+            .ok_or(Refusal::UnknownId)?;
+        *seen = Some(rec.clone());
+        if let Some(sent) = &req.csrf_token {
+            match sent {
+                Some(t) if constant_time_eq(t, &rec.csrf_token) => {}
+                _ => return Err(Refusal::BadCsrf),
+            }
+        }
+        if !identity.may_approve(&rec.approvers) {
+            return Err(Refusal::NotApprover);
+        }
+        if identity.is_starter(rec.started_by.as_deref()) {
+            return Err(Refusal::SelfApproval);
+        }
+        match rec.status {
+            Status::Pending => {}
+            s @ (Status::Approved | Status::Rejected) => return Err(Refusal::AlreadyDecided(s)),
+            Status::Expired => return Err(Refusal::Expired),
+            Status::Closed => {
+                return Err(Refusal::NoLongerOpen(
+                    rec.closed_reason.clone().unwrap_or_else(|| "closed".into()),
+                ))
+            }
+        }
+        let now = Utc::now();
+        if rec.is_expired(now) {
+            let mut exp = rec.clone();
+            exp.status = Status::Expired;
+            exp.updated_at = Some(now);
+            let _ = self.store.replace(&exp, &etag).await;
+            return Err(Refusal::Expired);
+        }
+        let decision = req.decision.ok_or_else(|| {
+            Refusal::BadRequest("`decision` must be `approve` or `reject`".into())
+        })?;
+        if req.comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(Refusal::BadRequest(format!(
+                "the comment is longer than {MAX_COMMENT_CHARS} characters"
+            )));
+        }
+
+        // 1. Claim the decision: the first conditional write wins.
+        let info = DecisionInfo {
+            decision,
+            reviewer: identity.display.clone(),
+            reviewer_kind: identity.kind.as_str().into(),
+            comment: req.comment.clone(),
+            decided_at: now,
+            source_ip: req.source_ip.clone(),
+            user_agent: req.user_agent.clone(),
+            via: req.via.as_str().into(),
+        };
+        let mut claimed = rec.clone();
+        claimed.status = decision.status();
+        claimed.decision = Some(info.clone());
+        claimed.updated_at = Some(now);
+        let claimed_etag = self.write_claim(&claimed, &etag).await?;
+
+        // 2. The registry, so registry and pipeline agree.
+        let status = match decision {
+            Decision::Approve => ModelApprovalStatus::Approved,
+            Decision::Reject => ModelApprovalStatus::Rejected,
+        };
+        let note = format!(
+            "{} by {} via trainguard approval {}: {}",
+            decision.status().as_str(),
+            identity.display,
+            rec.approval_id,
+            req.comment
+        );
+        if let Err(e) = self.set_package_status(&rec, status, &note).await {
+            self.revert(&claimed, &claimed_etag, &rec).await;
+            return Err(Refusal::Unavailable(format!(
+                "the model registry could not be updated ({e})"
+            )));
+        }
+
+        // 3. Resume the execution.
+        let token = rec.task_token.expose();
+        let payload = json!({
+            "decision": decision.status().as_str(),
+            "reviewer": identity.display,
+            "comment": req.comment,
+            "decided_at": now.to_rfc3339(),
+            "approval_id": rec.approval_id,
+        })
+        .to_string();
+        let sent = match decision {
+            Decision::Approve => self
+                .sfn
+                .send_task_success()
+                .task_token(token)
+                .output(payload)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    (
+                        e.code().map(str::to_string),
+                        redact(
+                            &classify_sdk_error(&e, "SendTaskSuccess").to_string(),
+                            token,
+                        ),
+                    )
+                }),
+            Decision::Reject => self
+                .sfn
+                .send_task_failure()
+                .task_token(token)
+                .error(REJECTED_ERROR)
+                .cause(payload)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    (
+                        e.code().map(str::to_string),
+                        redact(
+                            &classify_sdk_error(&e, "SendTaskFailure").to_string(),
+                            token,
+                        ),
+                    )
+                }),
+        };
+        if let Err((code, msg)) = sent {
+            let _ = self
+                .set_package_status(
+                    &rec,
+                    ModelApprovalStatus::PendingManualApproval,
+                    "approval did not reach the pipeline",
+                )
+                .await;
+            return match code.as_deref() {
+                Some(c @ ("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
+                    let mut closed = rec.clone();
+                    closed.status = Status::Closed;
+                    closed.closed_reason = Some(format!(
+                        "Step Functions no longer waits for this approval ({c})"
+                    ));
+                    closed.updated_at = Some(Utc::now());
+                    let _ = self.store.replace(&closed, &claimed_etag).await;
+                    Err(Refusal::NoLongerOpen(format!(
+                        "Step Functions answered {c}"
+                    )))
+                }
+                _ => {
+                    self.revert(&claimed, &claimed_etag, &rec).await;
+                    Err(Refusal::Unavailable(format!(
+                        "Step Functions could not be told ({msg})"
+                    )))
+                }
+            };
+        }
+        Ok(Outcome {
+            approval_id: rec.approval_id.clone(),
+            status: decision.status(),
+            reviewer: identity.display.clone(),
+            comment: req.comment.clone(),
+            decided_at: now,
+            execution_name: rec.execution_name.clone(),
+            model_package_arn: rec.model_package_arn.clone(),
+        })
+    }
+
+    /// The conditional write of the claimed record; returns its new ETag.
+    async fn write_claim(&self, claimed: &ApprovalRecord, etag: &str) -> Result<String, Refusal> {
+        match self.store.replace(claimed, etag).await {
+            Ok(ConditionalPut::Written(Some(t))) => Ok(t),
+            Ok(ConditionalPut::Written(None)) => {
+                match self.store.load(&claimed.approval_id).await {
+                    Ok(Some((_, t))) => Ok(t),
+                    _ => Err(Refusal::Unavailable(
+                        "could not read back the decision".into(),
+                    )),
+                }
+            }
+            Ok(ConditionalPut::PreconditionFailed) => {
+                match self.store.load(&claimed.approval_id).await {
+                    Ok(Some((now, _)))
+                        if matches!(now.status, Status::Approved | Status::Rejected) =>
+                    {
+                        Err(Refusal::AlreadyDecided(now.status))
+                    }
+                    Ok(Some((now, _))) if now.status == Status::Closed => Err(
+                        Refusal::NoLongerOpen(now.closed_reason.unwrap_or_else(|| "closed".into())),
+                    ),
+                    _ => Err(Refusal::Conflict),
+                }
+            }
+            Err(e) => Err(Refusal::Unavailable(format!(
+                "could not record the decision ({e})"
+            ))),
+        }
+    }
+
+    /// Put the record back to what it was (the decision did not go through).
+    async fn revert(
+        &self,
+        claimed: &ApprovalRecord,
+        claimed_etag: &str,
+        original: &ApprovalRecord,
+    ) {
+        let mut back = original.clone();
+        back.updated_at = Some(Utc::now());
+        if !matches!(
+            self.store.replace(&back, claimed_etag).await,
+            Ok(ConditionalPut::Written(_))
+        ) {
+            tracing::error!(approval_id = %claimed.approval_id, "could not revert the approval record");
+        }
+    }
+
+    async fn set_package_status(
+        &self,
+        rec: &ApprovalRecord,
+        status: ModelApprovalStatus,
+        note: &str,
+    ) -> Result<(), CommonError> {
+        let Some(arn) = rec.model_package_arn.as_deref().filter(|a| !a.is_empty()) else {
+            return Ok(());
+        };
+        let note: String = note.chars().take(1024).collect();
+        self.sagemaker
+            .update_model_package()
+            .model_package_arn(arn)
+            .model_approval_status(status)
+            .approval_description(note)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error(&e, &format!("UpdateModelPackage {arn}")))?;
+        Ok(())
+    }
+
+    /// The CLI caller's identity from STS GetCallerIdentity (the credentials in use).
+    pub async fn caller_identity(config: &aws_config::SdkConfig) -> Result<Identity, CommonError> {
+        let sts = aws_sdk_sts::Client::new(config);
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error(&e, "STS GetCallerIdentity"))?;
+        let arn = out.arn().unwrap_or_default();
+        Identity::from_principal_arn(arn, super::identity::IdentityKind::Sts)
+            .ok_or_else(|| CommonError::AccessDenied("STS returned no caller ARN".into()))
+    }
+
+    /// The record of `id` (no checks): for the page.
+    pub async fn load(&self, id: &str) -> Result<Option<ApprovalRecord>, CommonError> {
+        Ok(self.store.load(id).await?.map(|(r, _)| r))
+    }
+
+    /// Pending, unexpired approvals, newest first.
+    pub async fn list_pending(
+        &self,
+        viewer: Option<&Identity>,
+    ) -> Result<Vec<PendingSummary>, CommonError> {
+        let now = Utc::now();
+        Ok(self
+            .store
+            .list_records()
+            .await?
+            .into_iter()
+            .filter(|r| r.status == Status::Pending && !r.is_expired(now))
+            .map(|r| PendingSummary {
+                url: self.config.page_url(&r.approval_id).ok(),
+                may_decide: viewer
+                    .map(|v| v.may_approve(&r.approvers) && !v.is_starter(r.started_by.as_deref())),
+                approval_id: r.approval_id,
+                execution_name: r.execution_name,
+                model_package_arn: r.model_package_arn,
+                started_by: r.started_by,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+            })
+            .collect())
+    }
+
+    /// A short-lived GET link for an `s3://` object (None for prefixes or bad URIs).
+    pub async fn presign(&self, uri: &str) -> Option<String> {
+        let u = S3Uri::parse(uri).ok()?;
+        if u.is_prefix() {
+            return None;
+        }
+        let cfg = PresigningConfig::expires_in(StdDuration::from_secs(self.config.presign_seconds))
+            .ok()?;
+        match self
+            .s3
+            .get_object()
+            .bucket(&u.bucket)
+            .key(&u.key)
+            .presigned(cfg)
+            .await
+        {
+            Ok(p) => Some(p.uri().to_string()),
+            Err(e) => {
+                tracing::warn!(uri = %u, error = %e, "could not presign a report link");
+                None
+            }
+        }
+    }
+
+    /// Presigned links for the record's reports: (label, URL).
+    pub async fn report_links(&self, rec: &ApprovalRecord) -> Vec<(String, String)> {
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        if let Some(u) = &rec.report_uri {
+            wanted.push(("Evaluation report".into(), u.clone()));
+        }
+        for (key, label) in [
+            ("html_report_uri", "Drift report (HTML)"),
+            ("report_uri", "Drift report (JSON)"),
+        ] {
+            if let Some(u) = rec.drift.get(key).and_then(Value::as_str) {
+                wanted.push((label.into(), u.to_string()));
+            }
+        }
+        let mut out = Vec::new();
+        for (label, uri) in wanted {
+            if let Some(link) = self.presign(&uri).await {
+                out.push((label, link));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_statuses_are_distinct_and_clear() {
+        let all = [
+            Refusal::Unauthenticated,
+            Refusal::NotApprover,
+            Refusal::SelfApproval,
+            Refusal::CrossSite("origin".into()),
+            Refusal::BadCsrf,
+            Refusal::UnknownId,
+            Refusal::AlreadyDecided(Status::Approved),
+            Refusal::Conflict,
+            Refusal::Expired,
+            Refusal::NoLongerOpen("TaskTimedOut".into()),
+            Refusal::BadRequest("x".into()),
+            Refusal::Unavailable("y".into()),
+        ];
+        let codes: std::collections::HashSet<_> = all.iter().map(Refusal::code).collect();
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(Refusal::Unauthenticated.status(), 401);
+        assert_eq!(Refusal::SelfApproval.status(), 403);
+        assert_eq!(Refusal::UnknownId.status(), 404);
+        assert_eq!(Refusal::AlreadyDecided(Status::Rejected).status(), 409);
+        assert_eq!(Refusal::NoLongerOpen(String::new()).status(), 410);
+        assert!(Refusal::NoLongerOpen("x".into())
+            .message()
+            .contains("no longer open"));
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact("bad token AAA+/= here", "AAA+/="),
+            "bad token <redacted> here"
+        );
+        assert_eq!(redact("x", ""), "x");
+    }
+}

@@ -1,0 +1,225 @@
+//! The approval records and the audit trail in S3.
+//!
+//! Layout (bucket = `TRAINGUARD_APPROVAL_BUCKET`):
+//! - `<record_prefix><id>.json` (default `approvals/<id>.json`): THE record, found by id
+//!   alone, which is all an HTTP route knows. One object, so the first-decision-wins rule
+//!   is a single `If-Match` conditional write.
+//! - `pipeline/<execution>/approvals/<id>.json` in the pipeline's bucket: a lineage
+//!   pointer (id, record URI, no secrets), so everything a run produced is findable from
+//!   its execution name.
+//! - `<audit_prefix>YYYY/MM/DD/<time>-<id>-<event>-<rand>.json` (default
+//!   `audit/approvals/`): one object per event, written with `If-None-Match: *`, never
+//!   overwritten (pair with S3 Object Lock or a deny-delete bucket policy in production).
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::Serialize;
+
+use super::model::{is_valid_id, ApprovalRecord, Decision};
+use crate::aws::classify_sdk_error;
+use crate::error::CommonError;
+use crate::storage::{ConditionalPut, S3Store, S3Uri};
+
+/// One audit entry (no secrets: no task token, no CSRF token).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditEvent {
+    /// `requested`, `decided`, `refused`, `closed`, `expired`, `reverted`.
+    pub event: String,
+    /// The approval id, when the request named a well-formed one.
+    pub approval_id: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    /// Display name of the caller (email, subject, principal ARN), if authenticated.
+    pub actor: Option<String>,
+    /// The authenticated principal (subject or ARN).
+    pub principal: Option<String>,
+    /// `jwt`, `iam`, `sts`, or `states` for the state machine's request.
+    pub actor_kind: Option<String>,
+    pub decision: Option<Decision>,
+    /// Why it was refused / closed; the HTTP status given.
+    pub reason: Option<String>,
+    pub http_status: Option<u16>,
+    pub comment: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `http`, `cli` or `states`.
+    pub via: Option<String>,
+    pub execution_name: Option<String>,
+    pub model_package_arn: Option<String>,
+}
+
+/// Records and audit entries of one approvals bucket.
+#[derive(Debug, Clone)]
+pub struct ApprovalStore {
+    s3: aws_sdk_s3::Client,
+    store: S3Store,
+    pub bucket: String,
+    record_prefix: String,
+    audit_prefix: String,
+}
+
+impl ApprovalStore {
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        bucket: &str,
+        record_prefix: &str,
+        audit_prefix: &str,
+    ) -> Self {
+        ApprovalStore {
+            store: S3Store::new(s3.clone()),
+            s3,
+            bucket: bucket.to_string(),
+            record_prefix: record_prefix.to_string(),
+            audit_prefix: audit_prefix.to_string(),
+        }
+    }
+
+    /// Where the record of `id` lives.
+    pub fn record_uri(&self, id: &str) -> S3Uri {
+        S3Uri::new(&self.bucket, format!("{}{id}.json", self.record_prefix))
+    }
+
+    /// The record and its ETag; `None` when no such approval exists.
+    pub async fn load(&self, id: &str) -> Result<Option<(ApprovalRecord, String)>, CommonError> {
+        if !is_valid_id(id) {
+            return Ok(None);
+        }
+        let uri = self.record_uri(id);
+        let out = match self
+            .s3
+            .get_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let c = classify_sdk_error(&e, &format!("GetObject {uri}"));
+                return match c {
+                    CommonError::NotFound(_) => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| CommonError::Transient(format!("reading {uri}: {e}")))?
+            .into_bytes();
+        let rec: ApprovalRecord = serde_json::from_slice(&body)
+            .map_err(|e| CommonError::Storage(format!("{uri} is not an approval record: {e}")))?;
+        Ok(Some((rec, etag)))
+    }
+
+    fn encode(rec: &ApprovalRecord) -> Result<Vec<u8>, CommonError> {
+        serde_json::to_vec_pretty(rec)
+            .map_err(|e| CommonError::Storage(format!("encoding record: {e}")))
+    }
+
+    /// Store a new record; fails if the id already exists (it never should: 128 bits).
+    pub async fn create(&self, rec: &ApprovalRecord) -> Result<(), CommonError> {
+        let uri = self.record_uri(&rec.approval_id);
+        match self
+            .store
+            .put_conditional(&uri, Self::encode(rec)?, "application/json", None)
+            .await?
+        {
+            ConditionalPut::Written(_) => Ok(()),
+            ConditionalPut::PreconditionFailed => {
+                Err(CommonError::Storage(format!("{uri} already exists")))
+            }
+        }
+    }
+
+    /// Replace the record only if it is still the version with `etag`.
+    pub async fn replace(
+        &self,
+        rec: &ApprovalRecord,
+        etag: &str,
+    ) -> Result<ConditionalPut, CommonError> {
+        let uri = self.record_uri(&rec.approval_id);
+        self.store
+            .put_conditional(&uri, Self::encode(rec)?, "application/json", Some(etag))
+            .await
+    }
+
+    /// Every record (any status), newest first.
+    pub async fn list_records(&self) -> Result<Vec<ApprovalRecord>, CommonError> {
+        let prefix = S3Uri::new(&self.bucket, &self.record_prefix);
+        let mut out = Vec::new();
+        for obj in self.store.list(&prefix).await? {
+            let Some(name) = obj.uri.key.strip_prefix(&self.record_prefix) else {
+                continue;
+            };
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if !is_valid_id(id) {
+                continue;
+            }
+            if let Some((rec, _)) = self.load(id).await? {
+                out.push(rec);
+            }
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(out)
+    }
+
+    /// Write the lineage pointer under the execution's prefix.
+    pub async fn write_pointer(
+        &self,
+        bucket: &str,
+        execution: &str,
+        id: &str,
+    ) -> Result<S3Uri, CommonError> {
+        let uri = S3Uri::new(bucket, format!("pipeline/{execution}/approvals/{id}.json"));
+        let body = serde_json::json!({
+            "approval_id": id,
+            "record_uri": self.record_uri(id).to_string(),
+        });
+        self.store
+            .put(&uri, body.to_string(), "application/json")
+            .await?;
+        Ok(uri)
+    }
+
+    /// Append one audit entry (a new object, `If-None-Match: *`). Returns its URI.
+    pub async fn audit(&self, event: &AuditEvent) -> Result<S3Uri, CommonError> {
+        let at = event.at.unwrap_or_else(Utc::now);
+        let mut ev = event.clone();
+        ev.at = Some(at);
+        let body = serde_json::to_vec_pretty(&ev)
+            .map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
+        // A fresh random suffix each try: a collision (never expected) just tries again.
+        for _ in 0..3 {
+            let mut r = [0u8; 6];
+            rand::rngs::OsRng.fill_bytes(&mut r);
+            let id = ev
+                .approval_id
+                .as_deref()
+                .filter(|i| is_valid_id(i))
+                .unwrap_or("unknown");
+            let key = format!(
+                "{}{}/{}-{id}-{}-{}.json",
+                self.audit_prefix,
+                at.format("%Y/%m/%d"),
+                at.format("%Y%m%dT%H%M%S%.6fZ"),
+                ev.event,
+                hex::encode(r)
+            );
+            let uri = S3Uri::new(&self.bucket, key);
+            if let ConditionalPut::Written(_) = self
+                .store
+                .put_conditional(&uri, body.clone(), "application/json", None)
+                .await?
+            {
+                return Ok(uri);
+            }
+        }
+        Err(CommonError::Storage(
+            "could not find a free audit key".into(),
+        ))
+    }
+}

@@ -1,0 +1,73 @@
+// Drive Debian's chromium through the approval page, as a reviewer would:
+// open the link, read the metrics, write a comment, click Approve, see the decision.
+// Run by tests/tests/approval_browser.rs with:
+//   APPROVAL_URL      the page (served by the test's API Gateway stand-in)
+//   BEARER            the reviewer's token (the stand-in's JWT authorizer reads it)
+//   COMMENT           the comment to type
+//   SCREENSHOT        where to save the final screenshot (PNG)
+// Prints one JSON line with what it saw; exits non-zero on any failure.
+import { chromium } from 'playwright-core';
+
+const need = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing env ${k}`);
+  return v;
+};
+
+const url = need('APPROVAL_URL');
+const bearer = need('BEARER');
+const comment = need('COMMENT');
+const screenshot = need('SCREENSHOT');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  // No sandbox as root; no background traffic (this machine has no network).
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+const seen = { requests: [] };
+try {
+  // The front door (an OIDC proxy in production) adds the reviewer's bearer token to
+  // every request; the test's stand-in for API Gateway's JWT authorizer checks it.
+  const context = await browser.newContext({
+    extraHTTPHeaders: { Authorization: `Bearer ${bearer}` },
+    viewport: { width: 1100, height: 900 },
+  });
+  const page = await context.newPage();
+  page.on('request', (r) => seen.requests.push(`${r.method()} ${r.url()}`));
+
+  const resp = await page.goto(url, { waitUntil: 'load' });
+  if (resp.status() !== 200) throw new Error(`GET page: HTTP ${resp.status()}`);
+  seen.title = await page.title();
+  seen.metrics = (await page.locator('#metrics').innerText()).replace(/\s+/g, ' ');
+  seen.drift = (await page.locator('#drift').innerText()).trim();
+  seen.timeLeft = (await page.locator('#time-left').innerText()).trim();
+  seen.reportLinks = await page.locator('#reports a').count();
+  if (await page.locator('#approve').count() !== 1) throw new Error('no Approve button');
+
+  await page.fill('#comment', comment);
+  // The form posts, then the 303 brings the browser back to the page.
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#approve')]);
+  try {
+    await page.waitForSelector('#decision', { timeout: 15000 });
+  } catch (e) {
+    await page.screenshot({ path: screenshot, fullPage: true });
+    throw new Error(`no decision shown at ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 500)}`);
+  }
+  seen.decision = (await page.locator('#decision').innerText()).replace(/\s+/g, ' ').trim();
+  seen.buttonsAfter = await page.locator('#approve, #reject').count();
+  seen.status = (await page.locator('#status').innerText()).trim();
+  seen.finalUrl = page.url();
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify(seen));
+} finally {
+  await browser.close();
+}

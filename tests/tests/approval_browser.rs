@@ -1,0 +1,222 @@
+//! The approval page in a real headless browser (Debian's chromium driven by
+//! playwright-core, `tests/browser/approve.mjs`).
+//!
+//! A real execution waits on moto (see `approval_common`). A tiny local HTTP server plays
+//! API Gateway: it turns each browser request into an HTTP API v2 event, and plays the
+//! JWT authorizer by mapping the `Authorization: Bearer` header to claims (an unknown or
+//! missing token gets no authorizer context, which the handler refuses). The browser opens
+//! the link, reads the metrics, types a comment, clicks Approve; the decision completes
+//! (SendTaskSuccess on moto resumes the execution) and the page then shows the decision
+//! instead of the buttons. The screenshot is kept under `output_dir("approval")`.
+
+mod approval_common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use approval_common::*;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use trainguard::approval::{handle_event, ApprovalService};
+use trainguard_tests::{output_dir, workspace_root};
+
+/// Tokens the stand-in authorizer accepts, and the claims each stands for.
+fn claims_for(bearer: &str) -> Option<Value> {
+    match bearer {
+        "alice-token" => {
+            Some(json!({"sub": ALICE.0, "email": ALICE.1, "iss": "https://idp.example.com"}))
+        }
+        _ => None,
+    }
+}
+
+/// Serve the handler over HTTP, as API Gateway (HTTP API, payload v2) would.
+fn spawn_api_gateway(listener: TcpListener, service: Arc<ApprovalService>) {
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, peer)) = listener.accept().await else {
+                return;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut sock).await else {
+                    return;
+                };
+                let (path, query) = req.path.split_once('?').unwrap_or((req.path.as_str(), ""));
+                let mut headers = serde_json::Map::new();
+                for (k, v) in &req.headers {
+                    headers.insert(k.to_ascii_lowercase(), json!(v));
+                }
+                let mut ctx = json!({
+                    "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1",
+                    "requestId": "r", "routeKey": "$default", "stage": "$default", "timeEpoch": 0,
+                    "http": {"method": req.method, "path": path, "protocol": "HTTP/1.1",
+                             "sourceIp": peer.ip().to_string(), "userAgent": req.header("user-agent").unwrap_or("")}
+                });
+                let bearer = req
+                    .header("authorization")
+                    .and_then(|a| a.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                if let Some(claims) = claims_for(bearer) {
+                    ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+                }
+                // API Gateway would forward the header; dropping it here shows the handler
+                // takes the identity from the authorizer context alone.
+                headers.remove("authorization");
+                let event = json!({
+                    "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+                    "headers": headers, "requestContext": ctx,
+                    "body": String::from_utf8_lossy(&req.body), "isBase64Encoded": false
+                });
+                let out = match handle_event(&service, event).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        json!({"statusCode": 500, "headers": {"content-type": "text/plain"}, "body": e.to_string()})
+                    }
+                };
+                let status = out["statusCode"].as_u64().unwrap_or(500) as u16;
+                let hdrs: Vec<(String, String)> = out["headers"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                write_response(
+                    &mut sock,
+                    status,
+                    &hdrs,
+                    out["body"].as_str().unwrap_or("").as_bytes(),
+                )
+                .await;
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewer_approves_in_a_real_browser() {
+    let browser_dir = workspace_root().join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && browser_dir.join("node_modules/playwright-core").exists(),
+        "chromium or playwright-core missing: run `bash scripts/setup.d/approval-browser.sh` (scripts/setup.sh does)"
+    );
+
+    let web = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", web.local_addr().unwrap().port());
+    let fx = Fixture::start(&base).await;
+    spawn_api_gateway(web, fx.service.clone());
+
+    let pkg = fx.new_package().await;
+    // Reports the page links to (presigned, short-lived).
+    for key in [
+        "pipeline/x/evaluation/report.json",
+        "pipeline/x/reports/drift.json",
+        "pipeline/x/reports/drift.html",
+    ] {
+        trainguard_tests::put_object(&fx.clients, &fx.bucket, key, b"{}".to_vec()).await;
+    }
+    let (exec, id, raw) = fx
+        .start_and_wait("run-browser-1", fx.input(&pkg, 7200))
+        .await;
+    let url = format!("{base}/approvals/{id}");
+
+    // Without a token the page is refused (the stand-in authorizer adds no identity).
+    let mut anon = tokio::net::TcpStream::connect(web_addr(&base))
+        .await
+        .unwrap();
+    let anon_reply = raw_get(&mut anon, &format!("/approvals/{id}")).await;
+    assert!(anon_reply.starts_with("HTTP/1.1 401"), "{anon_reply}");
+
+    let shot = output_dir("approval").join("approval-page-after-approve.png");
+    let _ = std::fs::remove_file(&shot);
+    let comment = "Metrics beat the baseline; tenure drift is expected after the pricing change.";
+    let out = tokio::task::spawn_blocking({
+        let (dir, url, shot) = (browser_dir.clone(), url.clone(), shot.clone());
+        let chromium = chromium.clone();
+        move || {
+            Command::new("node")
+                .arg("approve.mjs")
+                .current_dir(dir)
+                .env("APPROVAL_URL", url)
+                .env("BEARER", "alice-token")
+                .env("COMMENT", comment)
+                .env("SCREENSHOT", shot)
+                .env("CHROMIUM", chromium)
+                .output()
+                .expect("run node")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+
+    // What the reviewer saw.
+    let metrics = seen["metrics"].as_str().unwrap();
+    for want in [
+        "auc", "0.9120", "0.8970", "+0.0150", "f1", "logloss", "pass",
+    ] {
+        assert!(
+            metrics.contains(want),
+            "metrics table lacks {want}: {metrics}"
+        );
+    }
+    assert!(seen["drift"].as_str().unwrap().contains("tenure_months"));
+    assert!(seen["timeLeft"].as_str().unwrap().contains("left"));
+    assert_eq!(seen["reportLinks"], 3);
+    // After the click: the decision replaces the buttons.
+    let decision = seen["decision"].as_str().unwrap();
+    assert!(
+        decision.contains("Approved")
+            && decision.contains(ALICE.1)
+            && decision.contains("pricing change"),
+        "{decision}"
+    );
+    assert_eq!(seen["buttonsAfter"], 0);
+    assert_eq!(seen["status"], "approved");
+    assert_eq!(seen["finalUrl"], url.as_str());
+    assert!(shot.exists(), "screenshot saved");
+
+    // The decision really completed: the execution resumed, the registry agrees.
+    let done = fx.wait_done(&exec).await;
+    assert_eq!(done.status.as_str(), "SUCCEEDED");
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(output["reviewer"], ALICE.1);
+    assert_eq!(output["comment"], comment);
+    assert_eq!(fx.package_status(&pkg).await, "Approved");
+
+    // The token never reached the browser: no request URL carried it, nor the logs.
+    let token = raw["task_token"].as_str().unwrap();
+    assert_no_token(
+        token,
+        "a browser request URL",
+        &seen["requests"].to_string(),
+    );
+    assert_no_token(token, "the log lines", &logs());
+    for m in fx.sns_messages().await {
+        assert_no_token(token, "an SNS notification", &m);
+    }
+}
+
+fn web_addr(base: &str) -> String {
+    base.trim_start_matches("http://").to_string()
+}
+
+async fn raw_get(s: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}

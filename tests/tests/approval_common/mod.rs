@@ -1,0 +1,619 @@
+//! Shared pieces of the approval-handler tests: a moto server whose Step Functions
+//! interpreter runs a real `lambda:invoke.waitForTaskToken` state machine, a tiny
+//! "Lambda" router that serves its invoke with the real handler logic, API Gateway v2
+//! event builders, and a log capture to prove no task token is ever logged.
+//!
+//! Why a router: moto's interpreter sends every service-integration call, the Lambda
+//! invoke included, to `http://localhost:$MOTO_PORT`. Starting moto with `MOTO_PORT`
+//! pointing at a listener of ours lets the invoke reach `approval::handle_event` with the
+//! exact payload the ASL builds (`$$.Task.Token` included), so the token travels the real
+//! path: execution → handler → S3 record → SendTask* → execution resumes. Nothing reads
+//! the token from the execution history.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use trainguard::approval::{handle_event, ApprovalConfig, ApprovalService};
+use trainguard::aws::Clients;
+use trainguard::ErrorName;
+use trainguard_tests::*;
+
+// ---------------------------------------------------------------- log capture
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+struct BufWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for BufWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Install (once per test binary) a JSON subscriber capturing every log line, at the
+/// production level for dependencies and `debug` for trainguard.
+pub fn init_logs() {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let w = buf.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,trainguard=debug"))
+            .with_writer(move || BufWriter(w.clone()))
+            .try_init()
+            .expect("install the capturing subscriber");
+        buf
+    });
+}
+
+/// Everything logged so far in this test binary.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.get().expect("init_logs first").lock().unwrap()).into_owned()
+}
+
+// ---------------------------------------------------------------- minimal HTTP/1.1
+
+/// One HTTP request read off a socket.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Read one request (headers + Content-Length body).
+pub async fn read_request(s: &mut TcpStream) -> Option<RawRequest> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 16384];
+    let head_end = loop {
+        let n = s.read(&mut tmp).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(p) = find(&buf, b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split_whitespace();
+    let method = first.next()?.to_string();
+    let path = first.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut tmp).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
+    Some(RawRequest {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// Write a response and close.
+pub async fn write_response(
+    s: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = s.write_all(head.as_bytes()).await;
+    let _ = s.write_all(body).await;
+    let _ = s.shutdown().await;
+}
+
+/// A minimal GET against moto (for `/moto-api/data.json`).
+pub async fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    // moto may answer chunked; data.json is one JSON document, so strip chunk framing.
+    if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut rest = body.as_str();
+        let mut joined = String::new();
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            joined.push_str(&tail[..n]);
+            rest = tail[n..].trim_start_matches("\r\n");
+        }
+        joined
+    } else {
+        body
+    }
+}
+
+/// Turn on moto's Step Functions interpreter (moto answers 201; accept any 2xx).
+pub async fn enable_sfn_execution(port: u16) {
+    let body = r#"{"stepfunctions":{"execute_state_machine":true}}"#;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!(
+        "POST /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(
+        out.starts_with("HTTP/1.1 20") || out.starts_with("HTTP/1.0 20"),
+        "moto config: {out}"
+    );
+}
+
+// ---------------------------------------------------------------- API Gateway events
+
+/// Who the (simulated) API Gateway authorizer says the caller is.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    Nobody,
+    /// JWT authorizer claims: (sub, email).
+    Jwt(&'a str, &'a str),
+    /// IAM authorization: the caller's ARN.
+    Iam(&'a str),
+}
+
+/// An HTTP API payload-v2 event, as API Gateway would send it after its authorizer.
+pub fn apigw_event(
+    method: &str,
+    path: &str,
+    who: Who<'_>,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Value {
+    let mut h = serde_json::Map::new();
+    for (k, v) in headers {
+        h.insert(k.to_ascii_lowercase(), json!(v));
+    }
+    let mut ctx = json!({
+        "accountId": "123456789012", "apiId": "api", "domainName": "approvals.example.com",
+        "requestId": "req", "routeKey": "$default", "stage": "$default", "time": "22/Nov/2026:00:00:00 +0000",
+        "timeEpoch": 0,
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "approval-test/1.0"}
+    });
+    match who {
+        Who::Nobody => {}
+        Who::Jwt(sub, email) => {
+            ctx["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "email": email, "iss": "https://idp.example.com"}, "scopes": null}})
+        }
+        Who::Iam(arn) => {
+            ctx["authorizer"] = json!({"iam": {"accountId": "123456789012", "userArn": arn, "callerId": "AIDA", "userId": "AIDA"}})
+        }
+    }
+    let mut ev = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": h, "requestContext": ctx, "isBase64Encoded": false
+    });
+    if let Some(b) = body {
+        ev["body"] = json!(b);
+    }
+    ev
+}
+
+// ---------------------------------------------------------------- the fixture
+
+pub const ALICE: (&str, &str) = ("sub-alice", "alice@example.org");
+pub const BOB: (&str, &str) = ("sub-bob", "bob@example.org");
+pub const CAROL: (&str, &str) = ("sub-carol", "carol@example.org");
+pub const CI_ROLE: &str = "arn:aws:sts::123456789012:assumed-role/ReleaseBot/ci";
+/// What moto's STS GetCallerIdentity answers for the test credentials.
+pub const MOTO_CLI_ARN: &str = "arn:aws:sts::123456789012:user/moto";
+
+/// moto + the waiting state machine + the handler behind the Lambda router.
+pub struct Fixture {
+    pub moto: MotoServer,
+    pub clients: Clients,
+    pub service: Arc<ApprovalService>,
+    pub bucket: String,
+    pub topic_arn: String,
+    pub state_machine_arn: String,
+    pub package_arn: String,
+    /// Every reply the handler gave the state machine's invoke.
+    pub invocations: Arc<Mutex<Vec<String>>>,
+}
+
+/// The state machine: one `.waitForTaskToken` task passing the contract's fields.
+pub fn definition() -> String {
+    json!({
+        "Comment": "approval gate (test)",
+        "StartAt": "WaitForApproval",
+        "States": {
+            "WaitForApproval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": "approval-handler",
+                    "Payload": {
+                        "task_token.$": "$$.Task.Token",
+                        "execution_name.$": "$$.Execution.Name",
+                        "model_package_arn.$": "$.model_package_arn",
+                        "metrics.$": "$.metrics",
+                        "drift.$": "$.drift",
+                        "report_uri.$": "$.report_uri",
+                        "started_by.$": "$.started_by",
+                        "approvers.$": "$.approvers",
+                        "expires_in_seconds.$": "$.expires_in_seconds",
+                        "bucket.$": "$.bucket"
+                    }
+                },
+                "TimeoutSeconds": 3600,
+                "End": true
+            }
+        }
+    })
+    .to_string()
+}
+
+impl Fixture {
+    /// Start everything; `base_url` is where the page is served (the browser test's
+    /// local server) or a placeholder.
+    pub async fn start(base_url: &str) -> Fixture {
+        init_logs();
+        let router = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let router_port = router.local_addr().unwrap().port().to_string();
+        let moto = MotoServer::start_with_env(&[("MOTO_PORT", router_port.as_str())]);
+        enable_sfn_execution(moto.port).await;
+        let clients = moto.clients().await;
+        let bucket = unique_bucket("approvals");
+        create_bucket(&clients, &bucket).await;
+        let topic_arn = clients
+            .sns
+            .create_topic()
+            .name("model-approvals")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let config = ApprovalConfig {
+            bucket: Some(bucket.clone()),
+            base_url: Some(base_url.trim_end_matches('/').to_string()),
+            topic_arn: Some(topic_arn.clone()),
+            ..ApprovalConfig::default()
+        };
+        let service = Arc::new(ApprovalService::new(&clients, config).unwrap());
+        let invocations = Arc::new(Mutex::new(Vec::new()));
+        spawn_lambda_router(router, service.clone(), invocations.clone());
+
+        let state_machine_arn = clients
+            .sfn
+            .create_state_machine()
+            .name(format!("approval-gate-{}", &bucket[bucket.len() - 8..]))
+            .definition(definition())
+            .role_arn("arn:aws:iam::123456789012:role/states")
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn;
+
+        clients
+            .sagemaker
+            .create_model_package_group()
+            .model_package_group_name("churn")
+            .send()
+            .await
+            .unwrap();
+        let package_arn = clients
+            .sagemaker
+            .create_model_package()
+            .model_package_group_name("churn")
+            .model_approval_status(
+                aws_sdk_sagemaker::types::ModelApprovalStatus::PendingManualApproval,
+            )
+            .send()
+            .await
+            .unwrap()
+            .model_package_arn
+            .unwrap();
+        Fixture {
+            moto,
+            clients,
+            service,
+            bucket,
+            topic_arn,
+            state_machine_arn,
+            package_arn,
+            invocations,
+        }
+    }
+
+    /// A fresh model package (one per approval, so each test sees its own status).
+    pub async fn new_package(&self) -> String {
+        self.clients
+            .sagemaker
+            .create_model_package()
+            .model_package_group_name("churn")
+            .model_approval_status(
+                aws_sdk_sagemaker::types::ModelApprovalStatus::PendingManualApproval,
+            )
+            .send()
+            .await
+            .unwrap()
+            .model_package_arn
+            .unwrap()
+    }
+
+    pub async fn package_status(&self, arn: &str) -> String {
+        self.clients
+            .sagemaker
+            .describe_model_package()
+            .model_package_name(arn)
+            .send()
+            .await
+            .unwrap()
+            .model_approval_status
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The pipeline's input for the approval state.
+    pub fn input(&self, package_arn: &str, expires_in_seconds: u64) -> Value {
+        json!({
+            "model_package_arn": package_arn,
+            "metrics": {
+                "candidate": {"auc": 0.912, "f1": 0.803, "logloss": 0.281},
+                "baseline": {"auc": 0.897, "f1": 0.790, "logloss": 0.295},
+                "thresholds": {"auc": 0.85, "f1": 0.75, "logloss": 0.35}
+            },
+            "drift": {"drift_detected": true, "drifted_features": ["tenure_months"],
+                      "report_uri": format!("s3://{}/pipeline/x/reports/drift.json", self.bucket),
+                      "html_report_uri": format!("s3://{}/pipeline/x/reports/drift.html", self.bucket)},
+            "report_uri": format!("s3://{}/pipeline/x/evaluation/report.json", self.bucket),
+            "started_by": BOB.1,
+            // People by email, programs by role (any session of it), the CLI's moto identity.
+            "approvers": [ALICE.1, "group:ml-leads", "arn:aws:iam::123456789012:role/ReleaseBot", MOTO_CLI_ARN],
+            "expires_in_seconds": expires_in_seconds,
+            "bucket": self.bucket,
+        })
+    }
+
+    /// Start an execution and wait until the handler has stored its approval; returns
+    /// (execution ARN, approval id, the raw stored record).
+    pub async fn start_and_wait(&self, name: &str, input: Value) -> (String, String, Value) {
+        let exec = self
+            .clients
+            .sfn
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .unwrap()
+            .execution_arn;
+        let prefix = format!("pipeline/{name}/approvals/");
+        let start = Instant::now();
+        loop {
+            let keys = list_keys(&self.clients, &self.bucket, &prefix).await;
+            if let Some(k) = keys.first() {
+                let id = k
+                    .trim_start_matches(&prefix)
+                    .trim_end_matches(".json")
+                    .to_string();
+                let raw = get_object(&self.clients, &self.bucket, &format!("approvals/{id}.json"))
+                    .await
+                    .unwrap();
+                return (exec, id, serde_json::from_slice(&raw).unwrap());
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let h = self
+                    .clients
+                    .sfn
+                    .get_execution_history()
+                    .execution_arn(&exec)
+                    .send()
+                    .await
+                    .unwrap();
+                panic!(
+                    "no approval record for {name} after 60 s; history: {:?}",
+                    h.events()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Wait until the execution leaves RUNNING.
+    pub async fn wait_done(
+        &self,
+        exec: &str,
+    ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+        let start = Instant::now();
+        loop {
+            let d = self
+                .clients
+                .sfn
+                .describe_execution()
+                .execution_arn(exec)
+                .send()
+                .await
+                .unwrap();
+            if d.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+                return d;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "execution {exec} still RUNNING after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every SNS message published (moto keeps them on the topic; read via its API).
+    pub async fn sns_messages(&self) -> Vec<String> {
+        let data: Value =
+            serde_json::from_str(&http_get(self.moto.port, "/moto-api/data.json").await).unwrap();
+        let mut out = Vec::new();
+        for topic in data["sns"]["Topic"].as_array().cloned().unwrap_or_default() {
+            for n in topic["sent_notifications"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                // (message_id, message, subject, attributes, group_id)
+                out.push(format!(
+                    "{} {}",
+                    n[2].as_str().unwrap_or(""),
+                    n[1].as_str().unwrap_or("")
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every audit entry written so far.
+    pub async fn audit_events(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        for k in list_keys(&self.clients, &self.bucket, "audit/approvals/").await {
+            let raw = get_object(&self.clients, &self.bucket, &k).await.unwrap();
+            out.push(serde_json::from_slice(&raw).unwrap());
+        }
+        out
+    }
+
+    /// The raw stored record.
+    pub async fn record(&self, id: &str) -> Value {
+        let raw = get_object(&self.clients, &self.bucket, &format!("approvals/{id}.json"))
+            .await
+            .unwrap();
+        serde_json::from_slice(&raw).unwrap()
+    }
+
+    /// Run one API Gateway event through the handler; (status, headers, body).
+    pub async fn http(&self, event: Value) -> (u16, Value, String) {
+        let out = handle_event(&self.service, event).await.unwrap();
+        (
+            out["statusCode"].as_u64().unwrap() as u16,
+            out["headers"].clone(),
+            out["body"].as_str().unwrap_or("").to_string(),
+        )
+    }
+}
+
+/// Serve moto's Lambda invokes with the real handler; anything else is a test bug.
+fn spawn_lambda_router(
+    listener: TcpListener,
+    service: Arc<ApprovalService>,
+    replies: Arc<Mutex<Vec<String>>>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let service = service.clone();
+            let replies = replies.clone();
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut sock).await else {
+                    return;
+                };
+                if !(req.method == "POST"
+                    && req.path.contains("/functions/")
+                    && req.path.contains("/invocations"))
+                {
+                    let body = format!(
+                        "{{\"message\":\"test router: unexpected {} {}\"}}",
+                        req.method, req.path
+                    );
+                    write_response(
+                        &mut sock,
+                        404,
+                        &[("Content-Type".into(), "application/json".into())],
+                        body.as_bytes(),
+                    )
+                    .await;
+                    return;
+                }
+                let payload: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                let (headers, body) = match handle_event(&service, payload).await {
+                    Ok(v) => (
+                        vec![("Content-Type".to_string(), "application/json".to_string())],
+                        v.to_string(),
+                    ),
+                    Err(e) => (
+                        vec![
+                            ("Content-Type".to_string(), "application/json".to_string()),
+                            ("X-Amz-Function-Error".to_string(), "Unhandled".to_string()),
+                        ],
+                        json!({"errorType": e.error_name(), "errorMessage": e.to_string()})
+                            .to_string(),
+                    ),
+                };
+                replies.lock().unwrap().push(body.clone());
+                write_response(&mut sock, 200, &headers, body.as_bytes()).await;
+            });
+        }
+    });
+}
+
+/// The value of `name="csrf_token"` in a page.
+pub fn csrf_from_page(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+/// Assert that `token` appears in none of the texts (logs, URLs, notifications, pages).
+pub fn assert_no_token(token: &str, what: &str, text: &str) {
+    assert!(token.len() > 16, "suspiciously short token {token:?}");
+    assert!(!text.contains(token), "the task token leaked into {what}");
+}

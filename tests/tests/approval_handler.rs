@@ -1,0 +1,627 @@
+//! approval-handler against moto: a REAL execution waits on a
+//! `lambda:invoke.waitForTaskToken` task (moto's interpreter invokes our handler through
+//! the test's Lambda router, see `approval_common`), and decisions made through the HTTP
+//! routes or the CLI resume it. Every refusal is checked for its status and its audit
+//! entry, and the task token is checked absent from logs, URLs, notifications and pages.
+
+mod approval_common;
+
+use approval_common::*;
+use serde_json::Value;
+use trainguard_tests::binary_path;
+
+const BASE: &str = "https://approvals.example.com";
+
+fn form(decision: &str, comment: &str, csrf: Option<&str>) -> String {
+    let mut s = url_encode(&[("decision", decision), ("comment", comment)]);
+    if let Some(c) = csrf {
+        s.push_str(&format!("&csrf_token={c}"));
+    }
+    s
+}
+
+fn url_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    b' ' => "+".into(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+const FORM_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "application/x-www-form-urlencoded"),
+    ("origin", BASE),
+    ("sec-fetch-site", "same-origin"),
+    ("accept", "text/html"),
+];
+
+/// Check the token appears nowhere a person or a log could see it.
+async fn assert_token_never_exposed(fx: &Fixture, token: &str, pages: &[String]) {
+    assert_no_token(token, "the log lines", &logs());
+    for reply in fx.invocations.lock().unwrap().iter() {
+        assert_no_token(token, "the handler's reply (approval URL)", reply);
+        let v: Value = serde_json::from_str(reply).unwrap();
+        if let Some(url) = v["url"].as_str() {
+            assert!(
+                url.starts_with(BASE) || url.starts_with("http://127.0.0.1"),
+                "{url}"
+            );
+        }
+    }
+    let msgs = fx.sns_messages().await;
+    assert!(!msgs.is_empty(), "a notification was published");
+    for m in &msgs {
+        assert_no_token(token, "an SNS notification", m);
+    }
+    for p in pages {
+        assert_no_token(token, "a page or API reply", p);
+    }
+    for ev in fx.audit_events().await {
+        assert_no_token(token, "an audit entry", &ev.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_via_page_resumes_the_execution_and_sets_the_registry() {
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, raw) = fx
+        .start_and_wait("run-approve-1", fx.input(&pkg, 3600))
+        .await;
+    let token = raw["task_token"].as_str().unwrap().to_string();
+    assert_eq!(raw["status"], "pending");
+    assert_eq!(id.len(), 32, "128-bit hex id");
+
+    // The notification links the page for this id, and only the id.
+    let msgs = fx.sns_messages().await;
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains(&format!("{BASE}/approvals/{id}"))),
+        "{msgs:?}"
+    );
+    let reply: Value = serde_json::from_str(&fx.invocations.lock().unwrap()[0]).unwrap();
+    assert_eq!(reply["approval_id"], id.as_str());
+    assert_eq!(reply["url"], format!("{BASE}/approvals/{id}"));
+
+    // GET shows the metrics and the form, and decides nothing.
+    let (status, headers, page) = fx
+        .http(apigw_event(
+            "GET",
+            &format!("/approvals/{id}"),
+            Who::Jwt(ALICE.0, ALICE.1),
+            &[],
+            None,
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(headers["content-security-policy"]
+        .as_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(
+        page.contains("0.9120") && page.contains("0.8970") && page.contains("+0.0150"),
+        "metrics table"
+    );
+    assert!(page.contains("tenure_months") && page.contains("id=\"approve\""));
+    assert!(
+        page.contains("X-Amz-Signature") || page.contains("X-Amz-Credential"),
+        "presigned report links"
+    );
+    assert_eq!(fx.record(&id).await["status"], "pending", "GET never acts");
+    let csrf = csrf_from_page(&page).expect("CSRF token in the form");
+
+    // POST the form: 303 back to the page.
+    let (status, headers, body) = fx
+        .http(apigw_event(
+            "POST",
+            &format!("/approvals/{id}/decision"),
+            Who::Jwt(ALICE.0, ALICE.1),
+            FORM_HEADERS,
+            Some(&form(
+                "approve",
+                "AUC up 1.5 points, drift reviewed",
+                Some(&csrf),
+            )),
+        ))
+        .await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(headers["location"], format!("{BASE}/approvals/{id}"));
+
+    // The execution resumed with the decision as its output.
+    let done = fx.wait_done(&exec).await;
+    assert_eq!(done.status.as_str(), "SUCCEEDED");
+    let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+    assert_eq!(output["decision"], "approved");
+    assert_eq!(output["reviewer"], ALICE.1);
+    assert_eq!(output["comment"], "AUC up 1.5 points, drift reviewed");
+    assert!(output["decided_at"].as_str().is_some());
+
+    // Registry agrees; record says who; the page shows the decision instead of buttons.
+    assert_eq!(fx.package_status(&pkg).await, "Approved");
+    let rec = fx.record(&id).await;
+    assert_eq!(rec["status"], "approved");
+    assert_eq!(rec["decision"]["reviewer"], ALICE.1);
+    assert_eq!(rec["decision"]["source_ip"], "198.51.100.7");
+    let (_, _, after) = fx
+        .http(apigw_event(
+            "GET",
+            &format!("/approvals/{id}"),
+            Who::Jwt(ALICE.0, ALICE.1),
+            &[],
+            None,
+        ))
+        .await;
+    assert!(
+        after.contains("id=\"decision\"")
+            && after.contains("Approved")
+            && !after.contains("id=\"approve\"")
+    );
+
+    // A second decision loses (first wins) and is audited.
+    let (status, _, body) = fx
+        .http(apigw_event(
+            "POST",
+            &format!("/approvals/{id}/decision"),
+            Who::Iam(CI_ROLE),
+            &[("content-type", "application/json")],
+            Some(r#"{"decision":"reject","comment":"too late"}"#),
+        ))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("already_decided"));
+    assert_eq!(fx.record(&id).await["status"], "approved");
+
+    let audit = fx.audit_events().await;
+    let kinds: Vec<&str> = audit.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(
+        kinds.contains(&"requested") && kinds.contains(&"decided") && kinds.contains(&"refused"),
+        "{kinds:?}"
+    );
+    let decided = audit.iter().find(|e| e["event"] == "decided").unwrap();
+    assert_eq!(decided["actor"], ALICE.1);
+    assert_eq!(decided["execution_name"], "run-approve-1");
+    assert_eq!(decided["model_package_arn"], pkg.as_str());
+    assert_eq!(decided["user_agent"], "approval-test/1.0");
+
+    assert_token_never_exposed(&fx, &token, &[page, after, body]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_fails_the_execution_with_approval_rejected() {
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, raw) = fx
+        .start_and_wait("run-reject-1", fx.input(&pkg, 3600))
+        .await;
+    // A program with IAM authorization (a session of the listed role): no CSRF needed.
+    let (status, _, body) = fx
+        .http(apigw_event(
+            "POST",
+            &format!("/approvals/{id}/decision"),
+            Who::Iam(CI_ROLE),
+            &[("content-type", "application/json")],
+            Some(r#"{"decision":"reject","comment":"f1 regression on the holdout"}"#),
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "rejected");
+    assert_eq!(v["reviewer"], CI_ROLE);
+
+    let done = fx.wait_done(&exec).await;
+    assert_eq!(done.status.as_str(), "FAILED");
+    assert_eq!(done.error(), Some("Approval.Rejected"));
+    assert_eq!(fx.package_status(&pkg).await, "Rejected");
+    assert_eq!(fx.record(&id).await["status"], "rejected");
+    let token = raw["task_token"].as_str().unwrap().to_string();
+    assert_token_never_exposed(&fx, &token, &[body]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_refused_with_its_status_and_audited() {
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, raw) = fx
+        .start_and_wait("run-refusals-1", fx.input(&pkg, 3600))
+        .await;
+    let path = format!("/approvals/{id}/decision");
+    let (_, _, page) = fx
+        .http(apigw_event(
+            "GET",
+            &format!("/approvals/{id}"),
+            Who::Jwt(ALICE.0, ALICE.1),
+            &[],
+            None,
+        ))
+        .await;
+    let csrf = csrf_from_page(&page).unwrap();
+    let good = form("approve", "ok", Some(&csrf));
+
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "unauthenticated",
+            apigw_event("POST", &path, Who::Nobody, FORM_HEADERS, Some(&good)),
+            401,
+            "unauthenticated",
+        ),
+        (
+            "not listed",
+            apigw_event(
+                "POST",
+                &path,
+                Who::Jwt(CAROL.0, CAROL.1),
+                FORM_HEADERS,
+                Some(&good),
+            ),
+            403,
+            "not_an_approver",
+        ),
+        (
+            "the starter (listed through a group)",
+            {
+                let mut e = apigw_event(
+                    "POST",
+                    &path,
+                    Who::Jwt(BOB.0, BOB.1),
+                    FORM_HEADERS,
+                    Some(&good),
+                );
+                e["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] =
+                    "[ml-leads]".into();
+                e
+            },
+            403,
+            "self_approval",
+        ),
+        (
+            "cross-site form post",
+            apigw_event(
+                "POST",
+                &path,
+                Who::Jwt(ALICE.0, ALICE.1),
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("origin", "https://evil.example"),
+                    ("sec-fetch-site", "cross-site"),
+                ],
+                Some(&good),
+            ),
+            403,
+            "cross_site",
+        ),
+        (
+            "no CSRF token",
+            apigw_event(
+                "POST",
+                &path,
+                Who::Jwt(ALICE.0, ALICE.1),
+                FORM_HEADERS,
+                Some(&form("approve", "ok", None)),
+            ),
+            403,
+            "bad_csrf_token",
+        ),
+        (
+            "wrong CSRF token",
+            apigw_event(
+                "POST",
+                &path,
+                Who::Jwt(ALICE.0, ALICE.1),
+                FORM_HEADERS,
+                Some(&form("approve", "ok", Some("00"))),
+            ),
+            403,
+            "bad_csrf_token",
+        ),
+        (
+            "unknown id",
+            apigw_event(
+                "POST",
+                &format!("/approvals/{unknown}/decision"),
+                Who::Jwt(ALICE.0, ALICE.1),
+                FORM_HEADERS,
+                Some(&good),
+            ),
+            404,
+            "unknown_approval",
+        ),
+        (
+            "malformed id",
+            apigw_event(
+                "POST",
+                "/approvals/..%2F..%2Fsecret/decision",
+                Who::Jwt(ALICE.0, ALICE.1),
+                FORM_HEADERS,
+                Some(&good),
+            ),
+            404,
+            "unknown_approval",
+        ),
+        (
+            "no decision",
+            apigw_event(
+                "POST",
+                &path,
+                Who::Jwt(ALICE.0, ALICE.1),
+                FORM_HEADERS,
+                Some(&form("maybe", "", Some(&csrf))),
+            ),
+            400,
+            "bad_request",
+        ),
+    ];
+    let mut bodies = vec![page];
+    for (what, ev, want, code) in &cases {
+        let (status, headers, body) = fx.http(ev.clone()).await;
+        assert_eq!(status, *want, "{what}: {body}");
+        assert!(
+            headers["content-type"]
+                .as_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{what}: form posts get a page"
+        );
+        bodies.push(body);
+        let audit = fx.audit_events().await;
+        assert!(
+            audit
+                .iter()
+                .any(|e| e["event"] == "refused"
+                    && e["reason"].as_str().unwrap_or("").starts_with(code)),
+            "{what}: no refused audit entry with {code}"
+        );
+    }
+    // Nothing was decided by any of them: the execution still waits.
+    assert_eq!(fx.record(&id).await["status"], "pending");
+    let d = fx
+        .clients
+        .sfn
+        .describe_execution()
+        .execution_arn(&exec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status.as_str(), "RUNNING");
+
+    // The refused attempts carry who, from where, and what they concerned.
+    let audit = fx.audit_events().await;
+    let starter = audit
+        .iter()
+        .find(|e| {
+            e["reason"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("self_approval")
+        })
+        .unwrap();
+    assert_eq!(starter["actor"], BOB.1);
+    assert_eq!(starter["source_ip"], "198.51.100.7");
+    assert_eq!(starter["execution_name"], "run-refusals-1");
+    assert_eq!(starter["model_package_arn"], pkg.as_str());
+    assert_eq!(starter["http_status"], 403);
+
+    // GET without authentication is refused too (and never acts).
+    let (status, _, _) = fx
+        .http(apigw_event(
+            "GET",
+            &format!("/approvals/{id}"),
+            Who::Nobody,
+            &[],
+            None,
+        ))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _, body) = fx
+        .http(apigw_event(
+            "GET",
+            "/approvals",
+            Who::Jwt(ALICE.0, ALICE.1),
+            &[],
+            None,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed["pending"][0]["approval_id"], id.as_str());
+    assert_eq!(listed["pending"][0]["may_decide"], true);
+    bodies.push(body);
+
+    // Finally a member of the listed group approves (JWT group claim) ... via JSON.
+    let ev = {
+        let mut e = apigw_event(
+            "POST",
+            &path,
+            Who::Jwt("sub-dan", "dan@example.org"),
+            &[("content-type", "application/json")],
+            None,
+        );
+        e["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[ml-leads]".into();
+        e["body"] =
+            format!(r#"{{"decision":"approve","comment":"group review","csrf_token":"{csrf}"}}"#)
+                .into();
+        e
+    };
+    let (status, _, body) = fx.http(ev).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fx.wait_done(&exec).await.status.as_str(), "SUCCEEDED");
+    let token = raw["task_token"].as_str().unwrap().to_string();
+    assert_token_never_exposed(&fx, &token, &bodies).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_no_longer_open_approvals_are_refused_and_recorded() {
+    let fx = Fixture::start(BASE).await;
+
+    // Expired: a 1-second approval window.
+    let pkg = fx.new_package().await;
+    let (_exec, id, _) = fx.start_and_wait("run-expired-1", fx.input(&pkg, 1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, _, body) = fx
+        .http(apigw_event(
+            "POST",
+            &format!("/approvals/{id}/decision"),
+            Who::Iam(CI_ROLE),
+            &[("content-type", "application/json")],
+            Some(r#"{"decision":"approve"}"#),
+        ))
+        .await;
+    assert_eq!(status, 410, "{body} {}", fx.record(&id).await);
+    assert!(body.contains("expired"));
+    assert_eq!(fx.record(&id).await["status"], "expired");
+    assert_eq!(fx.package_status(&pkg).await, "PendingManualApproval");
+
+    // No longer open: Step Functions does not know the token (moto answers InvalidToken;
+    // TaskTimedOut and TaskDoesNotExist take the same path), so SendTaskSuccess fails; the
+    // reply and the record say so, and the registry is put back to pending.
+    let pkg2 = fx.new_package().await;
+    let mut req = fx.input(&pkg2, 3600);
+    req["task_token"] = "AAAAKgAAAAIAAAAAAAAAAbogus-token-never-issued-by-states".into();
+    req["execution_name"] = "run-gone-1".into();
+    let created = trainguard::approval::handle_event(&fx.service, req)
+        .await
+        .unwrap();
+    let id2 = created["approval_id"].as_str().unwrap().to_string();
+    let (status, _, body) = fx
+        .http(apigw_event(
+            "POST",
+            &format!("/approvals/{id2}/decision"),
+            Who::Iam(CI_ROLE),
+            &[("content-type", "application/json")],
+            Some(r#"{"decision":"approve"}"#),
+        ))
+        .await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body.contains("no longer open"), "{body}");
+    assert_no_token(
+        "AAAAKgAAAAIAAAAAAAAAAbogus-token-never-issued-by-states",
+        "the reply",
+        &body,
+    );
+    let rec = fx.record(&id2).await;
+    assert_eq!(rec["status"], "closed");
+    assert!(
+        rec["closed_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer waits"),
+        "{rec}"
+    );
+    assert_eq!(fx.package_status(&pkg2).await, "PendingManualApproval");
+    let audit = fx.audit_events().await;
+    assert!(audit.iter().any(|e| e["approval_id"] == id.as_str()
+        && e["reason"].as_str().unwrap_or("").starts_with("expired")));
+    assert!(audit.iter().any(|e| e["approval_id"] == id2.as_str()
+        && e["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("no_longer_open")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_lists_and_decides_with_the_callers_sts_identity() {
+    let exe = binary_path("trainguard");
+    assert!(
+        exe.exists(),
+        "{} missing: build it first (`cargo build -p trainguard-cli`; scripts/test.sh does)",
+        exe.display()
+    );
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, raw) = fx.start_and_wait("run-cli-1", fx.input(&pkg, 3600)).await;
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(args)
+            .env("TRAINGUARD_APPROVAL_BUCKET", &fx.bucket)
+            .env("TRAINGUARD_APPROVAL_BASE_URL", BASE);
+        for (k, v) in fx.moto.env() {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["approvals", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["pending"][0]["approval_id"], id.as_str());
+    assert_eq!(listed["pending"][0]["may_decide"], true);
+
+    let out = run(&["approve", &id, "--comment", "approved from the terminal"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fx.wait_done(&exec).await.status.as_str(), "SUCCEEDED");
+    let rec = fx.record(&id).await;
+    assert_eq!(rec["decision"]["reviewer"], MOTO_CLI_ARN);
+    assert_eq!(rec["decision"]["via"], "cli");
+
+    let out = run(&["reject", &id, "--comment", "second"]);
+    assert_eq!(out.status.code(), Some(1), "the second decision is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already_decided"));
+    let audit = fx.audit_events().await;
+    assert!(audit
+        .iter()
+        .any(|e| e["event"] == "decided" && e["via"] == "cli" && e["actor_kind"] == "sts"));
+    assert!(audit
+        .iter()
+        .any(|e| e["event"] == "refused" && e["via"] == "cli"));
+    let token = raw["task_token"].as_str().unwrap().to_string();
+    assert_no_token(
+        &token,
+        "the CLI's output",
+        &format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+    );
+    assert_token_never_exposed(&fx, &token, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_documented_error_names() {
+    let fx = Fixture::start(BASE).await;
+    let svc = &fx.service;
+    let err = trainguard::approval::handle_event(
+        svc,
+        serde_json::json!({"task_token": "t0k3n-abcdefghijklmnop", "approvers": []}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        trainguard::ErrorName::error_name(&err),
+        "Approval.InvalidRequest"
+    );
+    let err = trainguard::approval::handle_event(
+        svc,
+        serde_json::json!({"task_token": "t0k3n-abcdefghijklmnop", "approvers": "x@y"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        trainguard::ErrorName::error_name(&err),
+        "InputError.InvalidEvent"
+    );
+    assert!(!err.to_string().contains("t0k3n"), "{err}");
+    let err = trainguard::approval::handle_event(svc, serde_json::json!({"hello": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        trainguard::ErrorName::error_name(&err),
+        "InputError.InvalidEvent"
+    );
+}
