@@ -21,6 +21,10 @@ docs/pipeline.md and printed to stderr):
 5. Distributed Map children run as `STANDARD` (the engine's grammar only accepts
    `"ExecutionType": "STANDARD"`; the shipped definition runs the short per-object
    children as cheaper `EXPRESS` workflows).
+6. Distributed Maps lose their `ResultWriter`: the engine evaluates its `Bucket.$` /
+   `Prefix.$` paths against the Map's results instead of the state input, so the
+   per-execution prefix cannot resolve. (The maps' outputs are discarded with
+   `ResultPath: null` either way; the merge steps read the parts back by prefix.)
 
 Usage: test_copy.py <definition.json> <substitutions.json>  > test-copy.json
 """
@@ -58,6 +62,8 @@ def adjust_states(states, where=""):
         if isinstance(s.get("ToleratedFailurePercentage"), int):
             s["ToleratedFailurePercentage"] = float(s["ToleratedFailurePercentage"])
             changes.append(f"{here}: ToleratedFailurePercentage as float")
+        if s.pop("ResultWriter", None) is not None:
+            changes.append(f"{here}: ResultWriter dropped")
         pc = s.get("ItemProcessor", {}).get("ProcessorConfig", {})
         if pc.get("ExecutionType") == "EXPRESS":
             pc["ExecutionType"] = "STANDARD"

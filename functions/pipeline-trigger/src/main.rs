@@ -1,5 +1,6 @@
 //! pipeline-trigger Lambda: starts pipeline executions from S3 / EventBridge / schedule
-//! events, and runs the state machine's `select-best` and `fingerprint` steps.
+//! events, and runs the state machine's `select-best`, `fingerprint` and
+//! `read-evaluation` steps.
 //! Decode, call `trainguard::trigger`, encode.
 
 use lambda_runtime::Context;
@@ -7,7 +8,7 @@ use serde_json::Value;
 use trainguard::aws::Clients;
 use trainguard::lambda::{deadline_margin, serve, Deadline, HandlerError};
 use trainguard::storage::S3Store;
-use trainguard::trigger::{self, fingerprint, select, Request, SfnStarter, TriggerConfig};
+use trainguard::trigger::{self, evaluation, fingerprint, select, Request, SfnStarter, TriggerConfig};
 
 struct Env {
     starter: SfnStarter,
@@ -27,6 +28,7 @@ async fn handle(env: &Env, input: Value, ctx: Context) -> Result<Value, HandlerE
             let deadline = Deadline::from_context(&ctx, deadline_margin());
             Ok(fingerprint::fingerprint(&env.store, &req, deadline).await?)
         }
+        Request::ReadEvaluation(req) => Ok(evaluation::read_evaluation(&env.store, &req).await?),
     }
 }
 

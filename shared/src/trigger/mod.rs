@@ -11,7 +11,10 @@
 //!   objective metric (JSONPath has no argmax).
 //! - **`fingerprint`** ([`fingerprint`]): the SHA-256 of the training data, recorded on
 //!   the model package for lineage.
+//! - **`read-evaluation`** ([`evaluation`]): the evaluation report, checked, for the
+//!   evaluation gate (a missing objective value is an error, never a pass).
 
+pub mod evaluation;
 pub mod event;
 pub mod fingerprint;
 pub mod name;
@@ -34,6 +37,9 @@ pub enum TriggerError {
     /// No candidate of the training sweep reported the objective metric.
     #[error("no training candidate reported the objective metric: {0}")]
     NoCandidate(String),
+    /// The evaluation report is missing its objective value, not JSON, or too large.
+    #[error("invalid evaluation report: {0}")]
+    InvalidEvaluationReport(String),
     #[error(transparent)]
     Common(#[from] CommonError),
 }
@@ -43,6 +49,7 @@ impl ErrorName for TriggerError {
         match self {
             TriggerError::Misconfigured(_) => "Trigger.Misconfigured",
             TriggerError::NoCandidate(_) => "Pipeline.NoCandidate",
+            TriggerError::InvalidEvaluationReport(_) => "Pipeline.InvalidEvaluationReport",
             TriggerError::Common(c) => c.error_name(),
         }
     }
@@ -54,6 +61,7 @@ impl ErrorName for TriggerError {
 pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "Trigger.Misconfigured", retryable: false, meaning: "pipeline-trigger lacks TRAINGUARD_STATE_MACHINE_ARN (or, for scheduled runs, TRAINGUARD_DATA_BUCKET), or a setting does not parse" },
     ErrorDoc { name: "Pipeline.NoCandidate", retryable: false, meaning: "select-best: no configuration of the training sweep reported the objective metric (all failed, or the metric name is wrong)" },
+    ErrorDoc { name: "Pipeline.InvalidEvaluationReport", retryable: false, meaning: "read-evaluation: the evaluation report is not JSON, larger than 1 MB, or has no finite value for the objective metric" },
     ErrorDoc { name: "Lambda.ServiceException", retryable: true, meaning: "(Step Functions Lambda integration) the Lambda service had an internal error; the state machine retries it" },
     ErrorDoc { name: "Lambda.AWSLambdaException", retryable: true, meaning: "(Step Functions Lambda integration) a generic Lambda service error; the state machine retries it" },
     ErrorDoc { name: "Lambda.SdkClientException", retryable: true, meaning: "(Step Functions Lambda integration) the invoke call did not reach Lambda; the state machine retries it" },
@@ -70,6 +78,8 @@ pub enum Request {
     SelectBest(select::SelectBestInput),
     /// `{"task": "fingerprint", ...}` from the state machine.
     Fingerprint(fingerprint::FingerprintInput),
+    /// `{"task": "read-evaluation", ...}` from the state machine.
+    ReadEvaluation(evaluation::ReadEvaluationInput),
 }
 
 /// Tell the request kinds apart by shape: a `task` field is a state machine step;
@@ -78,7 +88,10 @@ pub fn classify(input: &Value) -> Result<Request, CommonError> {
     match input.get("task").and_then(Value::as_str) {
         Some("select-best") => Ok(Request::SelectBest(parse(input)?)),
         Some("fingerprint") => Ok(Request::Fingerprint(parse(input)?)),
-        Some(other) => Err(CommonError::InvalidInput(format!("unknown task {other:?} (expected select-best or fingerprint)"))),
+        Some("read-evaluation") => Ok(Request::ReadEvaluation(parse(input)?)),
+        Some(other) => Err(CommonError::InvalidInput(format!(
+            "unknown task {other:?} (expected select-best, fingerprint or read-evaluation)"
+        ))),
         None => Ok(Request::Trigger(event::decode(input)?)),
     }
 }
@@ -117,6 +130,7 @@ mod tests {
         for e in [
             TriggerError::Misconfigured(String::new()),
             TriggerError::NoCandidate(String::new()),
+            TriggerError::InvalidEvaluationReport(String::new()),
             TriggerError::Common(CommonError::Transient(String::new())),
         ] {
             assert!(crate::error::lookup(e.error_name()).is_some(), "{}", e.error_name());
