@@ -538,6 +538,12 @@ async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
     let _ = stack.sfn.stop_execution().execution_arn(&arn).send().await;
 }
 
+type BoxedScenario = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn boxed(f: impl std::future::Future<Output = ()> + Send + 'static) -> BoxedScenario {
+    Box::pin(f)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pipeline_end_to_end() {
     let stack = Arc::new(Stack::start().await);
@@ -553,16 +559,16 @@ async fn pipeline_end_to_end() {
         .await;
     assert!(ok, "baseline: {out}");
 
-    type Scenario = fn(Arc<Stack>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+    type Scenario = fn(Arc<Stack>) -> BoxedScenario;
     let scenarios: Vec<(&str, Scenario)> = vec![
-        ("happy path to a deployed endpoint", |s| Box::pin(happy_path(s))),
-        ("bad data halts at the quality gate", |s| Box::pin(bad_data_halts(s))),
-        ("drift forces human review", |s| Box::pin(drift_forces_review(s))),
-        ("OOM twice, batch halved twice, success", |s| Box::pin(oom_twice_then_success(s))),
-        ("OOM until the ladder runs out: compensation", |s| Box::pin(oom_until_ladder_runs_out(s))),
-        ("reviewer rejects", |s| Box::pin(reviewer_rejects(s))),
-        ("deployment fails: rolled back", |s| Box::pin(deployment_fails_rolls_back(s))),
-        ("a duplicate S3 event starts one execution", |s| Box::pin(duplicate_event_starts_one_execution(s))),
+        ("happy path to a deployed endpoint", |s| boxed(happy_path(s))),
+        ("bad data halts at the quality gate", |s| boxed(bad_data_halts(s))),
+        ("drift forces human review", |s| boxed(drift_forces_review(s))),
+        ("OOM twice, batch halved twice, success", |s| boxed(oom_twice_then_success(s))),
+        ("OOM until the ladder runs out: compensation", |s| boxed(oom_until_ladder_runs_out(s))),
+        ("reviewer rejects", |s| boxed(reviewer_rejects(s))),
+        ("deployment fails: rolled back", |s| boxed(deployment_fails_rolls_back(s))),
+        ("a duplicate S3 event starts one execution", |s| boxed(duplicate_event_starts_one_execution(s))),
     ];
     let only = std::env::var("TRAINGUARD_E2E_ONLY").ok();
     let mut handles = Vec::new();
