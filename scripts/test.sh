@@ -16,8 +16,11 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== build binaries (the end-to-end tests run them)"
-cargo build --workspace --bins --locked
+echo "== build every target (the end-to-end tests run the binaries)"
+# --all-targets keeps cargo's feature unification identical to `cargo test --workspace`
+# (dev-dependencies such as aws-smithy-mocks switch on SDK features): building only
+# --bins would compile the AWS SDK a second time with other features.
+cargo build --workspace --all-targets --locked
 echo "== static checks"
 for check in scripts/check.d/*.sh; do
   [ -e "$check" ] || continue

@@ -9,7 +9,11 @@ use clap::Parser;
 mod commands;
 
 #[derive(Parser, Debug)]
-#[command(name = "trainguard", version, about = "Guards for a SageMaker training pipeline")]
+#[command(
+    name = "trainguard",
+    version,
+    about = "Guards for a SageMaker training pipeline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: commands::Command,
@@ -21,4 +25,3 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     commands::run(cli.command).await
 }
-

@@ -102,18 +102,28 @@ where
     let code = err.code().unwrap_or("");
     let detail = format!("{what}: {}", DisplayErrorContext(err));
     let status = err.raw_response().map(|r| r.status().as_u16());
-    if matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)) {
+    if matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+    ) {
         return CommonError::Transient(detail);
     }
     match code {
-        "NoSuchKey" | "NoSuchBucket" | "NotFound" | "ResourceNotFound" | "ResourceNotFoundException" => {
-            CommonError::NotFound(detail)
-        }
+        "NoSuchKey"
+        | "NoSuchBucket"
+        | "NotFound"
+        | "ResourceNotFound"
+        | "ResourceNotFoundException" => CommonError::NotFound(detail),
         "AccessDenied" | "AccessDeniedException" | "Forbidden" => CommonError::AccessDenied(detail),
-        "SlowDown" | "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestTimeout"
-        | "InternalError" | "ServiceUnavailable" | "RequestLimitExceeded" | "TooManyRequestsException" => {
-            CommonError::Transient(detail)
-        }
+        "SlowDown"
+        | "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "RequestTimeout"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => CommonError::Transient(detail),
         _ => match status {
             Some(404) => CommonError::NotFound(detail),
             Some(403) => CommonError::AccessDenied(detail),

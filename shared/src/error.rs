@@ -107,6 +107,23 @@ pub fn catalog() -> Vec<ErrorDoc> {
     parts.iter().flat_map(|p| p.iter().copied()).collect()
 }
 
+/// The catalog as the Markdown table the README carries (between the
+/// `<!-- errors:begin -->` / `<!-- errors:end -->` markers; a test keeps them equal).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| error name | retry | meaning |\n|---|---|---|\n");
+    let mut all = catalog();
+    all.sort_by_key(|d| d.name);
+    for d in all {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            d.name,
+            if d.retryable { "yes" } else { "no" },
+            d.meaning.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 /// Look up a name in the catalog.
 pub fn lookup(name: &str) -> Option<ErrorDoc> {
     catalog().into_iter().find(|d| d.name == name)
@@ -124,7 +141,11 @@ mod tests {
             assert!(seen.insert(d.name), "duplicate error name {}", d.name);
             let (family, rest) = d.name.split_once('.').expect("dotted name");
             assert!(!family.is_empty() && !rest.is_empty(), "{}", d.name);
-            assert!(!d.name.contains("::") && !d.name.contains('<'), "{}", d.name);
+            assert!(
+                !d.name.contains("::") && !d.name.contains('<'),
+                "{}",
+                d.name
+            );
             assert!(!d.meaning.is_empty());
         }
     }
@@ -154,7 +175,11 @@ mod tests {
             CommonError::DeadlineExceeded(String::new()),
         ];
         for e in samples {
-            assert!(lookup(e.error_name()).is_some(), "{} undocumented", e.error_name());
+            assert!(
+                lookup(e.error_name()).is_some(),
+                "{} undocumented",
+                e.error_name()
+            );
         }
     }
 }

@@ -32,13 +32,19 @@ impl std::fmt::Display for HandlerError {
 
 impl<E: ErrorName> From<E> for HandlerError {
     fn from(e: E) -> Self {
-        HandlerError { name: e.error_name(), message: e.to_string() }
+        HandlerError {
+            name: e.error_name(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
-        Diagnostic { error_type: e.name.to_string(), error_message: e.message }
+        Diagnostic {
+            error_type: e.name.to_string(),
+            error_message: e.message,
+        }
     }
 }
 
@@ -80,12 +86,16 @@ impl Deadline {
     /// The invocation deadline minus `margin`.
     pub fn from_context(ctx: &Context, margin: Duration) -> Self {
         let at = UNIX_EPOCH + Duration::from_millis(ctx.deadline);
-        Deadline { at: at.checked_sub(margin) }
+        Deadline {
+            at: at.checked_sub(margin),
+        }
     }
 
     /// A deadline `d` from now (tests).
     pub fn after(d: Duration) -> Self {
-        Deadline { at: Some(SystemTime::now() + d) }
+        Deadline {
+            at: Some(SystemTime::now() + d),
+        }
     }
 
     /// True once the (margined) deadline has passed.
@@ -95,7 +105,8 @@ impl Deadline {
 
     /// Time left, if bounded.
     pub fn remaining(&self) -> Option<Duration> {
-        self.at.map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
+        self.at
+            .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
     }
 }
 
@@ -157,13 +168,23 @@ mod tests {
 
     #[test]
     fn execution_name_from_each_shape() {
-        assert_eq!(execution_name(&json!({"execution_name": "a"})).as_deref(), Some("a"));
-        assert_eq!(execution_name(&json!({"ExecutionName": "b"})).as_deref(), Some("b"));
         assert_eq!(
-            execution_name(&json!({"execution": "arn:aws:states:us-east-1:1:execution:sm:c"})).as_deref(),
+            execution_name(&json!({"execution_name": "a"})).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            execution_name(&json!({"ExecutionName": "b"})).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            execution_name(&json!({"execution": "arn:aws:states:us-east-1:1:execution:sm:c"}))
+                .as_deref(),
             Some("c")
         );
-        assert_eq!(execution_name(&json!({"execution": {"Name": "d"}})).as_deref(), Some("d"));
+        assert_eq!(
+            execution_name(&json!({"execution": {"Name": "d"}})).as_deref(),
+            Some("d")
+        );
         assert_eq!(execution_name(&json!({"x": 1})), None);
     }
 

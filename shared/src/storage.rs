@@ -35,16 +35,26 @@ impl S3Uri {
         // S3 bucket naming rules, loosely: what could never be a bucket is refused early.
         if bucket.len() < 3
             || bucket.len() > 63
-            || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            || !bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         {
-            return Err(CommonError::InvalidUri(format!("{s:?}: {bucket:?} is not a valid bucket name")));
+            return Err(CommonError::InvalidUri(format!(
+                "{s:?}: {bucket:?} is not a valid bucket name"
+            )));
         }
-        Ok(S3Uri { bucket: bucket.to_string(), key: key.to_string() })
+        Ok(S3Uri {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
     }
 
     /// A URI from parts.
     pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
-        S3Uri { bucket: bucket.into(), key: key.into() }
+        S3Uri {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
     }
 
     /// True when the key is empty or ends with `/`.
@@ -59,12 +69,19 @@ impl S3Uri {
             key.push('/');
         }
         key.push_str(name.trim_start_matches('/'));
-        S3Uri { bucket: self.bucket.clone(), key }
+        S3Uri {
+            bucket: self.bucket.clone(),
+            key,
+        }
     }
 
     /// The last path segment of the key.
     pub fn file_name(&self) -> &str {
-        self.key.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+        self.key
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
     }
 }
 
@@ -220,7 +237,12 @@ impl S3Store {
     }
 
     /// Write an object.
-    pub async fn put(&self, uri: &S3Uri, body: impl Into<Bytes>, content_type: &str) -> Result<(), CommonError> {
+    pub async fn put(
+        &self,
+        uri: &S3Uri,
+        body: impl Into<Bytes>,
+        content_type: &str,
+    ) -> Result<(), CommonError> {
         self.client
             .put_object()
             .bucket(&uri.bucket)
@@ -282,7 +304,8 @@ impl S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify_sdk_error(&e, &format!("ListObjectsV2 {prefix}")))?;
+            let page =
+                page.map_err(|e| classify_sdk_error(&e, &format!("ListObjectsV2 {prefix}")))?;
             for o in page.contents() {
                 if let Some(key) = o.key() {
                     out.push(ObjectInfo {
@@ -310,22 +333,42 @@ mod tests {
         assert_eq!(u.file_name(), "b.csv");
         assert!(S3Uri::parse("s3://my-bucket/a/").unwrap().is_prefix());
         assert!(S3Uri::parse("s3://my-bucket").unwrap().is_prefix());
-        assert_eq!(S3Uri::parse("s3://my-bucket/a").unwrap().join("x.json").key, "a/x.json");
+        assert_eq!(
+            S3Uri::parse("s3://my-bucket/a").unwrap().join("x.json").key,
+            "a/x.json"
+        );
         assert_eq!(u.to_string(), "s3://my-bucket/a/b.csv");
     }
 
     #[test]
     fn refuses_bad_uris() {
-        for bad in ["http://x/y", "s3://", "s3:///key", "s3://Upper/key", "s3://ab/k", "bucket/key"] {
+        for bad in [
+            "http://x/y",
+            "s3://",
+            "s3:///key",
+            "s3://Upper/key",
+            "s3://ab/k",
+            "bucket/key",
+        ] {
             let e = S3Uri::parse(bad).unwrap_err();
-            assert_eq!(crate::ErrorName::error_name(&e), "InputError.InvalidUri", "{bad}");
+            assert_eq!(
+                crate::ErrorName::error_name(&e),
+                "InputError.InvalidUri",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn location_parse() {
-        assert!(matches!(Location::parse("s3://bkt/x").unwrap(), Location::S3(_)));
-        assert!(matches!(Location::parse("./x.csv").unwrap(), Location::Local(_)));
+        assert!(matches!(
+            Location::parse("s3://bkt/x").unwrap(),
+            Location::S3(_)
+        ));
+        assert!(matches!(
+            Location::parse("./x.csv").unwrap(),
+            Location::Local(_)
+        ));
         assert!(Location::parse("").is_err());
     }
 }

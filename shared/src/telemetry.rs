@@ -77,7 +77,12 @@ impl Metrics {
     pub fn new(function: &str) -> Self {
         let namespace = std::env::var("TRAINGUARD_METRICS_NAMESPACE")
             .unwrap_or_else(|_| "trainguard".to_string());
-        Metrics { namespace, function: function.to_string(), properties: Map::new(), values: Vec::new() }
+        Metrics {
+            namespace,
+            function: function.to_string(),
+            properties: Map::new(),
+            values: Vec::new(),
+        }
     }
 
     /// Attach a non-dimension property (e.g. the execution name).
@@ -151,12 +156,19 @@ mod tests {
     #[test]
     fn emf_document_declares_every_value_it_carries() {
         let mut m = Metrics::new("schema-validator");
-        m.count("RowsRead", 10).count("RowsRead", 5).count("Violations", 2);
+        m.count("RowsRead", 10)
+            .count("RowsRead", 5)
+            .count("Violations", 2);
         m.property("ExecutionName", "exec-1");
         let doc = m.to_emf(1_700_000_000_000);
         let defs = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(defs["Dimensions"], json!([["Function"]]));
-        let names: Vec<&str> = defs["Metrics"].as_array().unwrap().iter().map(|d| d["Name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = defs["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["Name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["RowsRead", "Violations"]);
         assert_eq!(doc["RowsRead"], json!(15.0));
         assert_eq!(doc["Violations"], json!(2.0));

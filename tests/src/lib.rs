@@ -17,7 +17,10 @@ use trainguard::aws::Clients;
 
 /// The workspace root (parent of `tests/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A directory for test output that survives the run (screenshots, reports):
@@ -76,13 +79,20 @@ impl MotoServer {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn moto_server");
-        let server = MotoServer { child, port, endpoint: format!("http://127.0.0.1:{port}") };
+        let server = MotoServer {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let start = Instant::now();
         loop {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "moto did not start on port {port}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "moto did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         server
@@ -106,7 +116,9 @@ impl MotoServer {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
             .load()
             .await
     }
@@ -118,13 +130,19 @@ impl MotoServer {
 
     /// Turn on moto's Step Functions interpreter.
     pub async fn enable_sfn_execution(&self) {
-        self.post_json("/moto-api/config", r#"{"stepfunctions":{"execute_state_machine":true}}"#).await;
+        self.post_json(
+            "/moto-api/config",
+            r#"{"stepfunctions":{"execute_state_machine":true}}"#,
+        )
+        .await;
     }
 
     /// POST a JSON body to a moto path (minimal HTTP/1.1 client: no extra dependency).
     pub async fn post_json(&self, path: &str, body: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
         let req = format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.port,
@@ -133,7 +151,10 @@ impl MotoServer {
         s.write_all(req.as_bytes()).await.unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
-        assert!(out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"), "moto {path}: {out}");
+        assert!(
+            out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"),
+            "moto {path}: {out}"
+        );
         out
     }
 }
@@ -154,7 +175,13 @@ pub fn unique_bucket(prefix: &str) -> String {
 
 /// Create a bucket.
 pub async fn create_bucket(clients: &Clients, bucket: &str) {
-    clients.s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("create bucket");
 }
 
 /// Put an object.
@@ -181,7 +208,13 @@ pub async fn get_object(clients: &Clients, bucket: &str, key: &str) -> Option<Ve
 /// Every key under a prefix.
 pub async fn list_keys(clients: &Clients, bucket: &str, prefix: &str) -> Vec<String> {
     let mut keys = Vec::new();
-    let mut pages = clients.s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = clients
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(p) = pages.next().await {
         for o in p.expect("list").contents() {
             keys.push(o.key().unwrap().to_string());

@@ -20,16 +20,37 @@ async fn moto_round_trip_through_trainguard_storage() {
     assert_eq!(listed[0].size, 5);
 
     // Missing objects map to the documented name.
-    let err = store.get(&S3Uri::new(&bucket, "missing")).await.unwrap_err();
-    assert_eq!(trainguard::ErrorName::error_name(&err), "StorageError.NotFound");
+    let err = store
+        .get(&S3Uri::new(&bucket, "missing"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        trainguard::ErrorName::error_name(&err),
+        "StorageError.NotFound"
+    );
 
     // Conditional writes: first wins, second is refused.
     let j = S3Uri::new(&bucket, "journal.json");
-    assert!(matches!(store.put_conditional(&j, "1", "application/json", None).await.unwrap(), ConditionalPut::Written(_)));
-    assert_eq!(store.put_conditional(&j, "2", "application/json", None).await.unwrap(), ConditionalPut::PreconditionFailed);
+    assert!(matches!(
+        store
+            .put_conditional(&j, "1", "application/json", None)
+            .await
+            .unwrap(),
+        ConditionalPut::Written(_)
+    ));
+    assert_eq!(
+        store
+            .put_conditional(&j, "2", "application/json", None)
+            .await
+            .unwrap(),
+        ConditionalPut::PreconditionFailed
+    );
     assert_eq!(&store.get(&j).await.unwrap()[..], b"1");
 
     let pid = moto.port;
     drop(moto);
-    assert!(std::net::TcpStream::connect(("127.0.0.1", pid)).is_err(), "moto stopped");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", pid)).is_err(),
+        "moto stopped"
+    );
 }

@@ -18,9 +18,15 @@ pub struct DecideArgs {
 }
 
 pub async fn run_list(_a: ApprovalsArgs) -> ExitCode {
-    super::unusable("InputError.InvalidEvent", "approvals is not implemented yet")
+    super::unusable(
+        "InputError.InvalidEvent",
+        "approvals is not implemented yet",
+    )
 }
 
 pub async fn run_decide(_a: DecideArgs, _approve: bool) -> ExitCode {
-    super::unusable("InputError.InvalidEvent", "approve/reject is not implemented yet")
+    super::unusable(
+        "InputError.InvalidEvent",
+        "approve/reject is not implemented yet",
+    )
 }

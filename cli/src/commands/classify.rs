@@ -9,5 +9,8 @@ pub struct ClassifyArgs {
 }
 
 pub async fn run(_a: ClassifyArgs) -> ExitCode {
-    super::unusable("InputError.InvalidEvent", "classify-failure is not implemented yet")
+    super::unusable(
+        "InputError.InvalidEvent",
+        "classify-failure is not implemented yet",
+    )
 }

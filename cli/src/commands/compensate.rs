@@ -10,5 +10,8 @@ pub struct CompensateArgs {
 }
 
 pub async fn run(_a: CompensateArgs) -> ExitCode {
-    super::unusable("InputError.InvalidEvent", "compensate is not implemented yet")
+    super::unusable(
+        "InputError.InvalidEvent",
+        "compensate is not implemented yet",
+    )
 }

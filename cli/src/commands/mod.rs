@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod classify;
 pub mod compensate;
 pub mod drift;
+pub mod errors;
 pub mod validate;
 
 /// Exit code for unusable input (a documented error name is printed on stderr).
@@ -33,6 +34,8 @@ pub enum Command {
     Approve(approvals::DecideArgs),
     /// Reject a pending model.
     Reject(approvals::DecideArgs),
+    /// List the documented error names.
+    Errors(errors::ErrorsArgs),
 }
 
 pub async fn run(cmd: Command) -> ExitCode {
@@ -46,6 +49,7 @@ pub async fn run(cmd: Command) -> ExitCode {
         Command::Approvals(a) => approvals::run_list(a).await,
         Command::Approve(a) => approvals::run_decide(a, true).await,
         Command::Reject(a) => approvals::run_decide(a, false).await,
+        Command::Errors(a) => errors::run(a),
     }
 }
 

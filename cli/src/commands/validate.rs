@@ -19,5 +19,8 @@ pub async fn run_validate(_a: ValidateArgs) -> ExitCode {
 }
 
 pub async fn run_infer(_a: InferArgs) -> ExitCode {
-    super::unusable("InputError.InvalidEvent", "infer-contract is not implemented yet")
+    super::unusable(
+        "InputError.InvalidEvent",
+        "infer-contract is not implemented yet",
+    )
 }
