@@ -51,10 +51,25 @@ impl Stack {
     async fn start() -> Stack {
         let root = workspace_root();
         let python = root.join(".venv/bin/python");
-        assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
-        for bin in ["schema-validator", "drift-detector", "batch-size-adjuster", "saga-compensator", "approval-handler", "pipeline-trigger"] {
+        assert!(
+            python.exists(),
+            "{} missing: run scripts/setup.sh",
+            python.display()
+        );
+        for bin in [
+            "schema-validator",
+            "drift-detector",
+            "batch-size-adjuster",
+            "saga-compensator",
+            "approval-handler",
+            "pipeline-trigger",
+        ] {
             let p = trainguard_tests::binary_path(bin);
-            assert!(p.exists(), "{} missing: cargo build --workspace --bins first", p.display());
+            assert!(
+                p.exists(),
+                "{} missing: cargo build --workspace --bins first",
+                p.display()
+            );
         }
         let dir = output_dir("pipeline-e2e");
         let out: PathBuf = dir.join("stack.json");
@@ -62,7 +77,12 @@ impl Stack {
         let _ = std::fs::remove_file(dir.join("stack.json.error"));
         let child = Command::new(&python)
             .arg(root.join("tests/e2e/stack.py"))
-            .args(["--out", out.to_str().unwrap(), "--bucket", &trainguard_tests::unique_bucket("tg-e2e")])
+            .args([
+                "--out",
+                out.to_str().unwrap(),
+                "--bucket",
+                &trainguard_tests::unique_bucket("tg-e2e"),
+            ])
             .args(["--log-dir", dir.join("logs").to_str().unwrap()])
             .current_dir(&root)
             .stdin(Stdio::piped())
@@ -73,16 +93,32 @@ impl Stack {
             child: Some(child),
             info: Value::Null,
             s3: dummy_s3(),
-            sfn: aws_sdk_sfn::Client::from_conf(aws_sdk_sfn::Config::builder().behavior_version_latest().build()),
-            sm: aws_sdk_sagemaker::Client::from_conf(aws_sdk_sagemaker::Config::builder().behavior_version_latest().build()),
+            sfn: aws_sdk_sfn::Client::from_conf(
+                aws_sdk_sfn::Config::builder()
+                    .behavior_version_latest()
+                    .build(),
+            ),
+            sm: aws_sdk_sagemaker::Client::from_conf(
+                aws_sdk_sagemaker::Config::builder()
+                    .behavior_version_latest()
+                    .build(),
+            ),
             router: String::new(),
-            sample: std::fs::read(root.join("events/data/sample.csv")).expect("events/data/sample.csv"),
+            sample: std::fs::read(root.join("events/data/sample.csv"))
+                .expect("events/data/sample.csv"),
         };
         let t0 = Instant::now();
         while !out.exists() {
             let exited = stack.child.as_mut().unwrap().try_wait().unwrap();
-            assert!(exited.is_none(), "stack.py exited: {exited:?}; logs in {}", dir.join("logs").display());
-            assert!(t0.elapsed() < Duration::from_secs(600), "stack did not start in 10 minutes");
+            assert!(
+                exited.is_none(),
+                "stack.py exited: {exited:?}; logs in {}",
+                dir.join("logs").display()
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "stack did not start in 10 minutes"
+            );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         stack.info = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
@@ -90,10 +126,16 @@ impl Stack {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "e2e"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "e2e",
+            ))
             .load()
             .await;
-        stack.s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+        stack.s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
         stack.sfn = aws_sdk_sfn::Client::new(&conf);
         stack.sm = aws_sdk_sagemaker::Client::new(&conf);
         stack.router = stack.info["router_endpoint"].as_str().unwrap().to_string();
@@ -105,40 +147,86 @@ impl Stack {
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
-        self.s3.put_object().bucket(self.bucket()).key(key).body(body.into()).send().await.expect("put");
+        self.s3
+            .put_object()
+            .bucket(self.bucket())
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put");
     }
 
     async fn keys(&self, prefix: &str) -> Vec<String> {
         let mut keys = Vec::new();
-        let mut pages = self.s3.list_objects_v2().bucket(self.bucket()).prefix(prefix).into_paginator().send();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(self.bucket())
+            .prefix(prefix)
+            .into_paginator()
+            .send();
         while let Some(p) = pages.next().await {
-            keys.extend(p.expect("list").contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(
+                p.expect("list")
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
         }
         keys
     }
 
     /// Invoke a function the way Step Functions does (through the router, AWS's Invoke API).
     async fn invoke(&self, function: &str, payload: &Value) -> (bool, Value) {
-        let (status, headers, body) =
-            http_post(&self.router, &format!("/2015-03-31/functions/{function}/invocations"), &payload.to_string(), &[]).await;
+        let (status, headers, body) = http_post(
+            &self.router,
+            &format!("/2015-03-31/functions/{function}/invocations"),
+            &payload.to_string(),
+            &[],
+        )
+        .await;
         assert_eq!(status, 200, "invoke {function}: {body}");
-        let failed = headers.to_ascii_lowercase().contains("x-amz-function-error");
-        (!failed, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        let failed = headers
+            .to_ascii_lowercase()
+            .contains("x-amz-function-error");
+        (
+            !failed,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
     }
 
     async fn faults(&self, body: Value) {
-        let (status, _, text) = http_post(&self.router, "/_e2e/faults", &body.to_string(), &[]).await;
+        let (status, _, text) =
+            http_post(&self.router, "/_e2e/faults", &body.to_string(), &[]).await;
         assert_eq!(status, 200, "{text}");
     }
 
     fn execution_arn(&self, name: &str) -> String {
-        format!("{}:{name}", self.info["state_machine_arn"].as_str().unwrap().replacen(":stateMachine:", ":execution:", 1))
+        format!(
+            "{}:{name}",
+            self.info["state_machine_arn"].as_str().unwrap().replacen(
+                ":stateMachine:",
+                ":execution:",
+                1
+            )
+        )
     }
 
     /// Start an execution with a stub behaviour (written first: the stub reads it by
     /// execution name).
-    async fn start(&self, name: &str, data_prefix: &str, parameters: Value, behaviour: Value) -> String {
-        self.put(&format!("_e2e/{name}.json"), behaviour.to_string().into_bytes()).await;
+    async fn start(
+        &self,
+        name: &str,
+        data_prefix: &str,
+        parameters: Value,
+        behaviour: Value,
+    ) -> String {
+        self.put(
+            &format!("_e2e/{name}.json"),
+            behaviour.to_string().into_bytes(),
+        )
+        .await;
         let input = json!({
             "trigger": {"type": "manual", "source": "manual", "started_by": "arn:aws:iam::123456789012:user/carol"},
             "data": {"bucket": self.bucket(), "prefix": data_prefix},
@@ -157,8 +245,18 @@ impl Stack {
     }
 
     async fn status(&self, arn: &str) -> (ExecutionStatus, Option<String>, Option<String>) {
-        let d = self.sfn.describe_execution().execution_arn(arn).send().await.expect("describe execution");
-        (d.status().clone(), d.error().map(str::to_string), d.cause().map(str::to_string))
+        let d = self
+            .sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe execution");
+        (
+            d.status().clone(),
+            d.error().map(str::to_string),
+            d.cause().map(str::to_string),
+        )
     }
 
     async fn wait_done(&self, arn: &str) -> (ExecutionStatus, Option<String>, Option<String>) {
@@ -168,7 +266,11 @@ impl Stack {
             if s.0 != ExecutionStatus::Running {
                 return s;
             }
-            assert!(t0.elapsed() < Duration::from_secs(600), "{arn} still running after 10 minutes: {:?}", self.path(arn).await);
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "{arn} still running after 10 minutes: {:?}",
+                self.path(arn).await
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
@@ -199,7 +301,10 @@ impl Stack {
         self.history(arn)
             .await
             .iter()
-            .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_string()))
+            .filter_map(|e| {
+                e.state_entered_event_details()
+                    .map(|d| d.name().to_string())
+            })
             .collect()
     }
 
@@ -208,15 +313,38 @@ impl Stack {
         let t0 = Instant::now();
         loop {
             for key in self.keys("approvals/").await {
-                let body = self.s3.get_object().bucket(self.bucket()).key(&key).send().await.unwrap().body.collect().await.unwrap();
+                let body = self
+                    .s3
+                    .get_object()
+                    .bucket(self.bucket())
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+                    .unwrap();
                 let rec: Value = serde_json::from_slice(&body.into_bytes()).unwrap_or(Value::Null);
                 if rec["execution_name"] == name {
-                    return rec["approval_id"].as_str().expect("approval_id").to_string();
+                    return rec["approval_id"]
+                        .as_str()
+                        .expect("approval_id")
+                        .to_string();
                 }
             }
             let (status, error, cause) = self.status(arn).await;
-            assert_eq!(status, ExecutionStatus::Running, "{name} ended before its approval: {error:?} {cause:?} {:?}", self.path(arn).await);
-            assert!(t0.elapsed() < Duration::from_secs(300), "no approval for {name}: {:?}", self.path(arn).await);
+            assert_eq!(
+                status,
+                ExecutionStatus::Running,
+                "{name} ended before its approval: {error:?} {cause:?} {:?}",
+                self.path(arn).await
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(300),
+                "no approval for {name}: {:?}",
+                self.path(arn).await
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
@@ -241,7 +369,10 @@ impl Stack {
         });
         let (ok, out) = self.invoke("approval-handler", &event).await;
         assert!(ok, "approval-handler failed: {out}");
-        assert!(out["statusCode"].as_u64().is_some_and(|s| s < 300), "decision refused: {out}");
+        assert!(
+            out["statusCode"].as_u64().is_some_and(|s| s < 300),
+            "decision refused: {out}"
+        );
         out
     }
 
@@ -250,7 +381,10 @@ impl Stack {
         let text = String::from_utf8(self.sample.clone()).unwrap();
         let mut lines = text.lines();
         let header = lines.next().unwrap();
-        let idx = header.split(',').position(|c| c == column).unwrap_or_else(|| panic!("no column {column}"));
+        let idx = header
+            .split(',')
+            .position(|c| c == column)
+            .unwrap_or_else(|| panic!("no column {column}"));
         let mut out = format!("{header}\n");
         for (i, l) in lines.enumerate() {
             let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
@@ -265,14 +399,25 @@ impl Stack {
 const REVIEWER: &str = "arn:aws:iam::123456789012:user/bob";
 
 fn dummy_s3() -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::Config::builder().behavior_version_latest().build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .build(),
+    )
 }
 
 /// Minimal HTTP/1.1 POST over tokio (no HTTP client crate in the workspace).
-async fn http_post(base: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> (u16, String, String) {
+async fn http_post(
+    base: &str,
+    path: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let hostport = base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(hostport).await.expect("connect");
+    let mut s = tokio::net::TcpStream::connect(hostport)
+        .await
+        .expect("connect");
     let mut req = format!(
         "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -287,14 +432,21 @@ async fn http_post(base: &str, path: &str, body: &str, extra: &[(&str, &str)]) -
     s.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head.to_string(), body.to_string())
 }
 
 fn assert_subsequence(path: &[String], expected: &[&str], what: &str) {
     let mut it = path.iter();
     for want in expected {
-        assert!(it.any(|p| p == want), "{what}: expected {want} (in order {expected:?}) in the path {path:?}");
+        assert!(
+            it.any(|p| p == want),
+            "{what}: expected {want} (in order {expected:?}) in the path {path:?}"
+        );
     }
 }
 
@@ -303,8 +455,19 @@ fn sha256_hex(b: &[u8]) -> String {
 }
 
 async fn endpoint_config(stack: &Stack, endpoint: &str) -> Option<(String, String)> {
-    let d = stack.sm.describe_endpoint().endpoint_name(endpoint).send().await.ok()?;
-    Some((d.endpoint_status().map(|s| s.as_str().to_string()).unwrap_or_default(), d.endpoint_config_name().unwrap_or_default().to_string()))
+    let d = stack
+        .sm
+        .describe_endpoint()
+        .endpoint_name(endpoint)
+        .send()
+        .await
+        .ok()?;
+    Some((
+        d.endpoint_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        d.endpoint_config_name().unwrap_or_default().to_string(),
+    ))
 }
 
 fn endpoint_params(name: &str) -> Value {
@@ -315,140 +478,350 @@ fn endpoint_params(name: &str) -> Value {
 
 async fn happy_path(stack: Arc<Stack>) {
     let name = "e2e-happy";
-    stack.put("data/happy/sample.csv", stack.sample.clone()).await;
+    stack
+        .put("data/happy/sample.csv", stack.sample.clone())
+        .await;
     let arn = stack
-        .start(name, "data/happy/", json!({"endpoint": endpoint_params("scn-happy")}), json!({"evaluation": {"value": 0.95}}))
+        .start(
+            name,
+            "data/happy/",
+            json!({"endpoint": endpoint_params("scn-happy")}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
         .await;
     let (status, error, cause) = stack.wait_done(&arn).await;
     let path = stack.path(&arn).await;
-    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?} {cause:?} {path:?}");
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error:?} {cause:?} {path:?}"
+    );
     assert_subsequence(
         &path,
-        &["ValidateSchema", "DataQualityGate", "FingerprintData", "DriftCheck", "DriftGate", "TrainingSweep", "SelectBest",
-          "Evaluate", "ReadEvaluation", "EvaluationGate", "MarkAutoPromote", "RegisterModel", "AutoApprove", "CreateModel",
-          "CreateEndpointConfig", "FindCurrentEndpoint", "CreateEndpoint", "WaitForEndpoint", "DescribeEndpoint", "SmokeTest",
-          "CleanupCheckpoints", "Deployed"],
+        &[
+            "ValidateSchema",
+            "DataQualityGate",
+            "FingerprintData",
+            "DriftCheck",
+            "DriftGate",
+            "TrainingSweep",
+            "SelectBest",
+            "Evaluate",
+            "ReadEvaluation",
+            "EvaluationGate",
+            "MarkAutoPromote",
+            "RegisterModel",
+            "AutoApprove",
+            "CreateModel",
+            "CreateEndpointConfig",
+            "FindCurrentEndpoint",
+            "CreateEndpoint",
+            "WaitForEndpoint",
+            "DescribeEndpoint",
+            "SmokeTest",
+            "CleanupCheckpoints",
+            "Deployed",
+        ],
         name,
     );
-    assert!(!path.iter().any(|p| p == "ApprovalGate" || p.starts_with("Compensate")), "{path:?}");
+    assert!(
+        !path
+            .iter()
+            .any(|p| p == "ApprovalGate" || p.starts_with("Compensate")),
+        "{path:?}"
+    );
     // Deployed: the endpoint is InService on this run's configuration.
-    let (st, cfg) = endpoint_config(&stack, "scn-happy").await.expect("endpoint exists");
+    let (st, cfg) = endpoint_config(&stack, "scn-happy")
+        .await
+        .expect("endpoint exists");
     assert_eq!(st, "InService");
     assert!(cfg.starts_with("scn-happy-"), "{cfg}");
     // Registered and approved, with lineage.
-    let pkgs = stack.sm.list_model_packages().model_package_group_name(stack.info["model_package_group"].as_str().unwrap()).send().await.unwrap();
+    let pkgs = stack
+        .sm
+        .list_model_packages()
+        .model_package_group_name(stack.info["model_package_group"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let mut found = false;
     for p in pkgs.model_package_summary_list() {
-        let d = stack.sm.describe_model_package().model_package_name(p.model_package_arn().unwrap()).send().await.unwrap();
-        let meta = d.customer_metadata_properties().cloned().unwrap_or_default();
+        let d = stack
+            .sm
+            .describe_model_package()
+            .model_package_name(p.model_package_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let meta = d
+            .customer_metadata_properties()
+            .cloned()
+            .unwrap_or_default();
         if meta.get("trainguard:execution_arn").map(String::as_str) == Some(arn.as_str()) {
             found = true;
-            assert_eq!(d.model_approval_status().map(|s| s.as_str()), Some("Approved"));
-            assert_eq!(meta.get("trainguard:training_data_sha256"), Some(&sha256_hex(&stack.sample)), "lineage: data SHA-256");
-            assert_eq!(meta.get("trainguard:code_commit").map(String::as_str), Some("local-e2e"));
+            assert_eq!(
+                d.model_approval_status().map(|s| s.as_str()),
+                Some("Approved")
+            );
+            assert_eq!(
+                meta.get("trainguard:training_data_sha256"),
+                Some(&sha256_hex(&stack.sample)),
+                "lineage: data SHA-256"
+            );
+            assert_eq!(
+                meta.get("trainguard:code_commit").map(String::as_str),
+                Some("local-e2e")
+            );
         }
     }
     assert!(found, "no model package for {arn}");
     // Reports written; checkpoints gone after success.
     let keys = stack.keys(&format!("pipeline/{name}/")).await;
-    for want in ["reports/schema.json", "reports/drift/drift.json", "reports/data-manifest.json", "evaluation/evaluation.json"] {
-        assert!(keys.iter().any(|k| k.ends_with(want)), "no {want} in {keys:?}");
+    for want in [
+        "reports/schema.json",
+        "reports/drift/drift.json",
+        "reports/data-manifest.json",
+        "evaluation/evaluation.json",
+    ] {
+        assert!(
+            keys.iter().any(|k| k.ends_with(want)),
+            "no {want} in {keys:?}"
+        );
     }
-    assert!(stack.keys(&format!("pipeline/{name}/checkpoints/")).await.is_empty(), "checkpoints left after success");
+    assert!(
+        stack
+            .keys(&format!("pipeline/{name}/checkpoints/"))
+            .await
+            .is_empty(),
+        "checkpoints left after success"
+    );
 }
 
 async fn bad_data_halts(stack: Arc<Stack>) {
     let name = "e2e-bad-data";
-    stack.put("data/bad/sample.csv", stack.sample_with("age", |v, i| if i % 3 == 0 { "-7".into() } else { v.to_string() })).await;
+    stack
+        .put(
+            "data/bad/sample.csv",
+            stack.sample_with("age", |v, i| {
+                if i % 3 == 0 {
+                    "-7".into()
+                } else {
+                    v.to_string()
+                }
+            }),
+        )
+        .await;
     let arn = stack.start(name, "data/bad/", json!({}), json!({})).await;
     let (status, error, _) = stack.wait_done(&arn).await;
     let path = stack.path(&arn).await;
     assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
     assert_eq!(error.as_deref(), Some("DataQuality.Failed"));
-    assert_subsequence(&path, &["ValidateSchema", "DataQualityGate", "DataQualityFailedError", "AlertDataQuality", "DataQualityFailed"], name);
-    assert!(!path.iter().any(|p| p == "TrainingSweep"), "nothing expensive may run: {path:?}");
+    assert_subsequence(
+        &path,
+        &[
+            "ValidateSchema",
+            "DataQualityGate",
+            "DataQualityFailedError",
+            "AlertDataQuality",
+            "DataQualityFailed",
+        ],
+        name,
+    );
+    assert!(
+        !path.iter().any(|p| p == "TrainingSweep"),
+        "nothing expensive may run: {path:?}"
+    );
     // The alert went out (SNS accepted it: the task succeeded with a MessageId).
     let history = stack.history(&arn).await;
     let published = history.iter().any(|e| {
-        e.task_succeeded_event_details().is_some_and(|d| d.resource_type() == "sns" && d.output().unwrap_or("").contains("MessageId"))
+        e.task_succeeded_event_details().is_some_and(|d| {
+            d.resource_type() == "sns" && d.output().unwrap_or("").contains("MessageId")
+        })
     });
     assert!(published, "no alert published");
-    assert!(stack.keys(&format!("pipeline/{name}/model/")).await.is_empty());
+    assert!(stack
+        .keys(&format!("pipeline/{name}/model/"))
+        .await
+        .is_empty());
 }
 
 async fn drift_forces_review(stack: Arc<Stack>) {
     let name = "e2e-drift";
     // Still valid data, but charges tripled: a distribution shift the schema allows.
-    stack.put("data/drift/sample.csv", stack.sample_with("monthly_charges", |v, _| format!("{:.2}", v.parse::<f64>().unwrap_or(0.0) * 3.0 + 100.0))).await;
+    stack
+        .put(
+            "data/drift/sample.csv",
+            stack.sample_with("monthly_charges", |v, _| {
+                format!("{:.2}", v.parse::<f64>().unwrap_or(0.0) * 3.0 + 100.0)
+            }),
+        )
+        .await;
     let arn = stack
-        .start(name, "data/drift/", json!({"endpoint": endpoint_params("scn-drift")}), json!({"evaluation": {"value": 0.95}}))
+        .start(
+            name,
+            "data/drift/",
+            json!({"endpoint": endpoint_params("scn-drift")}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
         .await;
     let id = stack.approval_id(name, &arn).await;
     let path = stack.path(&arn).await;
-    assert_subsequence(&path, &["DriftCheck", "DriftGate", "FlagForReview", "TrainingSweep", "EvaluationGate", "MarkHumanReview", "RegisterModel", "ApprovalGate"], name);
-    assert!(!path.iter().any(|p| p == "MarkAutoPromote"), "an objective above the promote threshold must not skip review under drift");
+    assert_subsequence(
+        &path,
+        &[
+            "DriftCheck",
+            "DriftGate",
+            "FlagForReview",
+            "TrainingSweep",
+            "EvaluationGate",
+            "MarkHumanReview",
+            "RegisterModel",
+            "ApprovalGate",
+        ],
+        name,
+    );
+    assert!(
+        !path.iter().any(|p| p == "MarkAutoPromote"),
+        "an objective above the promote threshold must not skip review under drift"
+    );
     stack.decide(&id, "approve").await;
     let (status, error, cause) = stack.wait_done(&arn).await;
-    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?} {cause:?} {:?}", stack.path(&arn).await);
-    assert_eq!(endpoint_config(&stack, "scn-drift").await.map(|x| x.0).as_deref(), Some("InService"));
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error:?} {cause:?} {:?}",
+        stack.path(&arn).await
+    );
+    assert_eq!(
+        endpoint_config(&stack, "scn-drift")
+            .await
+            .map(|x| x.0)
+            .as_deref(),
+        Some("InService")
+    );
 }
 
 async fn oom_twice_then_success(stack: Arc<Stack>) {
     let name = "e2e-oom-recovers";
     stack.put("data/oom/sample.csv", stack.sample.clone()).await;
     let arn = stack
-        .start(name, "data/oom/", json!({"endpoint": endpoint_params("scn-oom")}),
-               json!({"training": {"oom_above_batch_size": 64}, "evaluation": {"value": 0.95}}))
+        .start(
+            name,
+            "data/oom/",
+            json!({"endpoint": endpoint_params("scn-oom")}),
+            json!({"training": {"oom_above_batch_size": 64}, "evaluation": {"value": 0.95}}),
+        )
         .await;
     let (status, error, cause) = stack.wait_done(&arn).await;
-    assert_eq!(status, ExecutionStatus::Succeeded, "{error:?} {cause:?} {:?}", stack.path(&arn).await);
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error:?} {cause:?} {:?}",
+        stack.path(&arn).await
+    );
     // Three attempts: two OOM (partial artifacts), one model; batch 256 -> 128 -> 64.
     let keys = stack.keys(&format!("pipeline/{name}/model/")).await;
-    let jobs: Vec<String> = keys.iter().filter_map(|k| k.split('/').nth(3).map(str::to_string)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let jobs: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.split('/').nth(3).map(str::to_string))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(jobs.len(), 3, "{keys:?}");
     let mut batches = Vec::new();
     for job in &jobs {
-        let d = stack.sm.describe_training_job().training_job_name(job).send().await.expect("job in moto");
+        let d = stack
+            .sm
+            .describe_training_job()
+            .training_job_name(job)
+            .send()
+            .await
+            .expect("job in moto");
         let hp = d.hyper_parameters().cloned().unwrap_or_default();
-        batches.push(hp.get("batch_size").and_then(|b| b.parse::<u64>().ok()).unwrap_or(0));
+        batches.push(
+            hp.get("batch_size")
+                .and_then(|b| b.parse::<u64>().ok())
+                .unwrap_or(0),
+        );
     }
     batches.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(batches, vec![256, 128, 64], "batch halved twice");
-    assert_eq!(keys.iter().filter(|k| k.ends_with("partial.bin")).count(), 2, "two OOM attempts");
-    assert_eq!(keys.iter().filter(|k| k.ends_with("model.tar.gz")).count(), 1);
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with("partial.bin")).count(),
+        2,
+        "two OOM attempts"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with("model.tar.gz")).count(),
+        1
+    );
 }
 
 async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
     let name = "e2e-oom-exhausted";
-    stack.put("data/ladder/sample.csv", stack.sample.clone()).await;
+    stack
+        .put("data/ladder/sample.csv", stack.sample.clone())
+        .await;
     let training = json!({"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/trainguard-train:latest", "instance_type": "ml.g5.xlarge",
                           "instance_count": 1, "volume_size_gb": 50, "spot": true, "max_runtime_seconds": 3600, "max_wait_seconds": 7200,
                           "metric_definitions": [{"Name": "validation:accuracy", "Regex": "acc: ([0-9.]+)"}]});
     let policy = json!({"min_batch_size": 64, "instance_ladder": [{"instance_type": "ml.g5.xlarge", "gpus": 1, "gpu_memory_gib": 24.0}]});
     let arn = stack
-        .start(name, "data/ladder/", json!({"training": training, "recovery_policy": policy}), json!({"training": {"oom_above_batch_size": 0}}))
+        .start(
+            name,
+            "data/ladder/",
+            json!({"training": training, "recovery_policy": policy}),
+            json!({"training": {"oom_above_batch_size": 0}}),
+        )
         .await;
     let (status, error, cause) = stack.wait_done(&arn).await;
     let path = stack.path(&arn).await;
     assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(error.as_deref(), Some("Pipeline.TrainingFailed"), "{cause:?}");
-    assert_subsequence(&path, &["TrainingSweep", "CompensateTraining", "Compensate", "NotifyFailure", "PipelineFailed"], name);
+    assert_eq!(
+        error.as_deref(),
+        Some("Pipeline.TrainingFailed"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "TrainingSweep",
+            "CompensateTraining",
+            "Compensate",
+            "NotifyFailure",
+            "PipelineFailed",
+        ],
+        name,
+    );
     // The compensator removed the run's checkpoints and artifacts (and nothing else).
     for sub in ["checkpoints/", "model/"] {
         let left = stack.keys(&format!("pipeline/{name}/{sub}")).await;
         assert!(left.is_empty(), "compensation left {left:?}");
     }
-    assert!(!stack.keys("data/ladder/").await.is_empty(), "input data untouched");
+    assert!(
+        !stack.keys("data/ladder/").await.is_empty(),
+        "input data untouched"
+    );
     let history = stack.history(&arn).await;
-    let compensated = history.iter().any(|e| e.task_succeeded_event_details().is_some_and(|d| d.output().unwrap_or("").contains("\"done\"")));
+    let compensated = history.iter().any(|e| {
+        e.task_succeeded_event_details()
+            .is_some_and(|d| d.output().unwrap_or("").contains("\"done\""))
+    });
     assert!(compensated, "the compensator reported its actions");
 }
 
 async fn reviewer_rejects(stack: Arc<Stack>) {
     let name = "e2e-rejected";
-    stack.put("data/reject/sample.csv", stack.sample.clone()).await;
+    stack
+        .put("data/reject/sample.csv", stack.sample.clone())
+        .await;
     let arn = stack
-        .start(name, "data/reject/", json!({"endpoint": endpoint_params("scn-reject")}), json!({"evaluation": {"value": 0.85}}))
+        .start(
+            name,
+            "data/reject/",
+            json!({"endpoint": endpoint_params("scn-reject")}),
+            json!({"evaluation": {"value": 0.85}}),
+        )
         .await;
     let id = stack.approval_id(name, &arn).await;
     stack.decide(&id, "reject").await;
@@ -456,16 +829,50 @@ async fn reviewer_rejects(stack: Arc<Stack>) {
     let path = stack.path(&arn).await;
     assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
     assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
-    assert!(cause.as_deref().unwrap_or("").contains("Approval.Rejected"), "{cause:?}");
-    assert_subsequence(&path, &["MarkHumanReview", "RegisterModel", "ApprovalGate", "CompensateEvaluation", "Compensate", "PipelineFailed"], name);
+    assert!(
+        cause.as_deref().unwrap_or("").contains("Approval.Rejected"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "MarkHumanReview",
+            "RegisterModel",
+            "ApprovalGate",
+            "CompensateEvaluation",
+            "Compensate",
+            "PipelineFailed",
+        ],
+        name,
+    );
     assert!(!path.iter().any(|p| p == "CreateModel"), "nothing deployed");
     // The model package of this run is Rejected.
-    let pkgs = stack.sm.list_model_packages().model_package_group_name(stack.info["model_package_group"].as_str().unwrap()).send().await.unwrap();
+    let pkgs = stack
+        .sm
+        .list_model_packages()
+        .model_package_group_name(stack.info["model_package_group"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let mut statuses = Vec::new();
     for p in pkgs.model_package_summary_list() {
-        let d = stack.sm.describe_model_package().model_package_name(p.model_package_arn().unwrap()).send().await.unwrap();
-        if d.customer_metadata_properties().and_then(|m| m.get("trainguard:execution_arn")).map(String::as_str) == Some(arn.as_str()) {
-            statuses.push(d.model_approval_status().map(|s| s.as_str().to_string()).unwrap_or_default());
+        let d = stack
+            .sm
+            .describe_model_package()
+            .model_package_name(p.model_package_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        if d.customer_metadata_properties()
+            .and_then(|m| m.get("trainguard:execution_arn"))
+            .map(String::as_str)
+            == Some(arn.as_str())
+        {
+            statuses.push(
+                d.model_approval_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            );
         }
     }
     assert_eq!(statuses, vec!["Rejected".to_string()]);
@@ -476,39 +883,110 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
     let name = "e2e-deploy-fails";
     let endpoint = "scn-deploy";
     // The endpoint already serves the "blue" configuration.
-    stack.sm.create_model().model_name("scn-deploy-blue-model").execution_role_arn("arn:aws:iam::123456789012:role/x")
-        .primary_container(aws_sdk_sagemaker::types::ContainerDefinition::builder().image("img:blue").build())
-        .send().await.unwrap();
-    stack.sm.create_endpoint_config().endpoint_config_name("scn-deploy-blue")
-        .production_variants(aws_sdk_sagemaker::types::ProductionVariant::builder().variant_name("AllTraffic").model_name("scn-deploy-blue-model")
-            .initial_instance_count(1).instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large).build())
-        .send().await.unwrap();
-    stack.sm.create_endpoint().endpoint_name(endpoint).endpoint_config_name("scn-deploy-blue").send().await.unwrap();
+    stack
+        .sm
+        .create_model()
+        .model_name("scn-deploy-blue-model")
+        .execution_role_arn("arn:aws:iam::123456789012:role/x")
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image("img:blue")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .sm
+        .create_endpoint_config()
+        .endpoint_config_name("scn-deploy-blue")
+        .production_variants(
+            aws_sdk_sagemaker::types::ProductionVariant::builder()
+                .variant_name("AllTraffic")
+                .model_name("scn-deploy-blue-model")
+                .initial_instance_count(1)
+                .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .sm
+        .create_endpoint()
+        .endpoint_name(endpoint)
+        .endpoint_config_name("scn-deploy-blue")
+        .send()
+        .await
+        .unwrap();
     // Any other configuration of this endpoint does not come up (SageMaker reports Failed).
-    stack.faults(json!({"endpoint_good_configs": {endpoint: ["scn-deploy-blue"]}})).await;
-    stack.put("data/deploy/sample.csv", stack.sample.clone()).await;
+    stack
+        .faults(json!({"endpoint_good_configs": {endpoint: ["scn-deploy-blue"]}}))
+        .await;
+    stack
+        .put("data/deploy/sample.csv", stack.sample.clone())
+        .await;
     let arn = stack
-        .start(name, "data/deploy/", json!({"endpoint": endpoint_params(endpoint)}), json!({"evaluation": {"value": 0.95}}))
+        .start(
+            name,
+            "data/deploy/",
+            json!({"endpoint": endpoint_params(endpoint)}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
         .await;
     let (status, error, cause) = stack.wait_done(&arn).await;
     let path = stack.path(&arn).await;
     assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(error.as_deref(), Some("Pipeline.DeploymentFailed"), "{cause:?}");
-    assert_subsequence(&path, &["FindCurrentEndpoint", "RecordPreviousConfig", "UpdateEndpoint", "DescribeEndpoint", "EndpointReady",
-                                "DeploymentFailedError", "CompensateDeployment", "Compensate", "PipelineFailed"], name);
+    assert_eq!(
+        error.as_deref(),
+        Some("Pipeline.DeploymentFailed"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "FindCurrentEndpoint",
+            "RecordPreviousConfig",
+            "UpdateEndpoint",
+            "DescribeEndpoint",
+            "EndpointReady",
+            "DeploymentFailedError",
+            "CompensateDeployment",
+            "Compensate",
+            "PipelineFailed",
+        ],
+        name,
+    );
     // Rolled back: the endpoint serves the blue configuration again.
-    assert_eq!(endpoint_config(&stack, endpoint).await, Some(("InService".into(), "scn-deploy-blue".into())));
+    assert_eq!(
+        endpoint_config(&stack, endpoint).await,
+        Some(("InService".into(), "scn-deploy-blue".into()))
+    );
 }
 
 async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
     let key = "data/dup/part-0001.csv";
     stack.put(key, stack.sample.clone()).await;
-    let head = stack.s3.head_object().bucket(stack.bucket()).key(key).send().await.unwrap();
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(stack.bucket())
+        .key(key)
+        .send()
+        .await
+        .unwrap();
     let etag = head.e_tag().unwrap_or("").trim_matches('"').to_string();
-    let mut s3_event: Value = serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/pipeline-trigger/s3-notification.json")).unwrap()).unwrap();
+    let mut s3_event: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("events/pipeline-trigger/s3-notification.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let rec = &mut s3_event["Records"][0]["s3"];
     rec["bucket"]["name"] = json!(stack.bucket());
-    rec["object"] = json!({"key": key, "size": stack.sample.len(), "eTag": etag, "sequencer": "0A1B2C"});
+    rec["object"] =
+        json!({"key": key, "size": stack.sample.len(), "eTag": etag, "sequencer": "0A1B2C"});
     let (ok1, first) = stack.invoke("pipeline-trigger", &s3_event).await;
     let (ok2, second) = stack.invoke("pipeline-trigger", &s3_event).await;
     assert!(ok1 && ok2, "{first} {second}");
@@ -517,7 +995,13 @@ async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
     assert_eq!(second["duplicate"], true);
     assert_eq!(first["execution_arn"], second["execution_arn"]);
     // The same object through EventBridge is the same execution too.
-    let mut eb: Value = serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/pipeline-trigger/eventbridge-object-created.json")).unwrap()).unwrap();
+    let mut eb: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("events/pipeline-trigger/eventbridge-object-created.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     eb["detail"]["bucket"]["name"] = json!(stack.bucket());
     eb["detail"]["object"] = json!({"key": key, "size": stack.sample.len(), "etag": etag});
     let (ok3, third) = stack.invoke("pipeline-trigger", &eb).await;
@@ -526,11 +1010,27 @@ async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
     let name = first["execution_name"].as_str().unwrap().to_string();
     let arn = stack.execution_arn(&name);
     assert_eq!(first["execution_arn"].as_str(), Some(arn.as_str()));
-    let execs = stack.sfn.list_executions().state_machine_arn(stack.info["state_machine_arn"].as_str().unwrap()).send().await.unwrap();
-    let same: Vec<_> = execs.executions().iter().filter(|e| e.name() == name).collect();
+    let execs = stack
+        .sfn
+        .list_executions()
+        .state_machine_arn(stack.info["state_machine_arn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let same: Vec<_> = execs
+        .executions()
+        .iter()
+        .filter(|e| e.name() == name)
+        .collect();
     assert_eq!(same.len(), 1, "one execution named {name}");
     // Its input carries the trigger context.
-    let d = stack.sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+    let d = stack
+        .sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     let input: Value = serde_json::from_str(d.input().unwrap_or("{}")).unwrap();
     assert_eq!(input["trigger"]["type"], "new-data");
     assert_eq!(input["trigger"]["key"], key);
@@ -549,9 +1049,12 @@ async fn pipeline_end_to_end() {
     let stack = Arc::new(Stack::start().await);
     // Shared inputs: the data contract and the drift baseline (built by the real
     // drift-detector from the sample data).
-    let contract = std::fs::read(workspace_root().join("events/schema-validator/contract.json")).expect("contract");
+    let contract = std::fs::read(workspace_root().join("events/schema-validator/contract.json"))
+        .expect("contract");
     stack.put("config/contract.json", contract).await;
-    stack.put("baseline-data/sample.csv", stack.sample.clone()).await;
+    stack
+        .put("baseline-data/sample.csv", stack.sample.clone())
+        .await;
     let bucket = stack.bucket().to_string();
     let (ok, out) = stack
         .invoke("drift-detector", &json!({"task": "baseline", "data": format!("s3://{bucket}/baseline-data/sample.csv"),
@@ -561,14 +1064,28 @@ async fn pipeline_end_to_end() {
 
     type Scenario = fn(Arc<Stack>) -> BoxedScenario;
     let scenarios: Vec<(&str, Scenario)> = vec![
-        ("happy path to a deployed endpoint", |s| boxed(happy_path(s))),
-        ("bad data halts at the quality gate", |s| boxed(bad_data_halts(s))),
-        ("drift forces human review", |s| boxed(drift_forces_review(s))),
-        ("OOM twice, batch halved twice, success", |s| boxed(oom_twice_then_success(s))),
-        ("OOM until the ladder runs out: compensation", |s| boxed(oom_until_ladder_runs_out(s))),
+        ("happy path to a deployed endpoint", |s| {
+            boxed(happy_path(s))
+        }),
+        ("bad data halts at the quality gate", |s| {
+            boxed(bad_data_halts(s))
+        }),
+        ("drift forces human review", |s| {
+            boxed(drift_forces_review(s))
+        }),
+        ("OOM twice, batch halved twice, success", |s| {
+            boxed(oom_twice_then_success(s))
+        }),
+        ("OOM until the ladder runs out: compensation", |s| {
+            boxed(oom_until_ladder_runs_out(s))
+        }),
         ("reviewer rejects", |s| boxed(reviewer_rejects(s))),
-        ("deployment fails: rolled back", |s| boxed(deployment_fails_rolls_back(s))),
-        ("a duplicate S3 event starts one execution", |s| boxed(duplicate_event_starts_one_execution(s))),
+        ("deployment fails: rolled back", |s| {
+            boxed(deployment_fails_rolls_back(s))
+        }),
+        ("a duplicate S3 event starts one execution", |s| {
+            boxed(duplicate_event_starts_one_execution(s))
+        }),
     ];
     let only = std::env::var("TRAINGUARD_E2E_ONLY").ok();
     let mut handles = Vec::new();
@@ -584,12 +1101,20 @@ async fn pipeline_end_to_end() {
             Ok(()) => eprintln!("e2e ok: {what}"),
             Err(e) => {
                 let msg = e.try_into_panic().ok().and_then(|p| {
-                    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 });
                 eprintln!("e2e FAILED: {what}: {}", msg.clone().unwrap_or_default());
                 failed.push(format!("{what}: {}", msg.unwrap_or_default()));
             }
         }
     }
-    assert!(failed.is_empty(), "{} scenario(s) failed (logs: {}):\n{}", failed.len(), stack.info["log_dir"], failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} scenario(s) failed (logs: {}):\n{}",
+        failed.len(),
+        stack.info["log_dir"],
+        failed.join("\n")
+    );
 }

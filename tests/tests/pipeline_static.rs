@@ -27,7 +27,8 @@ fn definitions() -> Vec<(String, Value)> {
         let path = entry.unwrap().path();
         if path.to_string_lossy().ends_with(".asl.json") {
             let text = std::fs::read_to_string(&path).unwrap();
-            let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let json: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             out.push((text, json));
         }
     }
@@ -58,7 +59,10 @@ fn indent(line: &str) -> usize {
 /// trip a strict parser anyway).
 fn mapping_keys(template: &str, header: &str) -> Vec<String> {
     let lines: Vec<&str> = template.lines().collect();
-    let start = lines.iter().position(|l| l.trim() == header).unwrap_or_else(|| panic!("{header} not in template"));
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == header)
+        .unwrap_or_else(|| panic!("{header} not in template"));
     let base = indent(lines[start]);
     let mut child_indent = None;
     let mut keys = Vec::new();
@@ -90,10 +94,23 @@ fn template_functions(template: &str) -> Vec<(String, String)> {
             let binary = lines[i..]
                 .iter()
                 .take_while(|x| indent(x) > indent(lines[i - 1]) || x.trim().is_empty())
-                .find_map(|x| x.trim().strip_prefix("Binary:").map(|b| b.trim().to_string()))
+                .find_map(|x| {
+                    x.trim()
+                        .strip_prefix("Binary:")
+                        .map(|b| b.trim().to_string())
+                })
                 .unwrap_or_else(|| panic!("{logical}: no BuildProperties.Binary"));
-            let block: Vec<&str> = lines[i..].iter().take_while(|x| indent(x) > indent(lines[i - 1]) || x.trim().is_empty()).copied().collect();
-            assert!(block.iter().any(|x| x.trim() == "BuildMethod: rust-cargolambda"), "{logical}: BuildMethod rust-cargolambda");
+            let block: Vec<&str> = lines[i..]
+                .iter()
+                .take_while(|x| indent(x) > indent(lines[i - 1]) || x.trim().is_empty())
+                .copied()
+                .collect();
+            assert!(
+                block
+                    .iter()
+                    .any(|x| x.trim() == "BuildMethod: rust-cargolambda"),
+                "{logical}: BuildMethod rust-cargolambda"
+            );
             out.push((logical, binary));
         }
     }
@@ -116,16 +133,24 @@ fn walk<'a>(v: &'a Value, f: &mut impl FnMut(&'a serde_json::Map<String, Value>)
 #[test]
 fn every_substitution_is_defined_and_used() {
     let template = read("template.yaml");
-    let defined: BTreeSet<String> = mapping_keys(&template, "DefinitionSubstitutions:").into_iter().collect();
+    let defined: BTreeSet<String> = mapping_keys(&template, "DefinitionSubstitutions:")
+        .into_iter()
+        .collect();
     assert!(defined.len() > 10, "parsed {defined:?}");
     let mut used = BTreeSet::new();
     for (text, _) in definitions() {
         used.extend(placeholders(&text));
     }
     let undefined: Vec<_> = used.difference(&defined).collect();
-    assert!(undefined.is_empty(), "used in the ASL but not in DefinitionSubstitutions: {undefined:?}");
+    assert!(
+        undefined.is_empty(),
+        "used in the ASL but not in DefinitionSubstitutions: {undefined:?}"
+    );
     let unused: Vec<_> = defined.difference(&used).collect();
-    assert!(unused.is_empty(), "defined in DefinitionSubstitutions but never used: {unused:?}");
+    assert!(
+        unused.is_empty(),
+        "defined in DefinitionSubstitutions but never used: {unused:?}"
+    );
 }
 
 #[test]
@@ -135,11 +160,25 @@ fn every_template_function_is_a_workspace_binary_and_back() {
     let cargo = read("Cargo.toml");
     let mut deployed = BTreeSet::new();
     for (logical, bin) in &functions {
-        let manifest = workspace_root().join("functions").join(bin).join("Cargo.toml");
-        assert!(manifest.exists(), "{logical}: {} missing", manifest.display());
+        let manifest = workspace_root()
+            .join("functions")
+            .join(bin)
+            .join("Cargo.toml");
+        assert!(
+            manifest.exists(),
+            "{logical}: {} missing",
+            manifest.display()
+        );
         let text = std::fs::read_to_string(&manifest).unwrap();
-        assert!(text.contains(&format!("name = \"{bin}\"")), "{logical}: no binary {bin} in {}", manifest.display());
-        assert!(cargo.contains(&format!("\"functions/{bin}\"")), "{bin} is not a workspace member");
+        assert!(
+            text.contains(&format!("name = \"{bin}\"")),
+            "{logical}: no binary {bin} in {}",
+            manifest.display()
+        );
+        assert!(
+            cargo.contains(&format!("\"functions/{bin}\"")),
+            "{bin} is not a workspace member"
+        );
         deployed.insert(bin.clone());
     }
     let mut crates = BTreeSet::new();
@@ -149,13 +188,19 @@ fn every_template_function_is_a_workspace_binary_and_back() {
             crates.insert(p.file_name().unwrap().to_string_lossy().to_string());
         }
     }
-    assert_eq!(deployed, crates, "every function crate is deployed, and nothing else");
+    assert_eq!(
+        deployed, crates,
+        "every function crate is deployed, and nothing else"
+    );
     assert_eq!(crates.len(), 6);
 }
 
 #[test]
 fn every_error_name_in_the_asl_is_documented() {
-    let catalog: BTreeSet<&str> = trainguard::error::catalog().iter().map(|d| d.name).collect();
+    let catalog: BTreeSet<&str> = trainguard::error::catalog()
+        .iter()
+        .map(|d| d.name)
+        .collect();
     let mut seen = 0;
     for (_, asl) in definitions() {
         walk(&asl, &mut |o| {
@@ -178,18 +223,29 @@ fn every_error_name_in_the_asl_is_documented() {
 fn every_lambda_task_invokes_a_template_function() {
     let template = read("template.yaml");
     let subs = mapping_keys(&template, "DefinitionSubstitutions:");
-    let functions: BTreeSet<String> = template_functions(&template).into_iter().map(|(l, _)| l).collect();
+    let functions: BTreeSet<String> = template_functions(&template)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
     for (_, asl) in definitions() {
         walk(&asl, &mut |o| {
-            let is_lambda = o.get("Resource").and_then(Value::as_str).is_some_and(|r| r.starts_with("arn:aws:states:::lambda:invoke"));
+            let is_lambda = o
+                .get("Resource")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.starts_with("arn:aws:states:::lambda:invoke"));
             if !is_lambda {
                 return;
             }
-            let f = o["Parameters"]["FunctionName"].as_str().expect("FunctionName");
+            let f = o["Parameters"]["FunctionName"]
+                .as_str()
+                .expect("FunctionName");
             let key = f.trim_start_matches("${").trim_end_matches('}');
             assert!(subs.iter().any(|s| s == key), "{f} is not a substitution");
             let logical = format!("{}Function", key.trim_end_matches("Arn"));
-            assert!(functions.contains(&logical), "{f}: no function {logical} in the template");
+            assert!(
+                functions.contains(&logical),
+                "{f}: no function {logical} in the template"
+            );
         });
     }
 }
@@ -198,5 +254,8 @@ fn every_lambda_task_invokes_a_template_function() {
 fn the_parsers_read_what_they_should() {
     let t = "A:\n  DefinitionSubstitutions:\n    X: !Ref Y\n    Z:\n      deep: 1\n  Other: 2\n";
     assert_eq!(mapping_keys(t, "DefinitionSubstitutions:"), vec!["X", "Z"]);
-    assert_eq!(placeholders("a ${B} c ${D}e"), ["B", "D"].iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        placeholders("a ${B} c ${D}e"),
+        ["B", "D"].iter().map(|s| s.to_string()).collect()
+    );
 }

@@ -8,7 +8,9 @@ use serde_json::Value;
 use trainguard::aws::Clients;
 use trainguard::lambda::{deadline_margin, serve, Deadline, HandlerError};
 use trainguard::storage::S3Store;
-use trainguard::trigger::{self, evaluation, fingerprint, select, Request, SfnStarter, TriggerConfig};
+use trainguard::trigger::{
+    self, evaluation, fingerprint, select, Request, SfnStarter, TriggerConfig,
+};
 
 struct Env {
     starter: SfnStarter,
@@ -42,5 +44,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config: TriggerConfig::from_env().map_err(HandlerError::from),
     };
     let env = &env;
-    serve("pipeline-trigger", move |input, ctx| handle(env, input, ctx)).await
+    serve("pipeline-trigger", move |input, ctx| {
+        handle(env, input, ctx)
+    })
+    .await
 }

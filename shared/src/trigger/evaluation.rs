@@ -35,30 +35,58 @@ fn finite(v: &Value) -> Option<f64> {
 }
 
 /// Check a report (pure). Output `{"metric", "value", "metrics", "report_uri"}`.
-pub fn check_report(report: &Value, objective: &Objective, report_uri: &str) -> Result<Value, TriggerError> {
+pub fn check_report(
+    report: &Value,
+    objective: &Objective,
+    report_uri: &str,
+) -> Result<Value, TriggerError> {
     let bad = |why: String| TriggerError::InvalidEvaluationReport(format!("{report_uri}: {why}"));
-    let obj = report.as_object().ok_or_else(|| bad("not a JSON object".into()))?;
+    let obj = report
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
     let metrics: Map<String, Value> = obj
         .get("metrics")
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| finite(v).map(|x| (k.clone(), json!(x)))).take(MAX_METRICS).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| finite(v).map(|x| (k.clone(), json!(x))))
+                .take(MAX_METRICS)
+                .collect()
+        })
         .unwrap_or_default();
     let named = obj.get("metric").and_then(Value::as_str);
     let value = match named {
         Some(m) if m == objective.metric => obj.get("value").and_then(finite),
         _ => None,
     }
-    .or_else(|| obj.get("metrics").and_then(|m| m.get(&objective.metric)).and_then(finite))
-    .ok_or_else(|| bad(format!("no finite value for the objective {:?}", objective.metric)))?;
-    Ok(json!({"metric": objective.metric, "value": value, "metrics": metrics, "report_uri": report_uri}))
+    .or_else(|| {
+        obj.get("metrics")
+            .and_then(|m| m.get(&objective.metric))
+            .and_then(finite)
+    })
+    .ok_or_else(|| {
+        bad(format!(
+            "no finite value for the objective {:?}",
+            objective.metric
+        ))
+    })?;
+    Ok(
+        json!({"metric": objective.metric, "value": value, "metrics": metrics, "report_uri": report_uri}),
+    )
 }
 
 /// Read and check the report.
-pub async fn read_evaluation(store: &S3Store, input: &ReadEvaluationInput) -> Result<Value, TriggerError> {
+pub async fn read_evaluation(
+    store: &S3Store,
+    input: &ReadEvaluationInput,
+) -> Result<Value, TriggerError> {
     let uri = S3Uri::parse(&input.report_uri)?;
     let info = store.head(&uri).await?;
     if info.size as usize > MAX_REPORT_BYTES {
-        return Err(TriggerError::InvalidEvaluationReport(format!("{uri}: {} bytes, more than {MAX_REPORT_BYTES}", info.size)));
+        return Err(TriggerError::InvalidEvaluationReport(format!(
+            "{uri}: {} bytes, more than {MAX_REPORT_BYTES}",
+            info.size
+        )));
     }
     let bytes = store.get(&uri).await?;
     let report: Value = serde_json::from_slice(&bytes)
@@ -73,7 +101,10 @@ mod tests {
     use crate::error::ErrorName;
 
     fn objective() -> Objective {
-        Objective { metric: "validation:accuracy".into(), goal: Goal::Maximize }
+        Objective {
+            metric: "validation:accuracy".into(),
+            goal: Goal::Maximize,
+        }
     }
 
     #[test]
@@ -81,7 +112,10 @@ mod tests {
         let r = json!({"metric": "validation:accuracy", "value": 0.93, "metrics": {"validation:accuracy": 0.93, "auc": "0.97", "bad": "x"}});
         let out = check_report(&r, &objective(), "s3://b/e.json").unwrap();
         assert_eq!(out["value"], 0.93);
-        assert_eq!(out["metrics"], json!({"validation:accuracy": 0.93, "auc": 0.97}));
+        assert_eq!(
+            out["metrics"],
+            json!({"validation:accuracy": 0.93, "auc": 0.97})
+        );
         let r = json!({"metrics": {"validation:accuracy": 0.8}});
         assert_eq!(check_report(&r, &objective(), "u").unwrap()["value"], 0.8);
         // `value` belongs to another metric: not the objective's.
@@ -91,7 +125,12 @@ mod tests {
 
     #[test]
     fn a_missing_or_non_finite_objective_is_an_error() {
-        for r in [json!({}), json!({"metric": "validation:accuracy", "value": "NaN"}), json!([1]), json!({"metric": "loss", "value": 1})] {
+        for r in [
+            json!({}),
+            json!({"metric": "validation:accuracy", "value": "NaN"}),
+            json!([1]),
+            json!({"metric": "loss", "value": 1}),
+        ] {
             let e = check_report(&r, &objective(), "u").unwrap_err();
             assert_eq!(e.error_name(), "Pipeline.InvalidEvaluationReport", "{r}");
         }

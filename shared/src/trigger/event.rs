@@ -94,29 +94,53 @@ fn decode_s3(v: &Value) -> Result<TriggerEvent, CommonError> {
             skipped.push(name);
             continue;
         }
-        let bucket = r.s3.bucket.name.clone().filter(|b| !b.is_empty()).ok_or_else(|| CommonError::MissingField("Records[].s3.bucket.name".into()))?;
-        let raw_key = r.s3.object.key.clone().filter(|k| !k.is_empty()).ok_or_else(|| CommonError::MissingField("Records[].s3.object.key".into()))?;
+        let bucket =
+            r.s3.bucket
+                .name
+                .clone()
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| CommonError::MissingField("Records[].s3.bucket.name".into()))?;
+        let raw_key =
+            r.s3.object
+                .key
+                .clone()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| CommonError::MissingField("Records[].s3.object.key".into()))?;
         objects.push(ObjectCreated {
             bucket,
             key: decode_notification_key(&raw_key),
             version_id: r.s3.object.version_id.clone().filter(|s| !s.is_empty()),
-            etag: r.s3.object.e_tag.as_deref().map(unquote).filter(|s| !s.is_empty()),
+            etag: r
+                .s3
+                .object
+                .e_tag
+                .as_deref()
+                .map(|e| unquote(e).to_string())
+                .filter(|s| !s.is_empty()),
             size: r.s3.object.size,
-            event_time: Some(r.event_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            event_time: Some(
+                r.event_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ),
             event_id: r.s3.object.sequencer.clone(),
             channel: Channel::S3Notification,
         });
     }
     if objects.is_empty() {
-        return Ok(TriggerEvent::Nothing(format!("no ObjectCreated records ({})", skipped.join(", "))));
+        return Ok(TriggerEvent::Nothing(format!(
+            "no ObjectCreated records ({})",
+            skipped.join(", ")
+        )));
     }
     Ok(TriggerEvent::Objects(objects))
 }
 
 fn decode_eventbridge(v: &Value) -> Result<TriggerEvent, CommonError> {
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_value(v.clone()).map_err(|e| CommonError::InvalidInput(format!("EventBridge event: {e}")))?;
-    let time = event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let event: EventBridgeEvent<Value> = serde_json::from_value(v.clone())
+        .map_err(|e| CommonError::InvalidInput(format!("EventBridge event: {e}")))?;
+    let time = event
+        .time
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     match (event.source.as_str(), event.detail_type.as_str()) {
         ("aws.s3", "Object Created") => {
             let d = &event.detail;
@@ -156,7 +180,13 @@ fn decode_eventbridge(v: &Value) -> Result<TriggerEvent, CommonError> {
 fn decode_notification_key(raw: &str) -> String {
     url::form_urlencoded::parse(raw.as_bytes())
         .next()
-        .map(|(k, v)| if v.is_empty() { k.into_owned() } else { format!("{k}={v}") })
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.into_owned()
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .unwrap_or_else(|| raw.to_string())
 }
 
@@ -184,7 +214,9 @@ mod tests {
     #[test]
     fn s3_notification_keys_are_decoded() {
         let v = json!({"Records": [s3_record("ObjectCreated:Put", "data/my+file%282%29.csv")]});
-        let TriggerEvent::Objects(objs) = decode(&v).unwrap() else { panic!("objects") };
+        let TriggerEvent::Objects(objs) = decode(&v).unwrap() else {
+            panic!("objects")
+        };
         assert_eq!(objs.len(), 1);
         assert_eq!(objs[0].key, "data/my file(2).csv");
         assert_eq!(objs[0].bucket, "data-bkt");
@@ -192,7 +224,9 @@ mod tests {
         assert_eq!(objs[0].channel, Channel::S3Notification);
         // an encoded '=' and '&' survive
         let v = json!({"Records": [s3_record("ObjectCreated:Put", "data/a%3Db%26c.csv")]});
-        let TriggerEvent::Objects(objs) = decode(&v).unwrap() else { panic!("objects") };
+        let TriggerEvent::Objects(objs) = decode(&v).unwrap() else {
+            panic!("objects")
+        };
         assert_eq!(objs[0].key, "data/a=b&c.csv");
     }
 
@@ -214,7 +248,9 @@ mod tests {
                        "object": {"key": "data/my file(2).csv", "size": 1024, "etag": "0123abcd", "version-id": "v1", "sequencer": "0055AED6DCD90281E5"},
                        "request-id": "R", "requester": "123456789012", "reason": "PutObject"}
         });
-        let TriggerEvent::Objects(objs) = decode(&v).unwrap() else { panic!("objects") };
+        let TriggerEvent::Objects(objs) = decode(&v).unwrap() else {
+            panic!("objects")
+        };
         assert_eq!(objs[0].key, "data/my file(2).csv");
         assert_eq!(objs[0].content_id(), "v1");
         assert_eq!(objs[0].channel, Channel::Eventbridge);
@@ -225,7 +261,9 @@ mod tests {
         let mut r = s3_record("ObjectCreated:Put", "data/x.csv");
         r["s3"]["object"]["versionId"] = json!("null");
         r["s3"]["object"]["eTag"] = json!("\"abc\"");
-        let TriggerEvent::Objects(objs) = decode(&json!({"Records": [r]})).unwrap() else { panic!() };
+        let TriggerEvent::Objects(objs) = decode(&json!({"Records": [r]})).unwrap() else {
+            panic!()
+        };
         assert_eq!(objs[0].content_id(), "abc");
     }
 
@@ -236,9 +274,14 @@ mod tests {
             "source": "aws.events", "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1",
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/retrain"], "detail": {}
         });
-        let TriggerEvent::Schedule(t) = decode(&v).unwrap() else { panic!("schedule") };
+        let TriggerEvent::Schedule(t) = decode(&v).unwrap() else {
+            panic!("schedule")
+        };
         assert_eq!(t.time, "2026-11-22T00:00:00Z");
-        assert_eq!(t.rule.as_deref(), Some("arn:aws:events:us-east-1:123456789012:rule/retrain"));
+        assert_eq!(
+            t.rule.as_deref(),
+            Some("arn:aws:events:us-east-1:123456789012:rule/retrain")
+        );
     }
 
     #[test]

@@ -35,9 +35,18 @@ pub fn combine(entries: &[(String, u64, String)]) -> String {
 
 /// Hash the data. Stops with `Transient.DeadlineExceeded` (saying how far it got) when the
 /// deadline passes between objects.
-pub async fn fingerprint(store: &S3Store, input: &FingerprintInput, deadline: Deadline) -> Result<Value, CommonError> {
+pub async fn fingerprint(
+    store: &S3Store,
+    input: &FingerprintInput,
+    deadline: Deadline,
+) -> Result<Value, CommonError> {
     let uri = S3Uri::parse(&input.data)?;
-    let mut objects: Vec<_> = store.list(&uri).await?.into_iter().filter(|o| !o.uri.key.ends_with('/')).collect();
+    let mut objects: Vec<_> = store
+        .list(&uri)
+        .await?
+        .into_iter()
+        .filter(|o| !o.uri.key.ends_with('/'))
+        .collect();
     // A key that is an object and also a prefix of others ("x.csv", "x.csv.bak"): when the
     // URI names an object exactly, that object alone.
     if !uri.is_prefix() {
@@ -53,29 +62,41 @@ pub async fn fingerprint(store: &S3Store, input: &FingerprintInput, deadline: De
     let mut bytes = 0u64;
     for (i, o) in objects.iter().enumerate() {
         if deadline.expired() {
-            return Err(CommonError::DeadlineExceeded(format!("fingerprint of {uri}: hashed {i} of {} objects", objects.len())));
+            return Err(CommonError::DeadlineExceeded(format!(
+                "fingerprint of {uri}: hashed {i} of {} objects",
+                objects.len()
+            )));
         }
         let (mut body, _) = store.get_stream(&o.uri).await?;
         let mut h = Sha256::new();
         let mut n = 0u64;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| CommonError::Transient(format!("reading {}: {e}", o.uri)))?;
+            let chunk =
+                chunk.map_err(|e| CommonError::Transient(format!("reading {}: {e}", o.uri)))?;
             n += chunk.len() as u64;
             h.update(&chunk);
         }
         bytes += n;
         entries.push((o.uri.key.clone(), n, hex::encode(h.finalize())));
     }
-    let sha256 = if entries.len() == 1 && !uri.is_prefix() { entries[0].2.clone() } else { combine(&entries) };
+    let sha256 = if entries.len() == 1 && !uri.is_prefix() {
+        entries[0].2.clone()
+    } else {
+        combine(&entries)
+    };
     if let Some(m) = &input.manifest_uri {
         let manifest = json!({
             "data": uri.to_string(),
             "sha256": sha256,
             "objects": entries.iter().map(|(k, s, h)| json!({"key": k, "size": s, "sha256": h})).collect::<Vec<_>>(),
         });
-        store.put(&S3Uri::parse(m)?, manifest.to_string(), "application/json").await?;
+        store
+            .put(&S3Uri::parse(m)?, manifest.to_string(), "application/json")
+            .await?;
     }
-    Ok(json!({"sha256": sha256, "objects": entries.len(), "bytes": bytes, "manifest_uri": input.manifest_uri}))
+    Ok(
+        json!({"sha256": sha256, "objects": entries.len(), "bytes": bytes, "manifest_uri": input.manifest_uri}),
+    )
 }
 
 #[cfg(test)]
@@ -86,8 +107,17 @@ mod tests {
     fn combine_matches_sha256sum_manifest() {
         // `printf '<sha of empty>  a  0\n' | sha256sum`, computed outside Rust.
         let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_string();
-        assert_eq!(combine(&[("a".into(), 0, empty.clone())]), "0f6a04393998c2d2ee8a890d2504262db9dca6cbe2c5e0e157b85a313c85aad4");
-        assert_ne!(combine(&[("a".into(), 0, empty.clone())]), combine(&[("b".into(), 0, empty.clone())]));
-        assert_ne!(combine(&[("a".into(), 0, empty.clone())]), combine(&[("a".into(), 1, empty)]));
+        assert_eq!(
+            combine(&[("a".into(), 0, empty.clone())]),
+            "0f6a04393998c2d2ee8a890d2504262db9dca6cbe2c5e0e157b85a313c85aad4"
+        );
+        assert_ne!(
+            combine(&[("a".into(), 0, empty.clone())]),
+            combine(&[("b".into(), 0, empty.clone())])
+        );
+        assert_ne!(
+            combine(&[("a".into(), 0, empty.clone())]),
+            combine(&[("a".into(), 1, empty)])
+        );
     }
 }

@@ -26,7 +26,9 @@ use serde_json::Value;
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 
 pub use event::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
-pub use start::{plan, start_all, ExecutionStarter, Plan, SfnStarter, StartOutcome, TriggerConfig, TriggerMode};
+pub use start::{
+    plan, start_all, ExecutionStarter, Plan, SfnStarter, StartOutcome, TriggerConfig, TriggerMode,
+};
 
 /// Errors of the pipeline function.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +102,9 @@ fn parse<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, CommonError
     serde_json::from_value(input.clone()).map_err(|e| {
         let msg = e.to_string();
         match msg.strip_prefix("missing field `") {
-            Some(rest) => CommonError::MissingField(rest.split('`').next().unwrap_or(rest).to_string()),
+            Some(rest) => {
+                CommonError::MissingField(rest.split('`').next().unwrap_or(rest).to_string())
+            }
             None => CommonError::InvalidInput(msg),
         }
     })
@@ -114,10 +118,16 @@ mod tests {
     #[test]
     fn classifies_by_shape() {
         assert!(matches!(
-            classify(&json!({"task": "select-best", "candidates": [], "objective": {"metric": "m"}})).unwrap(),
+            classify(
+                &json!({"task": "select-best", "candidates": [], "objective": {"metric": "m"}})
+            )
+            .unwrap(),
             Request::SelectBest(_)
         ));
-        assert!(matches!(classify(&json!({"task": "fingerprint", "data": "s3://bkt/x"})).unwrap(), Request::Fingerprint(_)));
+        assert!(matches!(
+            classify(&json!({"task": "fingerprint", "data": "s3://bkt/x"})).unwrap(),
+            Request::Fingerprint(_)
+        ));
         let e = classify(&json!({"task": "nope"})).unwrap_err();
         assert_eq!(e.error_name(), "InputError.InvalidEvent");
         let e = classify(&json!({"task": "fingerprint"})).unwrap_err();
@@ -133,7 +143,11 @@ mod tests {
             TriggerError::InvalidEvaluationReport(String::new()),
             TriggerError::Common(CommonError::Transient(String::new())),
         ] {
-            assert!(crate::error::lookup(e.error_name()).is_some(), "{}", e.error_name());
+            assert!(
+                crate::error::lookup(e.error_name()).is_some(),
+                "{}",
+                e.error_name()
+            );
         }
     }
 }

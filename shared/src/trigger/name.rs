@@ -17,19 +17,32 @@ const SLUG_MAX: usize = 40;
 /// `new-<file-slug>-<hash20>`: one name per bucket/key/content version.
 pub fn for_object(obj: &ObjectCreated) -> String {
     let digest = hex_digest(&[&obj.bucket, &obj.key, obj.content_id()]);
-    let file = obj.key.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let file = obj
+        .key
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     compose("new", &slug(file), &digest[..20])
 }
 
 /// `scheduled-<yyyymmddThhmmssZ>-<hash12>`: one name per tick of one rule.
 pub fn for_schedule(tick: &ScheduleTick) -> String {
     let digest = hex_digest(&[tick.rule.as_deref().unwrap_or(""), &tick.time]);
-    let stamp: String = tick.time.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let stamp: String = tick
+        .time
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
     compose("scheduled", &stamp, &digest[..12])
 }
 
 fn compose(kind: &str, readable: &str, hash: &str) -> String {
-    let name = if readable.is_empty() { format!("{kind}-{hash}") } else { format!("{kind}-{readable}-{hash}") };
+    let name = if readable.is_empty() {
+        format!("{kind}-{hash}")
+    } else {
+        format!("{kind}-{readable}-{hash}")
+    };
     debug_assert!(is_valid(&name), "{name}");
     name
 }
@@ -66,7 +79,9 @@ pub fn is_valid(name: &str) -> bool {
     const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
     !name.is_empty()
         && name.chars().count() <= MAX_LEN
-        && name.chars().all(|c| !c.is_whitespace() && !c.is_control() && !FORBIDDEN.contains(c))
+        && name
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !FORBIDDEN.contains(c))
 }
 
 #[cfg(test)]
@@ -75,7 +90,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn obj(bucket: &str, key: &str, version: Option<&str>, etag: Option<&str>, channel: Channel) -> ObjectCreated {
+    fn obj(
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        etag: Option<&str>,
+        channel: Channel,
+    ) -> ObjectCreated {
         ObjectCreated {
             bucket: bucket.into(),
             key: key.into(),
@@ -90,10 +111,26 @@ mod tests {
 
     #[test]
     fn same_object_version_same_name_whatever_the_channel() {
-        let a = obj("b", "data/day 1/part-0001.csv", Some("v1"), Some("e"), Channel::S3Notification);
-        let b = obj("b", "data/day 1/part-0001.csv", Some("v1"), Some("e"), Channel::Eventbridge);
+        let a = obj(
+            "b",
+            "data/day 1/part-0001.csv",
+            Some("v1"),
+            Some("e"),
+            Channel::S3Notification,
+        );
+        let b = obj(
+            "b",
+            "data/day 1/part-0001.csv",
+            Some("v1"),
+            Some("e"),
+            Channel::Eventbridge,
+        );
         assert_eq!(for_object(&a), for_object(&b));
-        assert!(for_object(&a).starts_with("new-part-0001-csv-"), "{}", for_object(&a));
+        assert!(
+            for_object(&a).starts_with("new-part-0001-csv-"),
+            "{}",
+            for_object(&a)
+        );
     }
 
     #[test]
@@ -102,7 +139,12 @@ mod tests {
         let v2 = obj("b", "data/x.csv", Some("v2"), None, Channel::Eventbridge);
         let other = obj("b", "data/y.csv", Some("v1"), None, Channel::Eventbridge);
         let other_bucket = obj("c", "data/x.csv", Some("v1"), None, Channel::Eventbridge);
-        let names = [for_object(&a), for_object(&v2), for_object(&other), for_object(&other_bucket)];
+        let names = [
+            for_object(&a),
+            for_object(&v2),
+            for_object(&other),
+            for_object(&other_bucket),
+        ];
         for i in 0..names.len() {
             for j in i + 1..names.len() {
                 assert_ne!(names[i], names[j]);
@@ -112,11 +154,29 @@ mod tests {
 
     #[test]
     fn schedule_names() {
-        let t = ScheduleTick { time: "2026-11-22T00:00:00Z".into(), rule: Some("arn:r".into()), event_id: Some("1".into()) };
-        let again = ScheduleTick { event_id: Some("2".into()), ..t.clone() };
-        assert_eq!(for_schedule(&t), for_schedule(&again), "a redelivered tick has a new id but the same time");
-        assert!(for_schedule(&t).starts_with("scheduled-20261122T000000Z-"), "{}", for_schedule(&t));
-        let next = ScheduleTick { time: "2026-11-29T00:00:00Z".into(), ..t };
+        let t = ScheduleTick {
+            time: "2026-11-22T00:00:00Z".into(),
+            rule: Some("arn:r".into()),
+            event_id: Some("1".into()),
+        };
+        let again = ScheduleTick {
+            event_id: Some("2".into()),
+            ..t.clone()
+        };
+        assert_eq!(
+            for_schedule(&t),
+            for_schedule(&again),
+            "a redelivered tick has a new id but the same time"
+        );
+        assert!(
+            for_schedule(&t).starts_with("scheduled-20261122T000000Z-"),
+            "{}",
+            for_schedule(&t)
+        );
+        let next = ScheduleTick {
+            time: "2026-11-29T00:00:00Z".into(),
+            ..t
+        };
         assert_ne!(for_schedule(&next), for_schedule(&again));
     }
 

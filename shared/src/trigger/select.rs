@@ -66,7 +66,10 @@ pub fn select_best(input: &SelectBestInput) -> Result<Value, TriggerError> {
         }
         let Some(x) = metric_value(c, metric) else {
             let reason = if c.get("Error").is_some() {
-                format!("failed: {}", c.get("Error").and_then(Value::as_str).unwrap_or("?"))
+                format!(
+                    "failed: {}",
+                    c.get("Error").and_then(Value::as_str).unwrap_or("?")
+                )
             } else {
                 format!("no finite value for {metric}")
             };
@@ -115,18 +118,35 @@ mod tests {
     }
 
     fn input(candidates: Vec<Value>, goal: Goal) -> SelectBestInput {
-        SelectBestInput { candidates, objective: Objective { metric: "validation:accuracy".into(), goal } }
+        SelectBestInput {
+            candidates,
+            objective: Objective {
+                metric: "validation:accuracy".into(),
+                goal,
+            },
+        }
     }
 
     #[test]
     fn picks_max_or_min_and_skips_failures() {
-        let cs = vec![cand(0, 0.81), json!({"Error": "TrainingRecovery.Halted", "Cause": "{}"}), cand(2, 0.93), cand(3, 0.90)];
+        let cs = vec![
+            cand(0, 0.81),
+            json!({"Error": "TrainingRecovery.Halted", "Cause": "{}"}),
+            cand(2, 0.93),
+            cand(3, 0.90),
+        ];
         let out = select_best(&input(cs.clone(), Goal::Maximize)).unwrap();
         assert_eq!(out["best"]["index"], 2);
         assert_eq!(out["best"]["value"], 0.93);
         assert_eq!(out["considered"], 3);
-        assert_eq!(out["skipped"][0]["reason"], "failed: TrainingRecovery.Halted");
-        assert_eq!(out["training_jobs"], json!(["tg-r-c0", "tg-r-c2", "tg-r-c3"]));
+        assert_eq!(
+            out["skipped"][0]["reason"],
+            "failed: TrainingRecovery.Halted"
+        );
+        assert_eq!(
+            out["training_jobs"],
+            json!(["tg-r-c0", "tg-r-c2", "tg-r-c3"])
+        );
         let out = select_best(&input(cs, Goal::Minimize)).unwrap();
         assert_eq!(out["best"]["index"], 0);
     }
@@ -135,8 +155,20 @@ mod tests {
     fn metric_maps_strings_and_nan() {
         let c = json!({"metrics": {"validation:accuracy": "0.5"}});
         assert_eq!(metric_value(&c, "validation:accuracy"), Some(0.5));
-        assert_eq!(metric_value(&json!({"metrics": {"validation:accuracy": "NaN"}}), "validation:accuracy"), None);
-        assert_eq!(metric_value(&json!({"metrics": [{"MetricName": "other", "Value": 1}]}), "validation:accuracy"), None);
+        assert_eq!(
+            metric_value(
+                &json!({"metrics": {"validation:accuracy": "NaN"}}),
+                "validation:accuracy"
+            ),
+            None
+        );
+        assert_eq!(
+            metric_value(
+                &json!({"metrics": [{"MetricName": "other", "Value": 1}]}),
+                "validation:accuracy"
+            ),
+            None
+        );
     }
 
     #[test]

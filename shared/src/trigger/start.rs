@@ -43,7 +43,13 @@ pub struct TriggerConfig {
 
 impl Default for TriggerConfig {
     fn default() -> Self {
-        TriggerConfig { state_machine_arn: None, data_bucket: None, data_prefix: "data/".into(), mode: TriggerMode::Object, parameters: None }
+        TriggerConfig {
+            state_machine_arn: None,
+            data_bucket: None,
+            data_prefix: "data/".into(),
+            mode: TriggerMode::Object,
+            parameters: None,
+        }
     }
 }
 
@@ -54,15 +60,25 @@ impl TriggerConfig {
         let mode = match var("TRAINGUARD_TRIGGER_ON").as_deref() {
             None | Some("object") => TriggerMode::Object,
             Some(m) => match m.strip_prefix("marker:") {
-                Some(file) if !file.is_empty() && !file.contains('/') => TriggerMode::Marker(file.to_string()),
-                _ => return Err(TriggerError::Misconfigured(format!("TRAINGUARD_TRIGGER_ON={m:?}: expected object or marker:<file name>"))),
+                Some(file) if !file.is_empty() && !file.contains('/') => {
+                    TriggerMode::Marker(file.to_string())
+                }
+                _ => {
+                    return Err(TriggerError::Misconfigured(format!(
+                        "TRAINGUARD_TRIGGER_ON={m:?}: expected object or marker:<file name>"
+                    )))
+                }
             },
         };
         let parameters = match var("TRAINGUARD_PIPELINE_PARAMETERS") {
             None => None,
             Some(s) => match serde_json::from_str::<Value>(&s) {
                 Ok(v @ Value::Object(_)) => Some(v),
-                _ => return Err(TriggerError::Misconfigured("TRAINGUARD_PIPELINE_PARAMETERS must be a JSON object".into())),
+                _ => {
+                    return Err(TriggerError::Misconfigured(
+                        "TRAINGUARD_PIPELINE_PARAMETERS must be a JSON object".into(),
+                    ))
+                }
             },
         };
         Ok(TriggerConfig {
@@ -87,7 +103,10 @@ pub enum Plan {
 /// Decide what to start. Pure.
 pub fn plan(event: &TriggerEvent, cfg: &TriggerConfig) -> Result<Vec<Plan>, TriggerError> {
     match event {
-        TriggerEvent::Nothing(why) => Ok(vec![Plan::Ignore { what: "event".into(), reason: why.clone() }]),
+        TriggerEvent::Nothing(why) => Ok(vec![Plan::Ignore {
+            what: "event".into(),
+            reason: why.clone(),
+        }]),
         TriggerEvent::Objects(objs) => Ok(objs.iter().map(|o| plan_object(o, cfg)).collect()),
         TriggerEvent::Schedule(tick) => Ok(vec![plan_schedule(tick, cfg)?]),
     }
@@ -95,7 +114,10 @@ pub fn plan(event: &TriggerEvent, cfg: &TriggerConfig) -> Result<Vec<Plan>, Trig
 
 fn plan_object(o: &ObjectCreated, cfg: &TriggerConfig) -> Plan {
     let what = format!("s3://{}/{}", o.bucket, o.key);
-    let ignore = |reason: &str| Plan::Ignore { what: what.clone(), reason: reason.to_string() };
+    let ignore = |reason: &str| Plan::Ignore {
+        what: what.clone(),
+        reason: reason.to_string(),
+    };
     if o.key.ends_with('/') {
         return ignore("a folder marker, not data");
     }
@@ -112,7 +134,9 @@ fn plan_object(o: &ObjectCreated, cfg: &TriggerConfig) -> Plan {
         }
         TriggerMode::Marker(marker) => {
             if file != marker {
-                return ignore(&format!("not the marker {marker:?}: the run starts when the marker lands"));
+                return ignore(&format!(
+                    "not the marker {marker:?}: the run starts when the marker lands"
+                ));
             }
             o.key[..o.key.len() - file.len()].to_string()
         }
@@ -132,14 +156,18 @@ fn plan_object(o: &ObjectCreated, cfg: &TriggerConfig) -> Plan {
         },
         "data": {"bucket": o.bucket, "prefix": prefix},
     });
-    Plan::Start { name: name::for_object(o), input: with_parameters(input, cfg) }
+    Plan::Start {
+        name: name::for_object(o),
+        input: with_parameters(input, cfg),
+    }
 }
 
 fn plan_schedule(tick: &ScheduleTick, cfg: &TriggerConfig) -> Result<Plan, TriggerError> {
-    let bucket = cfg
-        .data_bucket
-        .clone()
-        .ok_or_else(|| TriggerError::Misconfigured("TRAINGUARD_DATA_BUCKET is not set: a scheduled run needs its data".into()))?;
+    let bucket = cfg.data_bucket.clone().ok_or_else(|| {
+        TriggerError::Misconfigured(
+            "TRAINGUARD_DATA_BUCKET is not set: a scheduled run needs its data".into(),
+        )
+    })?;
     let input = json!({
         "trigger": {
             "type": "schedule",
@@ -151,7 +179,10 @@ fn plan_schedule(tick: &ScheduleTick, cfg: &TriggerConfig) -> Result<Plan, Trigg
         },
         "data": {"bucket": bucket, "prefix": cfg.data_prefix},
     });
-    Ok(Plan::Start { name: name::for_schedule(tick), input: with_parameters(input, cfg) })
+    Ok(Plan::Start {
+        name: name::for_schedule(tick),
+        input: with_parameters(input, cfg),
+    })
 }
 
 fn with_parameters(mut input: Value, cfg: &TriggerConfig) -> Value {
@@ -172,7 +203,12 @@ pub enum StartOutcome {
 
 /// Something that starts executions (Step Functions, or an in-memory fake in tests).
 pub trait ExecutionStarter {
-    fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> impl Future<Output = Result<StartOutcome, CommonError>> + Send;
+    fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = Result<StartOutcome, CommonError>> + Send;
 }
 
 /// The real one.
@@ -180,11 +216,29 @@ pub trait ExecutionStarter {
 pub struct SfnStarter(pub aws_sdk_sfn::Client);
 
 impl ExecutionStarter for SfnStarter {
-    async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome, CommonError> {
-        match self.0.start_execution().state_machine_arn(state_machine_arn).name(name).input(input).send().await {
-            Ok(out) => Ok(StartOutcome::Started { execution_arn: out.execution_arn().to_string() }),
+    async fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<StartOutcome, CommonError> {
+        match self
+            .0
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(StartOutcome::Started {
+                execution_arn: out.execution_arn().to_string(),
+            }),
             Err(e) => {
-                if e.as_service_error().map(|s| s.is_execution_already_exists()).unwrap_or(false) {
+                if e.as_service_error()
+                    .map(|s| s.is_execution_already_exists())
+                    .unwrap_or(false)
+                {
                     Ok(StartOutcome::AlreadyExists)
                 } else {
                     Err(classify_sdk_error(&e, &format!("StartExecution {name}")))
@@ -196,13 +250,20 @@ impl ExecutionStarter for SfnStarter {
 
 /// The ARN an execution of `state_machine_arn` named `name` has.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
-    format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }
 
 /// Run the plan. The output is `{"execution_arn", "started", "duplicate"}` for the first
 /// execution (the common case is exactly one), plus every execution and every ignored
 /// object.
-pub async fn start_all<S: ExecutionStarter>(starter: &S, plans: Vec<Plan>, cfg: &TriggerConfig) -> Result<Value, TriggerError> {
+pub async fn start_all<S: ExecutionStarter>(
+    starter: &S,
+    plans: Vec<Plan>,
+    cfg: &TriggerConfig,
+) -> Result<Value, TriggerError> {
     let mut executions = Vec::new();
     let mut ignored = Vec::new();
     for p in plans {
@@ -212,10 +273,9 @@ pub async fn start_all<S: ExecutionStarter>(starter: &S, plans: Vec<Plan>, cfg: 
                 ignored.push(json!({"object": what, "reason": reason}));
             }
             Plan::Start { name, input } => {
-                let sm = cfg
-                    .state_machine_arn
-                    .as_deref()
-                    .ok_or_else(|| TriggerError::Misconfigured("TRAINGUARD_STATE_MACHINE_ARN is not set".into()))?;
+                let sm = cfg.state_machine_arn.as_deref().ok_or_else(|| {
+                    TriggerError::Misconfigured("TRAINGUARD_STATE_MACHINE_ARN is not set".into())
+                })?;
                 let body = input.to_string();
                 let (arn, started, duplicate) = match starter.start(sm, &name, &body).await? {
                     StartOutcome::Started { execution_arn } => (execution_arn, true, false),
@@ -226,7 +286,10 @@ pub async fn start_all<S: ExecutionStarter>(starter: &S, plans: Vec<Plan>, cfg: 
             }
         }
     }
-    let first = executions.first().cloned().unwrap_or_else(|| json!({"execution_arn": null, "started": false, "duplicate": false}));
+    let first = executions
+        .first()
+        .cloned()
+        .unwrap_or_else(|| json!({"execution_arn": null, "started": false, "duplicate": false}));
     let mut out = first;
     if let Some(o) = out.as_object_mut() {
         o.insert("executions".into(), Value::Array(executions));
@@ -251,14 +314,23 @@ mod tests {
     }
 
     impl ExecutionStarter for FakeSfn {
-        async fn start(&self, sm: &str, name: &str, input: &str) -> Result<StartOutcome, CommonError> {
+        async fn start(
+            &self,
+            sm: &str,
+            name: &str,
+            input: &str,
+        ) -> Result<StartOutcome, CommonError> {
             let mut seen = self.seen.lock().unwrap();
             match seen.get(name) {
-                Some(prev) if prev == input => Ok(StartOutcome::Started { execution_arn: execution_arn(sm, name) }),
+                Some(prev) if prev == input => Ok(StartOutcome::Started {
+                    execution_arn: execution_arn(sm, name),
+                }),
                 Some(_) => Ok(StartOutcome::AlreadyExists),
                 None => {
                     seen.insert(name.to_string(), input.to_string());
-                    Ok(StartOutcome::Started { execution_arn: execution_arn(sm, name) })
+                    Ok(StartOutcome::Started {
+                        execution_arn: execution_arn(sm, name),
+                    })
                 }
             }
         }
@@ -266,7 +338,9 @@ mod tests {
 
     fn cfg() -> TriggerConfig {
         TriggerConfig {
-            state_machine_arn: Some("arn:aws:states:us-east-1:123456789012:stateMachine:tg-pipeline".into()),
+            state_machine_arn: Some(
+                "arn:aws:states:us-east-1:123456789012:stateMachine:tg-pipeline".into(),
+            ),
             data_bucket: Some("art-bkt".into()),
             ..TriggerConfig::default()
         }
@@ -289,27 +363,49 @@ mod tests {
     async fn duplicate_deliveries_start_one_execution() {
         let sfn = FakeSfn::default();
         let c = cfg();
-        let first = start_all(&sfn, plan(&decode(&s3_event("data/x.csv", 10)).unwrap(), &c).unwrap(), &c).await.unwrap();
+        let first = start_all(
+            &sfn,
+            plan(&decode(&s3_event("data/x.csv", 10)).unwrap(), &c).unwrap(),
+            &c,
+        )
+        .await
+        .unwrap();
         assert_eq!(first["started"], true);
         assert_eq!(first["duplicate"], false);
         // The same version through EventBridge: other input, same name.
-        let again = start_all(&sfn, plan(&decode(&eb_event("data/x.csv")).unwrap(), &c).unwrap(), &c).await.unwrap();
+        let again = start_all(
+            &sfn,
+            plan(&decode(&eb_event("data/x.csv")).unwrap(), &c).unwrap(),
+            &c,
+        )
+        .await
+        .unwrap();
         assert_eq!(again["started"], false);
         assert_eq!(again["duplicate"], true);
         assert_eq!(again["execution_arn"], first["execution_arn"]);
         assert_eq!(sfn.seen.lock().unwrap().len(), 1);
         let arn = first["execution_arn"].as_str().unwrap();
-        assert!(arn.starts_with("arn:aws:states:us-east-1:123456789012:execution:tg-pipeline:new-x-csv-"), "{arn}");
+        assert!(
+            arn.starts_with(
+                "arn:aws:states:us-east-1:123456789012:execution:tg-pipeline:new-x-csv-"
+            ),
+            "{arn}"
+        );
     }
 
     #[test]
     fn the_input_carries_the_trigger_context() {
         let plans = plan(&decode(&eb_event("data/day/x.csv")).unwrap(), &cfg()).unwrap();
-        let Plan::Start { input, .. } = &plans[0] else { panic!("start") };
+        let Plan::Start { input, .. } = &plans[0] else {
+            panic!("start")
+        };
         assert_eq!(input["trigger"]["type"], "new-data");
         assert_eq!(input["trigger"]["source"], "eventbridge");
         assert_eq!(input["trigger"]["version_id"], "v1");
-        assert_eq!(input["data"], json!({"bucket": "art-bkt", "prefix": "data/day/x.csv"}));
+        assert_eq!(
+            input["data"],
+            json!({"bucket": "art-bkt", "prefix": "data/day/x.csv"})
+        );
         assert!(input.get("parameters").is_none());
     }
 
@@ -324,11 +420,20 @@ mod tests {
 
     #[test]
     fn marker_mode_runs_over_the_directory() {
-        let c = TriggerConfig { mode: TriggerMode::Marker("_SUCCESS".into()), ..cfg() };
-        let plans = plan(&decode(&eb_event("data/2026-11-22/part-0001.csv")).unwrap(), &c).unwrap();
+        let c = TriggerConfig {
+            mode: TriggerMode::Marker("_SUCCESS".into()),
+            ..cfg()
+        };
+        let plans = plan(
+            &decode(&eb_event("data/2026-11-22/part-0001.csv")).unwrap(),
+            &c,
+        )
+        .unwrap();
         assert!(matches!(plans[0], Plan::Ignore { .. }));
         let plans = plan(&decode(&eb_event("data/2026-11-22/_SUCCESS")).unwrap(), &c).unwrap();
-        let Plan::Start { input, .. } = &plans[0] else { panic!("start") };
+        let Plan::Start { input, .. } = &plans[0] else {
+            panic!("start")
+        };
         assert_eq!(input["data"]["prefix"], "data/2026-11-22/");
     }
 
@@ -337,20 +442,38 @@ mod tests {
         let tick = decode(&json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-22T00:00:00Z",
                                    "resources": ["arn:aws:events:us-east-1:1:rule/r"], "detail": {}}))
         .unwrap();
-        let c = TriggerConfig { parameters: Some(json!({"sweep": []})), ..cfg() };
+        let c = TriggerConfig {
+            parameters: Some(json!({"sweep": []})),
+            ..cfg()
+        };
         let plans = plan(&tick, &c).unwrap();
-        let Plan::Start { input, name } = &plans[0] else { panic!("start") };
-        assert_eq!(input["data"], json!({"bucket": "art-bkt", "prefix": "data/"}));
+        let Plan::Start { input, name } = &plans[0] else {
+            panic!("start")
+        };
+        assert_eq!(
+            input["data"],
+            json!({"bucket": "art-bkt", "prefix": "data/"})
+        );
         assert_eq!(input["trigger"]["type"], "schedule");
         assert_eq!(input["parameters"], json!({"sweep": []}));
         assert!(name.starts_with("scheduled-"));
-        let e = plan(&tick, &TriggerConfig { data_bucket: None, ..cfg() }).unwrap_err();
+        let e = plan(
+            &tick,
+            &TriggerConfig {
+                data_bucket: None,
+                ..cfg()
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.error_name(), "Trigger.Misconfigured");
     }
 
     #[tokio::test]
     async fn without_a_state_machine_nothing_starts() {
-        let c = TriggerConfig { state_machine_arn: None, ..cfg() };
+        let c = TriggerConfig {
+            state_machine_arn: None,
+            ..cfg()
+        };
         let plans = plan(&decode(&eb_event("data/x.csv")).unwrap(), &c).unwrap();
         let e = start_all(&FakeSfn::default(), plans, &c).await.unwrap_err();
         assert_eq!(e.error_name(), "Trigger.Misconfigured");
