@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Static checks of the pipeline: the SAM template (cfn-lint, sam validate --lint) and the
+# state machine behind DefinitionUri, which neither of those reads (asl-validator,
+# statelint). statelint flags `${...}` substitutions as bad URIs and integer
+# BackoffRate/IntervalSeconds as non-floats, hence --ignore=URI,FLOAT.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+export SAM_CLI_TELEMETRY=0
+[ -x tests/static/node_modules/.bin/asl-validator ] && [ -x .venv-sam/bin/sam ] || bash scripts/setup.d/pipeline-tools.sh
+
+echo "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "sam validate --lint"
+# Offline: a region is all it needs; no credentials are read.
+AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" .venv-sam/bin/sam validate --lint --template-file template.yaml
+for asl in statemachine/*.asl.json; do
+  echo "asl-validator $asl"
+  tests/static/node_modules/.bin/asl-validator --json-path "$asl"
+  echo "statelint $asl"
+  .venv/bin/statelint --ignore=URI,FLOAT "$asl"
+done
+echo "pipeline-static: ok"

@@ -1,0 +1,199 @@
+//! `select-best`: the winning configuration of the training sweep.
+//!
+//! Each sweep child returns `{index, training_job_name, model_data_url, metrics,
+//! hyperparameters, instance_type, attempts}` where `metrics` is SageMaker's
+//! `FinalMetricDataList` (`[{"MetricName", "Value", ...}]`) or a plain `{"name": value}`
+//! map. Children that failed (an `Error`/`Cause` object in a tolerant Map's result) or
+//! lack the objective metric are skipped and listed; a non-finite value never wins.
+//! Ties go to the lowest index, so the choice is deterministic.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::TriggerError;
+
+/// Maximise or minimise the objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum Goal {
+    #[default]
+    Maximize,
+    Minimize,
+}
+
+/// The objective metric.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Objective {
+    pub metric: String,
+    #[serde(default)]
+    pub goal: Goal,
+}
+
+/// Task input.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SelectBestInput {
+    pub candidates: Vec<Value>,
+    pub objective: Objective,
+}
+
+/// The objective's value in one candidate, if it has a finite one.
+pub fn metric_value(candidate: &Value, metric: &str) -> Option<f64> {
+    let v = match candidate.get("metrics")? {
+        Value::Array(list) => list
+            .iter()
+            .find(|m| m.get("MetricName").and_then(Value::as_str) == Some(metric))
+            .and_then(|m| m.get("Value")),
+        Value::Object(map) => map.get(metric),
+        _ => None,
+    }?;
+    let x = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    x.is_finite().then_some(x)
+}
+
+/// Pick the best candidate. Output: `{"best": {...candidate, "metric", "value"},
+/// "training_jobs": [every job name seen], "considered": n, "skipped": [...]}`.
+pub fn select_best(input: &SelectBestInput) -> Result<Value, TriggerError> {
+    let metric = input.objective.metric.as_str();
+    let mut best: Option<(usize, f64)> = None;
+    let mut skipped = Vec::new();
+    let mut jobs = Vec::new();
+    for (pos, c) in input.candidates.iter().enumerate() {
+        if let Some(job) = c.get("training_job_name").and_then(Value::as_str) {
+            jobs.push(job.to_string());
+        }
+        let Some(x) = metric_value(c, metric) else {
+            let reason = if c.get("Error").is_some() {
+                format!(
+                    "failed: {}",
+                    c.get("Error").and_then(Value::as_str).unwrap_or("?")
+                )
+            } else {
+                format!("no finite value for {metric}")
+            };
+            skipped.push(json!({"position": pos, "index": c.get("index"), "reason": reason}));
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((_, b)) => match input.objective.goal {
+                Goal::Maximize => x > b,
+                Goal::Minimize => x < b,
+            },
+        };
+        if better {
+            best = Some((pos, x));
+        }
+    }
+    let Some((pos, value)) = best else {
+        return Err(TriggerError::NoCandidate(format!(
+            "{} candidates, none with a finite {metric} ({} skipped)",
+            input.candidates.len(),
+            skipped.len()
+        )));
+    };
+    let mut winner = input.candidates[pos].clone();
+    if let Some(o) = winner.as_object_mut() {
+        o.insert("metric".into(), json!(metric));
+        o.insert("value".into(), json!(value));
+    }
+    Ok(json!({
+        "best": winner,
+        "training_jobs": jobs,
+        "considered": input.candidates.len() - skipped.len(),
+        "skipped": skipped,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cand(index: usize, acc: f64) -> Value {
+        json!({"index": index, "training_job_name": format!("tg-r-c{index}"), "model_data_url": format!("s3://b/m{index}.tar.gz"),
+               "metrics": [{"MetricName": "validation:accuracy", "Value": acc, "Timestamp": "2026-11-22T00:00:00Z"}]})
+    }
+
+    fn input(candidates: Vec<Value>, goal: Goal) -> SelectBestInput {
+        SelectBestInput {
+            candidates,
+            objective: Objective {
+                metric: "validation:accuracy".into(),
+                goal,
+            },
+        }
+    }
+
+    #[test]
+    fn picks_max_or_min_and_skips_failures() {
+        let cs = vec![
+            cand(0, 0.81),
+            json!({"Error": "TrainingRecovery.Halted", "Cause": "{}"}),
+            cand(2, 0.93),
+            cand(3, 0.90),
+        ];
+        let out = select_best(&input(cs.clone(), Goal::Maximize)).unwrap();
+        assert_eq!(out["best"]["index"], 2);
+        assert_eq!(out["best"]["value"], 0.93);
+        assert_eq!(out["considered"], 3);
+        assert_eq!(
+            out["skipped"][0]["reason"],
+            "failed: TrainingRecovery.Halted"
+        );
+        assert_eq!(
+            out["training_jobs"],
+            json!(["tg-r-c0", "tg-r-c2", "tg-r-c3"])
+        );
+        let out = select_best(&input(cs, Goal::Minimize)).unwrap();
+        assert_eq!(out["best"]["index"], 0);
+    }
+
+    #[test]
+    fn metric_maps_strings_and_nan() {
+        let c = json!({"metrics": {"validation:accuracy": "0.5"}});
+        assert_eq!(metric_value(&c, "validation:accuracy"), Some(0.5));
+        assert_eq!(
+            metric_value(
+                &json!({"metrics": {"validation:accuracy": "NaN"}}),
+                "validation:accuracy"
+            ),
+            None
+        );
+        assert_eq!(
+            metric_value(
+                &json!({"metrics": [{"MetricName": "other", "Value": 1}]}),
+                "validation:accuracy"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn ties_go_to_the_first() {
+        let out = select_best(&input(vec![cand(0, 0.9), cand(1, 0.9)], Goal::Maximize)).unwrap();
+        assert_eq!(out["best"]["index"], 0);
+    }
+
+    #[test]
+    fn nothing_to_pick_is_an_error() {
+        use crate::error::ErrorName;
+        let e = select_best(&input(vec![json!({"Error": "x"})], Goal::Maximize)).unwrap_err();
+        assert_eq!(e.error_name(), "Pipeline.NoCandidate");
+        assert!(select_best(&input(vec![], Goal::Maximize)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn the_winner_is_never_beaten(values in proptest::collection::vec(-1e6f64..1e6, 1..20)) {
+            let cs: Vec<Value> = values.iter().enumerate().map(|(i, v)| cand(i, *v)).collect();
+            let out = select_best(&input(cs, Goal::Maximize)).unwrap();
+            let w = out["best"]["value"].as_f64().unwrap();
+            prop_assert!(values.iter().all(|v| *v <= w));
+            let idx = out["best"]["index"].as_u64().unwrap() as usize;
+            prop_assert!(values[..idx].iter().all(|v| *v < w), "earliest maximum");
+        }
+    }
+}

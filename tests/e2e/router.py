@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""The local network of the end-to-end tests and the demo.
+
+moto's Step Functions interpreter sends every service-integration call to
+http://localhost:$MOTO_PORT. This router listens on that port and:
+
+* routes Lambda Invoke calls (``POST /2015-03-31/functions/<name-or-arn>/invocations``) to
+  ``cargo lambda watch``, which serves the project's real binaries. ARNs are stripped to
+  the function name (cargo lambda answers 404 for an ARN) and an HTTP 500 error reply is
+  turned into what AWS answers: 200 with ``X-Amz-Function-Error: Unhandled``;
+* plays SageMaker for the calls the interpreter cannot make (function ``sagemaker-stub``:
+  ``createTrainingJob.sync``, ``createProcessingJob.sync`` and the runtime's
+  ``invokeEndpoint``; see ``SageMakerStub``);
+* emulates ``UpdateEndpoint``, which moto 5.2.5 does not implement, as delete + create of
+  the endpoint with the new configuration (so blue/green and its rollback can run);
+* forwards everything else to moto unchanged.
+
+Fault injection for the scenarios (``POST /_e2e/faults``) only ever changes what
+SageMaker reports, the way a real failure would look: it never changes the definition.
+
+Usage: router.py --port P --moto-port M --lambda-port L
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import re
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+from botocore.config import Config
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STUB = "sagemaker-stub"
+# AWS fails a `.sync` task whose job failed with `States.TaskFailed`. moto's interpreter
+# refuses any Lambda errorType starting with `States.` (it raises ValueError), so the stub
+# uses this name; the shipped definition catches these tasks with States.ALL, so the path
+# taken is the same, and the Cause is the DescribeTrainingJob response either way.
+STUB_ERROR = "Stub.TaskFailed"
+INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations")
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+# PyTorch's CUDA OOM as the SageMaker training toolkit reports it in FailureReason
+# (`<ErrorClass>:\nExitCode <n>\nErrorMessage "..."\nCommand "..."`).
+OOM_REASON = (
+    'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "torch.cuda.OutOfMemoryError: '
+    "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 22.20 GiB total capacity; 19.87 GiB "
+    "already allocated; 1.05 GiB free; 20.12 GiB reserved in total by PyTorch) If reserved memory is "
+    ">> allocated memory try setting max_split_size_mb to avoid fragmentation.  See documentation for "
+    'Memory Management and PYTORCH_CUDA_ALLOC_CONF"\nCommand "/opt/conda/bin/python3.10 train.py '
+    '--batch_size {batch}"'
+)
+
+
+def log(*a):
+    print("[router]", *a, file=sys.stderr, flush=True)
+
+
+class Faults:
+    """Failures the scenarios ask SageMaker to show."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        # endpoint name -> endpoint configs that come up InService; any other config of
+        # that endpoint reports Failed (a deployment that does not come up).
+        self.endpoint_good_configs = {}
+
+    def update(self, body):
+        with self.lock:
+            for name, good in (body.get("endpoint_good_configs") or {}).items():
+                self.endpoint_good_configs[name] = set(good)
+
+    def endpoint_fails(self, endpoint, config):
+        with self.lock:
+            good = self.endpoint_good_configs.get(endpoint)
+            return good is not None and config not in good
+
+
+def jsonable(o):
+    if isinstance(o, dict):
+        return {k: jsonable(v) for k, v in o.items() if k != "ResponseMetadata"}
+    if isinstance(o, list):
+        return [jsonable(v) for v in o]
+    if isinstance(o, datetime.datetime):
+        return int(o.timestamp() * 1000)
+    return o
+
+
+def split_s3(uri):
+    rest = uri[len("s3://"):]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+class SageMakerStub:
+    """Plays SageMaker's part for the tasks moto's interpreter cannot run.
+
+    Jobs are created in moto (so they exist there, with their tags) and described
+    from moto; the result is what a `.sync` task returns: the Describe* response.
+    A failed job fails the task with the DescribeTrainingJob response as the Cause (moto's
+    interpreter reports a Lambda's error payload as the Cause, so the payload is that
+    response plus the `errorType` key it reads the error name from: `STUB_ERROR`, since
+    the engine refuses `States.TaskFailed` from a Lambda).
+
+    What a job does is read from `s3://<bucket>/_e2e/<execution-name>.json` (the test
+    writes it before starting the execution), e.g.
+    `{"training": {"oom_above_batch_size": 64, "accuracy": {"0.001": 0.93}},
+      "evaluation": {"value": 0.95}}`.
+    """
+
+    def __init__(self, moto_port):
+        cfg = Config(retries={"max_attempts": 2})
+        kw = dict(endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION,
+                  aws_access_key_id="testing", aws_secret_access_key="testing", config=cfg)
+        self.sm = boto3.client("sagemaker", **kw)
+        self.s3 = boto3.client("s3", **kw)
+
+    def behaviour(self, s3_uri):
+        bucket, key = split_s3(s3_uri)
+        m = re.match(r"pipeline/([^/]+)/", key)
+        if not m:
+            return {}
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=f"_e2e/{m.group(1)}.json")["Body"].read()
+            return json.loads(body)
+        except Exception:  # noqa: BLE001 - no behaviour file: defaults
+            return {}
+
+    def handle(self, payload):
+        if "TrainingJobName" in payload:
+            return self.training(payload)
+        if "ProcessingJobName" in payload:
+            return self.processing(payload)
+        if "EndpointName" in payload and "Body" in payload:
+            return self.invoke_endpoint(payload)
+        return False, {"errorType": "States.Runtime", "errorMessage": "sagemaker-stub: unknown request"}
+
+    def training(self, p):
+        log("training", json.dumps(p)[:2000])
+        out_uri = p["OutputDataConfig"]["S3OutputPath"]
+        beh = self.behaviour(out_uri).get("training", {})
+        name = p["TrainingJobName"]
+        args = {k: v for k, v in p.items() if k in (
+            "TrainingJobName", "AlgorithmSpecification", "RoleArn", "HyperParameters", "InputDataConfig",
+            "OutputDataConfig", "ResourceConfig", "StoppingCondition", "EnableManagedSpotTraining",
+            "CheckpointConfig", "Tags", "VpcConfig", "RetryStrategy", "Environment")}
+        self.sm.create_training_job(**args)
+        desc = jsonable(self.sm.describe_training_job(TrainingJobName=name))
+        hp = p.get("HyperParameters") or {}
+        bucket, out_key = split_s3(out_uri)
+        ck_uri = (p.get("CheckpointConfig") or {}).get("S3Uri")
+        # Every attempt writes a checkpoint, as a real job does before it dies.
+        if ck_uri:
+            cb, ck = split_s3(ck_uri)
+            self.s3.put_object(Bucket=cb, Key=f"{ck.rstrip('/')}/{name}-epoch-1.pt", Body=b"checkpoint")
+        batch_key = beh.get("batch_size_hyperparameter", "batch_size")
+        batch = int(float(hp.get(batch_key, "0") or 0))
+        oom_above = beh.get("oom_above_batch_size")
+        if oom_above is not None and batch > int(oom_above):
+            # A partial artifact is left behind too: compensation must remove it.
+            self.s3.put_object(Bucket=bucket, Key=f"{out_key.rstrip('/')}/{name}/output/partial.bin", Body=b"partial")
+            desc.update({
+                "TrainingJobStatus": "Failed",
+                "SecondaryStatus": "Failed",
+                "FailureReason": OOM_REASON.format(batch=batch),
+            })
+            desc.pop("ModelArtifacts", None)
+            desc.pop("FinalMetricDataList", None)
+            desc["errorType"] = STUB_ERROR
+            return False, desc
+        model_key = f"{out_key.rstrip('/')}/{name}/output/model.tar.gz"
+        self.s3.put_object(Bucket=bucket, Key=model_key, Body=b"model")
+        metric = ((p.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or [{"Name": "validation:accuracy"}])[0]["Name"]
+        acc_table = beh.get("accuracy", {})
+        value = acc_table.get(hp.get("learning_rate", ""), acc_table.get("default", 0.9)) if isinstance(acc_table, dict) else float(acc_table)
+        now = int(time.time() * 1000)
+        desc.update({
+            "TrainingJobStatus": "Completed",
+            "SecondaryStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://{bucket}/{model_key}"},
+            "FinalMetricDataList": [{"MetricName": metric, "Value": value, "Timestamp": now}],
+        })
+        return True, desc
+
+    def processing(self, p):
+        outputs = (p.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        out = outputs[0]["S3Output"]["S3Uri"] if outputs else None
+        beh = self.behaviour(out or "").get("evaluation", {})
+        args = {k: v for k, v in p.items() if k in (
+            "ProcessingJobName", "AppSpecification", "RoleArn", "ProcessingInputs", "ProcessingOutputConfig",
+            "StoppingCondition", "Tags", "NetworkConfig", "ExperimentConfig")}
+        args.setdefault("ProcessingResources", p.get("ProcessingResources"))
+        self.sm.create_processing_job(**{k: v for k, v in args.items() if v is not None})
+        desc = jsonable(self.sm.describe_processing_job(ProcessingJobName=p["ProcessingJobName"]))
+        name = outputs[0].get("OutputName") if outputs else None
+        if name == "evaluation" and out:
+            b, k = split_s3(out)
+            metric = (p.get("Environment") or {}).get("OBJECTIVE_METRIC", "validation:accuracy")
+            value = beh.get("value", 0.87)
+            report = {"metric": metric, "value": value, "metrics": {metric: value}, "training_job": (p.get("Environment") or {}).get("TRAINING_JOB_NAME")}
+            self.s3.put_object(Bucket=b, Key=f"{k.rstrip('/')}/evaluation.json", Body=json.dumps(report).encode())
+        elif name == "features" and out:
+            # Feature engineering as the identity: the input objects, copied.
+            src = p["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+            sb, sk = split_s3(src)
+            b, k = split_s3(out)
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=sb, Prefix=sk):
+                for o in page.get("Contents", []):
+                    base = o["Key"].rsplit("/", 1)[-1]
+                    self.s3.copy_object(Bucket=b, Key=f"{k.rstrip('/')}/{base}", CopySource={"Bucket": sb, "Key": o["Key"]})
+        desc["ProcessingJobStatus"] = "Completed"
+        return True, desc
+
+    def invoke_endpoint(self, p):
+        d = self.sm.describe_endpoint(EndpointName=p["EndpointName"])
+        if d["EndpointStatus"] != "InService":
+            return False, {"errorType": STUB_ERROR, "errorMessage": f"endpoint {p['EndpointName']} is {d['EndpointStatus']}"}
+        return True, {"ContentType": "text/csv", "InvokedProductionVariant": "AllTraffic", "Body": "0.5"}
+
+
+class Router(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "trainguard-e2e-router"
+
+    def log_message(self, fmt, *args):  # quiet: the tests read stderr only on failure
+        pass
+
+    def _body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _reply(self, status, body, headers=None):
+        self.send_response(status)
+        if not any(k.lower() == "x-amzn-requestid" for k in (headers or {})):
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._any("GET")
+
+    def do_POST(self):
+        self._any("POST")
+
+    def do_PUT(self):
+        self._any("PUT")
+
+    def do_DELETE(self):
+        self._any("DELETE")
+
+    def do_HEAD(self):
+        self._any("HEAD")
+
+    def _any(self, method):
+        body = self._body()
+        try:
+            path = urllib.parse.urlsplit(self.path).path
+            if path == "/_e2e/faults" and method == "POST":
+                self.server.faults.update(json.loads(body or b"{}"))
+                return self._reply(200, b"{}", {"Content-Type": "application/json"})
+            if path == "/_e2e/health":
+                return self._reply(200, b"ok")
+            m = INVOKE_RE.match(path)
+            if m and method == "POST":
+                return self._invoke(urllib.parse.unquote(m.group(1)), body)
+            target = self.headers.get("X-Amz-Target", "")
+            if target == "SageMaker.UpdateEndpoint":
+                return self._update_endpoint(json.loads(body or b"{}"))
+            status, headers, out = self._forward(method, body)
+            if target == "SageMaker.DescribeEndpoint" and status == 200:
+                out = self._describe_endpoint_faults(out)
+            return self._reply(status, out, headers)
+        except Exception as e:  # noqa: BLE001 - report, never hang the caller
+            log("error", method, self.path, repr(e))
+            msg = json.dumps({"__type": "InternalFailure", "message": f"router: {e}"}).encode()
+            return self._reply(500, msg, {"Content-Type": "application/json"})
+
+    def _forward(self, method, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.moto_port, timeout=300)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "content-length"}
+        if body:
+            headers["Content-Length"] = str(len(body))
+        conn.request(method, self.path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        out = resp.read()
+        h = {k: v for k, v in resp.getheaders() if k.lower() not in HOP and k.lower() != "content-length"}
+        conn.close()
+        return resp.status, h, out
+
+    def _invoke(self, fn, body):
+        name = fn.split(":")[6] if fn.startswith("arn:") else fn
+        payload = json.loads(body or b"{}")
+        if name == STUB:
+            ok, out = self.server.stub.handle(payload)
+            headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+            if not ok:
+                headers["X-Amz-Function-Error"] = "Unhandled"
+            return self._reply(200, json.dumps(out).encode(), headers)
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.lambda_port, timeout=900)
+        conn.request("POST", f"/2015-03-31/functions/{name}/invocations", body=body,
+                     headers={"Content-Type": "application/json", "Content-Length": str(len(body))})
+        resp = conn.getresponse()
+        out = resp.read()
+        conn.close()
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if resp.status == 200:
+            return self._reply(200, out, headers)
+        if resp.status >= 500:
+            # cargo lambda: handler error as HTTP 500 {"errorType","errorMessage"}; AWS: 200 + header.
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            return self._reply(200, out, headers)
+        return self._reply(resp.status, out, headers)
+
+    def _update_endpoint(self, req):
+        sm = self.server.stub.sm
+        name, config = req["EndpointName"], req["EndpointConfigName"]
+        sm.describe_endpoint(EndpointName=name)  # 4xx when it does not exist, like AWS
+        sm.delete_endpoint(EndpointName=name)
+        out = sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        body = json.dumps({"EndpointArn": out["EndpointArn"]}).encode()
+        return self._reply(200, body, {"Content-Type": "application/x-amz-json-1.1"})
+
+    def _describe_endpoint_faults(self, out):
+        d = json.loads(out)
+        if self.server.faults.endpoint_fails(d.get("EndpointName"), d.get("EndpointConfigName")):
+            d["EndpointStatus"] = "Failed"
+            d["FailureReason"] = "The primary container for production variant AllTraffic did not pass the ping health check."
+        return json.dumps(d).encode()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--moto-port", type=int, required=True)
+    ap.add_argument("--lambda-port", type=int, required=True)
+    a = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Router)
+    srv.daemon_threads = True
+    srv.moto_port = a.moto_port
+    srv.lambda_port = a.lambda_port
+    srv.faults = Faults()
+    srv.stub = SageMakerStub(a.moto_port)
+    log(f"listening on {a.port}: moto {a.moto_port}, cargo lambda watch {a.lambda_port}")
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""The local stack the end-to-end tests and the demo run the pipeline on.
+
+Starts, on free loopback ports:
+  1. moto server (S3, SageMaker, Step Functions, SNS), its Step Functions interpreter on,
+     with MOTO_PORT pointing the interpreter's service calls at the router;
+  2. the router (tests/e2e/router.py): Lambda invokes to cargo lambda watch, the
+     SageMaker stub, everything else to moto;
+  3. `cargo lambda watch`, serving the project's real binaries (pre-built);
+then creates the pipeline's resources in moto (artifacts bucket, alert topic, model
+package group, the state machine from the TEST COPY of statemachine/pipeline.asl.json)
+and writes what it made as JSON to --out.
+
+It stays up until its stdin closes (the parent process ended, however it ended) or it
+gets SIGTERM/SIGINT, then stops every process it started, by PID / process group.
+
+Usage: stack.py --out stack.json [--bucket NAME] [--log-dir DIR]
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PY = sys.executable
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+FUNCTIONS = ["schema-validator", "drift-detector", "batch-size-adjuster", "saga-compensator", "approval-handler", "pipeline-trigger"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, what, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
+
+
+def fn_arn(name):
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+class Stack:
+    def __init__(self, log_dir):
+        self.procs = []
+        self.log_dir = log_dir
+        os.makedirs(log_dir, exist_ok=True)
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def spawn(self, name, cmd, env, **kw):
+        log = open(os.path.join(self.log_dir, f"{name}.log"), "w")
+        # Own process group: cargo lambda watch starts one process per function.
+        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True, **kw)
+        self.procs.append((name, p))
+        return p
+
+    def stop(self):
+        with self.lock:
+            if self.stopped:
+                return
+            self.stopped = True
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 10
+        for name, p in reversed(self.procs):
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+
+
+def substitutions(bucket, topic_arn, group):
+    s = {f"{''.join(w.capitalize() for w in f.split('-'))}Arn": fn_arn(f) for f in FUNCTIONS}
+    s.update({
+        "AlertTopicArn": topic_arn,
+        "ArtifactsBucket": bucket,
+        "SageMakerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/trainguard-sagemaker",
+        "TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainguard-train:latest",
+        "ProcessingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainguard-process:latest",
+        "InferenceImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainguard-serve:latest",
+        "InstanceLadder": "ml.g4dn.xlarge:1:16,ml.g5.xlarge:1:24,ml.g6e.xlarge:1:48",
+        "PromoteThreshold": "0.90",
+        "ReviewThreshold": "0.80",
+        "Reviewers": "alice@example.com,arn:aws:iam::123456789012:user/bob",
+        "ApprovalTimeoutSeconds": "3600",
+        "ApprovalHeartbeatSeconds": "3599",
+        "ModelPackageGroupName": group,
+        "EndpointName": "trainguard",
+        "CodeCommit": "local-e2e",
+        "DistributedThreshold": "5",
+    })
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--bucket", default="trainguard-e2e")
+    ap.add_argument("--log-dir", default=os.path.join(ROOT, "target", "e2e-logs"))
+    a = ap.parse_args()
+
+    stack = Stack(a.log_dir)
+
+    def on_signal(signum, frame):
+        stack.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        moto_port, router_port, lambda_port = free_port(), free_port(), free_port()
+        venv = os.path.dirname(PY)
+        moto_env = dict(os.environ, MOTO_PORT=str(router_port))
+        moto = stack.spawn("moto", [os.path.join(venv, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], moto_env)
+        router = stack.spawn("router", [PY, os.path.join(ROOT, "tests", "e2e", "router.py"), "--port", str(router_port),
+                                        "--moto-port", str(moto_port), "--lambda-port", str(lambda_port)], dict(os.environ))
+        wait_port(moto_port, moto, "moto")
+        wait_port(router_port, router, "router")
+        moto_url = f"http://127.0.0.1:{moto_port}"
+        router_url = f"http://127.0.0.1:{router_port}"
+        req = urllib.request.Request(f"{moto_url}/moto-api/config", data=b'{"stepfunctions":{"execute_state_machine":true}}',
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
+
+        kw = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client("s3", **kw)
+        sns = boto3.client("sns", **kw)
+        sm = boto3.client("sagemaker", **kw)
+        sfn = boto3.client("stepfunctions", **kw)
+        s3.create_bucket(Bucket=a.bucket)
+        topic = sns.create_topic(Name="trainguard-alerts")["TopicArn"]
+        # A queue on the topic, so the tests can read the alerts that were published.
+        sqs = boto3.client("sqs", **kw)
+        queue_url = sqs.create_queue(QueueName="trainguard-alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        group = "trainguard-models"
+        sm.create_model_package_group(ModelPackageGroupName=group)
+        subs = substitutions(a.bucket, topic, group)
+        subs_path = os.path.join(a.log_dir, "substitutions.json")
+        with open(subs_path, "w") as f:
+            json.dump(subs, f, indent=1)
+        copy = subprocess.run([PY, os.path.join(ROOT, "tests", "e2e", "test_copy.py"),
+                               os.path.join(ROOT, "statemachine", "pipeline.asl.json"), subs_path],
+                              capture_output=True, text=True, check=True)
+        with open(os.path.join(a.log_dir, "pipeline.test-copy.asl.json"), "w") as f:
+            f.write(copy.stdout)
+        with open(os.path.join(a.log_dir, "test-copy-changes.txt"), "w") as f:
+            f.write(copy.stderr)
+        sm_arn = sfn.create_state_machine(name="trainguard-pipeline", definition=copy.stdout,
+                                          roleArn=f"arn:aws:iam::{ACCOUNT}:role/trainguard-pipeline")["stateMachineArn"]
+
+        # The functions talk to AWS through the router (it forwards to moto, and plays
+        # UpdateEndpoint, which moto lacks).
+        fenv = dict(os.environ)
+        fenv.update({
+            "AWS_ENDPOINT_URL": router_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "TRAINGUARD_APPROVAL_BUCKET": a.bucket,
+            "TRAINGUARD_APPROVAL_BASE_URL": "http://approvals.local.test",
+            "TRAINGUARD_APPROVAL_TOPIC_ARN": topic,
+            "TRAINGUARD_STATE_MACHINE_ARN": sm_arn,
+            "TRAINGUARD_DATA_BUCKET": a.bucket,
+            "TRAINGUARD_DATA_PREFIX": "data/",
+            "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        })
+        cargo_lambda = os.path.join(venv, "cargo-lambda")
+        watch = stack.spawn("cargo-lambda-watch", [cargo_lambda, "lambda", "watch", "--ignore-changes", "--quiet",
+                                                   "--invoke-address", "127.0.0.1", "--invoke-port", str(lambda_port),
+                                                   "--concurrency", "2"],
+                            fenv, cwd=ROOT)
+        wait_port(lambda_port, watch, "cargo lambda watch", timeout=300)
+
+        info = {
+            "moto_endpoint": moto_url, "router_endpoint": router_url, "lambda_endpoint": f"http://127.0.0.1:{lambda_port}",
+            "bucket": a.bucket, "topic_arn": topic, "queue_url": queue_url, "model_package_group": group,
+            "state_machine_arn": sm_arn, "log_dir": a.log_dir, "pid": os.getpid(),
+        }
+        tmp = a.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(info, f, indent=1)
+        os.replace(tmp, a.out)
+        print(json.dumps(info), flush=True)
+
+        # Until the parent goes away (stdin EOF) or a signal arrives.
+        while True:
+            if not sys.stdin.buffer.read(1):
+                break
+    except Exception as e:  # noqa: BLE001
+        print(f"stack: {e}", file=sys.stderr, flush=True)
+        with open(a.out + ".error", "w") as f:
+            f.write(str(e))
+        raise
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1120 @@
+//! The shipped state machine, end to end, on moto's ASL interpreter with the real
+//! function binaries behind `cargo lambda watch` (see tests/e2e/ and docs/pipeline.md).
+//!
+//! One local stack (tests/e2e/stack.py) serves every scenario; each scenario is its own
+//! execution with its own data prefix, endpoint name and SageMaker-stub behaviour, and
+//! asserts the path of states taken (execution history) and its side effects in moto.
+//! The scenarios run concurrently; a failure in one is reported with the others.
+//!
+//! Needs the binaries built (`cargo build --workspace --bins`, as scripts/test.sh does)
+//! and the venv from scripts/setup.sh.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use trainguard_tests::{output_dir, workspace_root};
+
+/// The stack supervisor; it stops everything it started when its stdin closes.
+struct Stack {
+    child: Option<Child>,
+    info: Value,
+    s3: aws_sdk_s3::Client,
+    sfn: aws_sdk_sfn::Client,
+    sm: aws_sdk_sagemaker::Client,
+    router: String,
+    sample: Vec<u8>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            drop(c.stdin.take()); // EOF: the supervisor stops moto, the router and cargo lambda watch
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Stack {
+    async fn start() -> Stack {
+        let root = workspace_root();
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} missing: run scripts/setup.sh",
+            python.display()
+        );
+        for bin in [
+            "schema-validator",
+            "drift-detector",
+            "batch-size-adjuster",
+            "saga-compensator",
+            "approval-handler",
+            "pipeline-trigger",
+        ] {
+            let p = trainguard_tests::binary_path(bin);
+            assert!(
+                p.exists(),
+                "{} missing: cargo build --workspace --bins first",
+                p.display()
+            );
+        }
+        let dir = output_dir("pipeline-e2e");
+        let out: PathBuf = dir.join("stack.json");
+        let _ = std::fs::remove_file(&out);
+        let _ = std::fs::remove_file(dir.join("stack.json.error"));
+        let child = Command::new(&python)
+            .arg(root.join("tests/e2e/stack.py"))
+            .args([
+                "--out",
+                out.to_str().unwrap(),
+                "--bucket",
+                &trainguard_tests::unique_bucket("tg-e2e"),
+            ])
+            .args(["--log-dir", dir.join("logs").to_str().unwrap()])
+            .current_dir(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start tests/e2e/stack.py");
+        let mut stack = Stack {
+            child: Some(child),
+            info: Value::Null,
+            s3: dummy_s3(),
+            sfn: aws_sdk_sfn::Client::from_conf(
+                aws_sdk_sfn::Config::builder()
+                    .behavior_version_latest()
+                    .build(),
+            ),
+            sm: aws_sdk_sagemaker::Client::from_conf(
+                aws_sdk_sagemaker::Config::builder()
+                    .behavior_version_latest()
+                    .build(),
+            ),
+            router: String::new(),
+            sample: std::fs::read(root.join("events/data/sample.csv"))
+                .expect("events/data/sample.csv"),
+        };
+        let t0 = Instant::now();
+        while !out.exists() {
+            let exited = stack.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none(),
+                "stack.py exited: {exited:?}; logs in {}",
+                dir.join("logs").display()
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "stack did not start in 10 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        stack.info = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let endpoint = stack.info["moto_endpoint"].as_str().unwrap().to_string();
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "e2e",
+            ))
+            .load()
+            .await;
+        stack.s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
+        stack.sfn = aws_sdk_sfn::Client::new(&conf);
+        stack.sm = aws_sdk_sagemaker::Client::new(&conf);
+        stack.router = stack.info["router_endpoint"].as_str().unwrap().to_string();
+        stack
+    }
+
+    fn bucket(&self) -> &str {
+        self.info["bucket"].as_str().unwrap()
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(self.bucket())
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put");
+    }
+
+    async fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(self.bucket())
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            keys.extend(
+                p.expect("list")
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys
+    }
+
+    /// Invoke a function the way Step Functions does (through the router, AWS's Invoke API).
+    async fn invoke(&self, function: &str, payload: &Value) -> (bool, Value) {
+        let (status, headers, body) = http_post(
+            &self.router,
+            &format!("/2015-03-31/functions/{function}/invocations"),
+            &payload.to_string(),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200, "invoke {function}: {body}");
+        let failed = headers
+            .to_ascii_lowercase()
+            .contains("x-amz-function-error");
+        (
+            !failed,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    async fn faults(&self, body: Value) {
+        let (status, _, text) =
+            http_post(&self.router, "/_e2e/faults", &body.to_string(), &[]).await;
+        assert_eq!(status, 200, "{text}");
+    }
+
+    fn execution_arn(&self, name: &str) -> String {
+        format!(
+            "{}:{name}",
+            self.info["state_machine_arn"].as_str().unwrap().replacen(
+                ":stateMachine:",
+                ":execution:",
+                1
+            )
+        )
+    }
+
+    /// Start an execution with a stub behaviour (written first: the stub reads it by
+    /// execution name).
+    async fn start(
+        &self,
+        name: &str,
+        data_prefix: &str,
+        parameters: Value,
+        behaviour: Value,
+    ) -> String {
+        self.put(
+            &format!("_e2e/{name}.json"),
+            behaviour.to_string().into_bytes(),
+        )
+        .await;
+        let input = json!({
+            "trigger": {"type": "manual", "source": "manual", "started_by": "arn:aws:iam::123456789012:user/carol"},
+            "data": {"bucket": self.bucket(), "prefix": data_prefix},
+            "parameters": parameters,
+        });
+        self.sfn
+            .start_execution()
+            .state_machine_arn(self.info["state_machine_arn"].as_str().unwrap())
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .expect("start execution")
+            .execution_arn()
+            .to_string()
+    }
+
+    async fn status(&self, arn: &str) -> (ExecutionStatus, Option<String>, Option<String>) {
+        let d = self
+            .sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe execution");
+        (
+            d.status().clone(),
+            d.error().map(str::to_string),
+            d.cause().map(str::to_string),
+        )
+    }
+
+    async fn wait_done(&self, arn: &str) -> (ExecutionStatus, Option<String>, Option<String>) {
+        let t0 = Instant::now();
+        loop {
+            let s = self.status(arn).await;
+            if s.0 != ExecutionStatus::Running {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "{arn} still running after 10 minutes: {:?}",
+                self.path(arn).await
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn history(&self, arn: &str) -> Vec<HistoryEvent> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(arn)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("history");
+            out.extend(page.events().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// The states entered, in order.
+    async fn path(&self, arn: &str) -> Vec<String> {
+        self.history(arn)
+            .await
+            .iter()
+            .filter_map(|e| {
+                e.state_entered_event_details()
+                    .map(|d| d.name().to_string())
+            })
+            .collect()
+    }
+
+    /// Wait for the execution's pending approval; its id.
+    async fn approval_id(&self, name: &str, arn: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            for key in self.keys("approvals/").await {
+                let body = self
+                    .s3
+                    .get_object()
+                    .bucket(self.bucket())
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+                    .unwrap();
+                let rec: Value = serde_json::from_slice(&body.into_bytes()).unwrap_or(Value::Null);
+                if rec["execution_name"] == name {
+                    return rec["approval_id"]
+                        .as_str()
+                        .expect("approval_id")
+                        .to_string();
+                }
+            }
+            let (status, error, cause) = self.status(arn).await;
+            assert_eq!(
+                status,
+                ExecutionStatus::Running,
+                "{name} ended before its approval: {error:?} {cause:?} {:?}",
+                self.path(arn).await
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(300),
+                "no approval for {name}: {:?}",
+                self.path(arn).await
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Decide through the real approval-handler, as an IAM-authorized reviewer.
+    async fn decide(&self, approval_id: &str, decision: &str) -> Value {
+        let path = format!("/iam/approvals/{approval_id}/decision");
+        let event = json!({
+            "version": "2.0", "routeKey": "POST /iam/approvals/{id}/decision", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "local", "domainName": "approvals.local.test", "domainPrefix": "approvals",
+                "authorizer": {"iam": {"accessKey": "AKIDEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
+                                        "userArn": REVIEWER, "userId": "AIDAEXAMPLE"}},
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "e2e"},
+                "requestId": "e2e", "routeKey": "POST /iam/approvals/{id}/decision", "stage": "$default",
+                "time": "22/Nov/2026:00:00:00 +0000", "timeEpoch": 1795305600000u64
+            },
+            "pathParameters": {"id": approval_id},
+            "body": json!({"decision": decision, "comment": format!("e2e {decision}")}).to_string(),
+            "isBase64Encoded": false
+        });
+        let (ok, out) = self.invoke("approval-handler", &event).await;
+        assert!(ok, "approval-handler failed: {out}");
+        assert!(
+            out["statusCode"].as_u64().is_some_and(|s| s < 300),
+            "decision refused: {out}"
+        );
+        out
+    }
+
+    /// The sample CSV with one column rewritten by `f(value, row)`.
+    fn sample_with(&self, column: &str, f: impl Fn(&str, usize) -> String) -> Vec<u8> {
+        let text = String::from_utf8(self.sample.clone()).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let idx = header
+            .split(',')
+            .position(|c| c == column)
+            .unwrap_or_else(|| panic!("no column {column}"));
+        let mut out = format!("{header}\n");
+        for (i, l) in lines.enumerate() {
+            let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+            cells[idx] = f(&cells[idx], i);
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out.into_bytes()
+    }
+}
+
+const REVIEWER: &str = "arn:aws:iam::123456789012:user/bob";
+
+fn dummy_s3() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .build(),
+    )
+}
+
+/// Minimal HTTP/1.1 POST over tokio (no HTTP client crate in the workspace).
+async fn http_post(
+    base: &str,
+    path: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hostport = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(hostport)
+        .await
+        .expect("connect");
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+fn assert_subsequence(path: &[String], expected: &[&str], what: &str) {
+    let mut it = path.iter();
+    for want in expected {
+        assert!(
+            it.any(|p| p == want),
+            "{what}: expected {want} (in order {expected:?}) in the path {path:?}"
+        );
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+async fn endpoint_config(stack: &Stack, endpoint: &str) -> Option<(String, String)> {
+    let d = stack
+        .sm
+        .describe_endpoint()
+        .endpoint_name(endpoint)
+        .send()
+        .await
+        .ok()?;
+    Some((
+        d.endpoint_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        d.endpoint_config_name().unwrap_or_default().to_string(),
+    ))
+}
+
+fn endpoint_params(name: &str) -> Value {
+    json!({"name": name, "instance_type": "ml.m5.large", "instance_count": 1, "max_polls": 20})
+}
+
+// ------------------------------------------------------------------ scenarios
+
+async fn happy_path(stack: Arc<Stack>) {
+    let name = "e2e-happy";
+    stack
+        .put("data/happy/sample.csv", stack.sample.clone())
+        .await;
+    let arn = stack
+        .start(
+            name,
+            "data/happy/",
+            json!({"endpoint": endpoint_params("scn-happy")}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
+        .await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error:?} {cause:?} {path:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "ValidateSchema",
+            "DataQualityGate",
+            "FingerprintData",
+            "DriftCheck",
+            "DriftGate",
+            "TrainingSweep",
+            "SelectBest",
+            "Evaluate",
+            "ReadEvaluation",
+            "EvaluationGate",
+            "MarkAutoPromote",
+            "RegisterModel",
+            "AutoApprove",
+            "CreateModel",
+            "CreateEndpointConfig",
+            "FindCurrentEndpoint",
+            "CreateEndpoint",
+            "WaitForEndpoint",
+            "DescribeEndpoint",
+            "SmokeTest",
+            "CleanupCheckpoints",
+            "Deployed",
+        ],
+        name,
+    );
+    assert!(
+        !path
+            .iter()
+            .any(|p| p == "ApprovalGate" || p.starts_with("Compensate")),
+        "{path:?}"
+    );
+    // Deployed: the endpoint is InService on this run's configuration.
+    let (st, cfg) = endpoint_config(&stack, "scn-happy")
+        .await
+        .expect("endpoint exists");
+    assert_eq!(st, "InService");
+    assert!(cfg.starts_with("scn-happy-"), "{cfg}");
+    // Registered and approved, with lineage.
+    let pkgs = stack
+        .sm
+        .list_model_packages()
+        .model_package_group_name(stack.info["model_package_group"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut found = false;
+    for p in pkgs.model_package_summary_list() {
+        let d = stack
+            .sm
+            .describe_model_package()
+            .model_package_name(p.model_package_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let meta = d
+            .customer_metadata_properties()
+            .cloned()
+            .unwrap_or_default();
+        if meta.get("trainguard:execution_arn").map(String::as_str) == Some(arn.as_str()) {
+            found = true;
+            assert_eq!(
+                d.model_approval_status().map(|s| s.as_str()),
+                Some("Approved")
+            );
+            assert_eq!(
+                meta.get("trainguard:training_data_sha256"),
+                Some(&sha256_hex(&stack.sample)),
+                "lineage: data SHA-256"
+            );
+            assert_eq!(
+                meta.get("trainguard:code_commit").map(String::as_str),
+                Some("local-e2e")
+            );
+        }
+    }
+    assert!(found, "no model package for {arn}");
+    // Reports written; checkpoints gone after success.
+    let keys = stack.keys(&format!("pipeline/{name}/")).await;
+    for want in [
+        "reports/schema.json",
+        "reports/drift/drift.json",
+        "reports/data-manifest.json",
+        "evaluation/evaluation.json",
+    ] {
+        assert!(
+            keys.iter().any(|k| k.ends_with(want)),
+            "no {want} in {keys:?}"
+        );
+    }
+    assert!(
+        stack
+            .keys(&format!("pipeline/{name}/checkpoints/"))
+            .await
+            .is_empty(),
+        "checkpoints left after success"
+    );
+}
+
+async fn bad_data_halts(stack: Arc<Stack>) {
+    let name = "e2e-bad-data";
+    stack
+        .put(
+            "data/bad/sample.csv",
+            stack.sample_with("age", |v, i| {
+                if i % 3 == 0 {
+                    "-7".into()
+                } else {
+                    v.to_string()
+                }
+            }),
+        )
+        .await;
+    let arn = stack.start(name, "data/bad/", json!({}), json!({})).await;
+    let (status, error, _) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(error.as_deref(), Some("DataQuality.Failed"));
+    assert_subsequence(
+        &path,
+        &[
+            "ValidateSchema",
+            "DataQualityGate",
+            "DataQualityFailedError",
+            "AlertDataQuality",
+            "DataQualityFailed",
+        ],
+        name,
+    );
+    assert!(
+        !path.iter().any(|p| p == "TrainingSweep"),
+        "nothing expensive may run: {path:?}"
+    );
+    // The alert went out (SNS accepted it: the task succeeded with a MessageId).
+    let history = stack.history(&arn).await;
+    let published = history.iter().any(|e| {
+        e.task_succeeded_event_details().is_some_and(|d| {
+            d.resource_type() == "sns" && d.output().unwrap_or("").contains("MessageId")
+        })
+    });
+    assert!(published, "no alert published");
+    assert!(stack
+        .keys(&format!("pipeline/{name}/model/"))
+        .await
+        .is_empty());
+}
+
+async fn drift_forces_review(stack: Arc<Stack>) {
+    let name = "e2e-drift";
+    // Still valid data, but charges tripled: a distribution shift the schema allows.
+    stack
+        .put(
+            "data/drift/sample.csv",
+            stack.sample_with("monthly_charges", |v, _| {
+                format!("{:.2}", v.parse::<f64>().unwrap_or(0.0) * 3.0 + 100.0)
+            }),
+        )
+        .await;
+    let arn = stack
+        .start(
+            name,
+            "data/drift/",
+            json!({"endpoint": endpoint_params("scn-drift")}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
+        .await;
+    let id = stack.approval_id(name, &arn).await;
+    let path = stack.path(&arn).await;
+    assert_subsequence(
+        &path,
+        &[
+            "DriftCheck",
+            "DriftGate",
+            "FlagForReview",
+            "TrainingSweep",
+            "EvaluationGate",
+            "MarkHumanReview",
+            "RegisterModel",
+            "ApprovalGate",
+        ],
+        name,
+    );
+    assert!(
+        !path.iter().any(|p| p == "MarkAutoPromote"),
+        "an objective above the promote threshold must not skip review under drift"
+    );
+    stack.decide(&id, "approve").await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error:?} {cause:?} {:?}",
+        stack.path(&arn).await
+    );
+    assert_eq!(
+        endpoint_config(&stack, "scn-drift")
+            .await
+            .map(|x| x.0)
+            .as_deref(),
+        Some("InService")
+    );
+}
+
+async fn oom_twice_then_success(stack: Arc<Stack>) {
+    let name = "e2e-oom-recovers";
+    stack.put("data/oom/sample.csv", stack.sample.clone()).await;
+    let arn = stack
+        .start(
+            name,
+            "data/oom/",
+            json!({"endpoint": endpoint_params("scn-oom")}),
+            json!({"training": {"oom_above_batch_size": 64}, "evaluation": {"value": 0.95}}),
+        )
+        .await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error:?} {cause:?} {:?}",
+        stack.path(&arn).await
+    );
+    // Three attempts: two OOM (partial artifacts), one model; batch 256 -> 128 -> 64.
+    let keys = stack.keys(&format!("pipeline/{name}/model/")).await;
+    let jobs: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.split('/').nth(3).map(str::to_string))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(jobs.len(), 3, "{keys:?}");
+    let mut batches = Vec::new();
+    for job in &jobs {
+        let d = stack
+            .sm
+            .describe_training_job()
+            .training_job_name(job)
+            .send()
+            .await
+            .expect("job in moto");
+        let hp = d.hyper_parameters().cloned().unwrap_or_default();
+        batches.push(
+            hp.get("batch_size")
+                .and_then(|b| b.parse::<u64>().ok())
+                .unwrap_or(0),
+        );
+    }
+    batches.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(batches, vec![256, 128, 64], "batch halved twice");
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with("partial.bin")).count(),
+        2,
+        "two OOM attempts"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with("model.tar.gz")).count(),
+        1
+    );
+}
+
+async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
+    let name = "e2e-oom-exhausted";
+    stack
+        .put("data/ladder/sample.csv", stack.sample.clone())
+        .await;
+    let training = json!({"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/trainguard-train:latest", "instance_type": "ml.g5.xlarge",
+                          "instance_count": 1, "volume_size_gb": 50, "spot": true, "max_runtime_seconds": 3600, "max_wait_seconds": 7200,
+                          "metric_definitions": [{"Name": "validation:accuracy", "Regex": "acc: ([0-9.]+)"}]});
+    let policy = json!({"min_batch_size": 64, "instance_ladder": [{"instance_type": "ml.g5.xlarge", "gpus": 1, "gpu_memory_gib": 24.0}]});
+    let arn = stack
+        .start(
+            name,
+            "data/ladder/",
+            json!({"training": training, "recovery_policy": policy}),
+            json!({"training": {"oom_above_batch_size": 0}}),
+        )
+        .await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(
+        error.as_deref(),
+        Some("Pipeline.TrainingFailed"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "TrainingSweep",
+            "CompensateTraining",
+            "Compensate",
+            "NotifyFailure",
+            "PipelineFailed",
+        ],
+        name,
+    );
+    // The compensator removed the run's checkpoints and artifacts (and nothing else).
+    for sub in ["checkpoints/", "model/"] {
+        let left = stack.keys(&format!("pipeline/{name}/{sub}")).await;
+        assert!(left.is_empty(), "compensation left {left:?}");
+    }
+    assert!(
+        !stack.keys("data/ladder/").await.is_empty(),
+        "input data untouched"
+    );
+    let history = stack.history(&arn).await;
+    let compensated = history.iter().any(|e| {
+        e.task_succeeded_event_details()
+            .is_some_and(|d| d.output().unwrap_or("").contains("\"done\""))
+    });
+    assert!(compensated, "the compensator reported its actions");
+}
+
+async fn reviewer_rejects(stack: Arc<Stack>) {
+    let name = "e2e-rejected";
+    stack
+        .put("data/reject/sample.csv", stack.sample.clone())
+        .await;
+    let arn = stack
+        .start(
+            name,
+            "data/reject/",
+            json!({"endpoint": endpoint_params("scn-reject")}),
+            json!({"evaluation": {"value": 0.85}}),
+        )
+        .await;
+    let id = stack.approval_id(name, &arn).await;
+    stack.decide(&id, "reject").await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
+    assert!(
+        cause.as_deref().unwrap_or("").contains("Approval.Rejected"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "MarkHumanReview",
+            "RegisterModel",
+            "ApprovalGate",
+            "CompensateEvaluation",
+            "Compensate",
+            "PipelineFailed",
+        ],
+        name,
+    );
+    assert!(!path.iter().any(|p| p == "CreateModel"), "nothing deployed");
+    // The model package of this run is Rejected.
+    let pkgs = stack
+        .sm
+        .list_model_packages()
+        .model_package_group_name(stack.info["model_package_group"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    for p in pkgs.model_package_summary_list() {
+        let d = stack
+            .sm
+            .describe_model_package()
+            .model_package_name(p.model_package_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        if d.customer_metadata_properties()
+            .and_then(|m| m.get("trainguard:execution_arn"))
+            .map(String::as_str)
+            == Some(arn.as_str())
+        {
+            statuses.push(
+                d.model_approval_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    assert_eq!(statuses, vec!["Rejected".to_string()]);
+    assert_eq!(endpoint_config(&stack, "scn-reject").await, None);
+}
+
+async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
+    let name = "e2e-deploy-fails";
+    let endpoint = "scn-deploy";
+    // The endpoint already serves the "blue" configuration.
+    stack
+        .sm
+        .create_model()
+        .model_name("scn-deploy-blue-model")
+        .execution_role_arn("arn:aws:iam::123456789012:role/x")
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image("img:blue")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .sm
+        .create_endpoint_config()
+        .endpoint_config_name("scn-deploy-blue")
+        .production_variants(
+            aws_sdk_sagemaker::types::ProductionVariant::builder()
+                .variant_name("AllTraffic")
+                .model_name("scn-deploy-blue-model")
+                .initial_instance_count(1)
+                .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .sm
+        .create_endpoint()
+        .endpoint_name(endpoint)
+        .endpoint_config_name("scn-deploy-blue")
+        .send()
+        .await
+        .unwrap();
+    // Any other configuration of this endpoint does not come up (SageMaker reports Failed).
+    stack
+        .faults(json!({"endpoint_good_configs": {endpoint: ["scn-deploy-blue"]}}))
+        .await;
+    stack
+        .put("data/deploy/sample.csv", stack.sample.clone())
+        .await;
+    let arn = stack
+        .start(
+            name,
+            "data/deploy/",
+            json!({"endpoint": endpoint_params(endpoint)}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
+        .await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(
+        error.as_deref(),
+        Some("Pipeline.DeploymentFailed"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "FindCurrentEndpoint",
+            "RecordPreviousConfig",
+            "UpdateEndpoint",
+            "DescribeEndpoint",
+            "EndpointReady",
+            "DeploymentFailedError",
+            "CompensateDeployment",
+            "Compensate",
+            "PipelineFailed",
+        ],
+        name,
+    );
+    // Rolled back: the endpoint serves the blue configuration again.
+    assert_eq!(
+        endpoint_config(&stack, endpoint).await,
+        Some(("InService".into(), "scn-deploy-blue".into()))
+    );
+}
+
+async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
+    let key = "data/dup/part-0001.csv";
+    stack.put(key, stack.sample.clone()).await;
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(stack.bucket())
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let etag = head.e_tag().unwrap_or("").trim_matches('"').to_string();
+    let mut s3_event: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("events/pipeline-trigger/s3-notification.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rec = &mut s3_event["Records"][0]["s3"];
+    rec["bucket"]["name"] = json!(stack.bucket());
+    rec["object"] =
+        json!({"key": key, "size": stack.sample.len(), "eTag": etag, "sequencer": "0A1B2C"});
+    let (ok1, first) = stack.invoke("pipeline-trigger", &s3_event).await;
+    let (ok2, second) = stack.invoke("pipeline-trigger", &s3_event).await;
+    assert!(ok1 && ok2, "{first} {second}");
+    assert_eq!(first["started"], true, "{first}");
+    assert_eq!(second["started"], false, "{second}");
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(first["execution_arn"], second["execution_arn"]);
+    // The same object through EventBridge is the same execution too.
+    let mut eb: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("events/pipeline-trigger/eventbridge-object-created.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    eb["detail"]["bucket"]["name"] = json!(stack.bucket());
+    eb["detail"]["object"] = json!({"key": key, "size": stack.sample.len(), "etag": etag});
+    let (ok3, third) = stack.invoke("pipeline-trigger", &eb).await;
+    assert!(ok3, "{third}");
+    assert_eq!(third["duplicate"], true, "{third}");
+    let name = first["execution_name"].as_str().unwrap().to_string();
+    let arn = stack.execution_arn(&name);
+    assert_eq!(first["execution_arn"].as_str(), Some(arn.as_str()));
+    let execs = stack
+        .sfn
+        .list_executions()
+        .state_machine_arn(stack.info["state_machine_arn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let same: Vec<_> = execs
+        .executions()
+        .iter()
+        .filter(|e| e.name() == name)
+        .collect();
+    assert_eq!(same.len(), 1, "one execution named {name}");
+    // Its input carries the trigger context.
+    let d = stack
+        .sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(d.input().unwrap_or("{}")).unwrap();
+    assert_eq!(input["trigger"]["type"], "new-data");
+    assert_eq!(input["trigger"]["key"], key);
+    assert_eq!(input["data"]["prefix"], key);
+    let _ = stack.sfn.stop_execution().execution_arn(&arn).send().await;
+}
+
+type BoxedScenario = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn boxed(f: impl std::future::Future<Output = ()> + Send + 'static) -> BoxedScenario {
+    Box::pin(f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipeline_end_to_end() {
+    let stack = Arc::new(Stack::start().await);
+    // Shared inputs: the data contract and the drift baseline (built by the real
+    // drift-detector from the sample data).
+    let contract = std::fs::read(workspace_root().join("events/schema-validator/contract.json"))
+        .expect("contract");
+    stack.put("config/contract.json", contract).await;
+    stack
+        .put("baseline-data/sample.csv", stack.sample.clone())
+        .await;
+    let bucket = stack.bucket().to_string();
+    let (ok, out) = stack
+        .invoke("drift-detector", &json!({"task": "baseline", "data": format!("s3://{bucket}/baseline-data/sample.csv"),
+                                             "baseline": format!("s3://{bucket}/config/baseline.json")}))
+        .await;
+    assert!(ok, "baseline: {out}");
+
+    type Scenario = fn(Arc<Stack>) -> BoxedScenario;
+    let scenarios: Vec<(&str, Scenario)> = vec![
+        ("happy path to a deployed endpoint", |s| {
+            boxed(happy_path(s))
+        }),
+        ("bad data halts at the quality gate", |s| {
+            boxed(bad_data_halts(s))
+        }),
+        ("drift forces human review", |s| {
+            boxed(drift_forces_review(s))
+        }),
+        ("OOM twice, batch halved twice, success", |s| {
+            boxed(oom_twice_then_success(s))
+        }),
+        ("OOM until the ladder runs out: compensation", |s| {
+            boxed(oom_until_ladder_runs_out(s))
+        }),
+        ("reviewer rejects", |s| boxed(reviewer_rejects(s))),
+        ("deployment fails: rolled back", |s| {
+            boxed(deployment_fails_rolls_back(s))
+        }),
+        ("a duplicate S3 event starts one execution", |s| {
+            boxed(duplicate_event_starts_one_execution(s))
+        }),
+    ];
+    let only = std::env::var("TRAINGUARD_E2E_ONLY").ok();
+    let mut handles = Vec::new();
+    for (what, f) in scenarios {
+        if only.as_deref().is_some_and(|o| !what.contains(o)) {
+            continue;
+        }
+        handles.push((what, tokio::spawn(f(stack.clone()))));
+    }
+    let mut failed = Vec::new();
+    for (what, h) in handles {
+        match h.await {
+            Ok(()) => eprintln!("e2e ok: {what}"),
+            Err(e) => {
+                let msg = e.try_into_panic().ok().and_then(|p| {
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                });
+                eprintln!("e2e FAILED: {what}: {}", msg.clone().unwrap_or_default());
+                failed.push(format!("{what}: {}", msg.unwrap_or_default()));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} scenario(s) failed (logs: {}):\n{}",
+        failed.len(),
+        stack.info["log_dir"],
+        failed.join("\n")
+    );
+}

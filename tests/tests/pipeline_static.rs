@@ -1,0 +1,261 @@
+//! Consistency of the shipped pipeline: the state machine, the SAM template and the
+//! workspace agree with each other.
+//!
+//! - every `${...}` substitution in the ASL is defined in the template's
+//!   `DefinitionSubstitutions` (and every definition there is used);
+//! - every function in the template is a binary crate of the workspace, and every
+//!   function crate is deployed;
+//! - every error name in an `ErrorEquals` is documented in `trainguard::error::catalog()`
+//!   (or is a `States.*` name);
+//! - every Lambda task invokes a function the template defines.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+use trainguard_tests::workspace_root;
+
+fn read(rel: &str) -> String {
+    let p = workspace_root().join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn definitions() -> Vec<(String, Value)> {
+    let dir = workspace_root().join("statemachine");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".asl.json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let json: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            out.push((text, json));
+        }
+    }
+    assert!(!out.is_empty(), "no statemachine/*.asl.json");
+    out
+}
+
+/// `${Name}` placeholders in a definition's text.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let end = after.find('}').expect("unterminated ${");
+        out.insert(after[..end].to_string());
+        rest = &after[end..];
+    }
+    out
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// The keys of the YAML mapping under the first line equal to `header` (trimmed): the
+/// lines indented one level deeper than the first child. The template is plain block
+/// YAML, so this is enough and needs no YAML crate (CloudFormation tags like `!Ref` would
+/// trip a strict parser anyway).
+fn mapping_keys(template: &str, header: &str) -> Vec<String> {
+    let lines: Vec<&str> = template.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == header)
+        .unwrap_or_else(|| panic!("{header} not in template"));
+    let base = indent(lines[start]);
+    let mut child_indent = None;
+    let mut keys = Vec::new();
+    for l in &lines[start + 1..] {
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let i = indent(l);
+        if i <= base {
+            break;
+        }
+        let ci = *child_indent.get_or_insert(i);
+        if i == ci {
+            if let Some((k, _)) = l.trim().split_once(':') {
+                keys.push(k.trim().to_string());
+            }
+        }
+    }
+    keys
+}
+
+/// (logical id, binary) of every `AWS::Serverless::Function`.
+fn template_functions(template: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = template.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() == "Type: AWS::Serverless::Function" {
+            let logical = lines[i - 1].trim().trim_end_matches(':').to_string();
+            let binary = lines[i..]
+                .iter()
+                .take_while(|x| indent(x) > indent(lines[i - 1]) || x.trim().is_empty())
+                .find_map(|x| {
+                    x.trim()
+                        .strip_prefix("Binary:")
+                        .map(|b| b.trim().to_string())
+                })
+                .unwrap_or_else(|| panic!("{logical}: no BuildProperties.Binary"));
+            let block: Vec<&str> = lines[i..]
+                .iter()
+                .take_while(|x| indent(x) > indent(lines[i - 1]) || x.trim().is_empty())
+                .copied()
+                .collect();
+            assert!(
+                block
+                    .iter()
+                    .any(|x| x.trim() == "BuildMethod: rust-cargolambda"),
+                "{logical}: BuildMethod rust-cargolambda"
+            );
+            out.push((logical, binary));
+        }
+    }
+    out
+}
+
+fn walk<'a>(v: &'a Value, f: &mut impl FnMut(&'a serde_json::Map<String, Value>)) {
+    match v {
+        Value::Object(o) => {
+            f(o);
+            for x in o.values() {
+                walk(x, f);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_substitution_is_defined_and_used() {
+    let template = read("template.yaml");
+    let defined: BTreeSet<String> = mapping_keys(&template, "DefinitionSubstitutions:")
+        .into_iter()
+        .collect();
+    assert!(defined.len() > 10, "parsed {defined:?}");
+    let mut used = BTreeSet::new();
+    for (text, _) in definitions() {
+        used.extend(placeholders(&text));
+    }
+    let undefined: Vec<_> = used.difference(&defined).collect();
+    assert!(
+        undefined.is_empty(),
+        "used in the ASL but not in DefinitionSubstitutions: {undefined:?}"
+    );
+    let unused: Vec<_> = defined.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "defined in DefinitionSubstitutions but never used: {unused:?}"
+    );
+}
+
+#[test]
+fn every_template_function_is_a_workspace_binary_and_back() {
+    let template = read("template.yaml");
+    let functions = template_functions(&template);
+    let cargo = read("Cargo.toml");
+    let mut deployed = BTreeSet::new();
+    for (logical, bin) in &functions {
+        let manifest = workspace_root()
+            .join("functions")
+            .join(bin)
+            .join("Cargo.toml");
+        assert!(
+            manifest.exists(),
+            "{logical}: {} missing",
+            manifest.display()
+        );
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(
+            text.contains(&format!("name = \"{bin}\"")),
+            "{logical}: no binary {bin} in {}",
+            manifest.display()
+        );
+        assert!(
+            cargo.contains(&format!("\"functions/{bin}\"")),
+            "{bin} is not a workspace member"
+        );
+        deployed.insert(bin.clone());
+    }
+    let mut crates = BTreeSet::new();
+    for entry in std::fs::read_dir(workspace_root().join("functions")).unwrap() {
+        let p = entry.unwrap().path();
+        if Path::new(&p).join("Cargo.toml").exists() {
+            crates.insert(p.file_name().unwrap().to_string_lossy().to_string());
+        }
+    }
+    assert_eq!(
+        deployed, crates,
+        "every function crate is deployed, and nothing else"
+    );
+    assert_eq!(crates.len(), 6);
+}
+
+#[test]
+fn every_error_name_in_the_asl_is_documented() {
+    let catalog: BTreeSet<&str> = trainguard::error::catalog()
+        .iter()
+        .map(|d| d.name)
+        .collect();
+    let mut seen = 0;
+    for (_, asl) in definitions() {
+        walk(&asl, &mut |o| {
+            if let Some(Value::Array(names)) = o.get("ErrorEquals") {
+                for n in names {
+                    let n = n.as_str().expect("ErrorEquals holds strings");
+                    seen += 1;
+                    assert!(
+                        n.starts_with("States.") || catalog.contains(n),
+                        "ErrorEquals name {n:?} is not in trainguard::error::catalog()"
+                    );
+                }
+            }
+        });
+    }
+    assert!(seen > 20, "found only {seen} ErrorEquals names");
+}
+
+#[test]
+fn every_lambda_task_invokes_a_template_function() {
+    let template = read("template.yaml");
+    let subs = mapping_keys(&template, "DefinitionSubstitutions:");
+    let functions: BTreeSet<String> = template_functions(&template)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    for (_, asl) in definitions() {
+        walk(&asl, &mut |o| {
+            let is_lambda = o
+                .get("Resource")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.starts_with("arn:aws:states:::lambda:invoke"));
+            if !is_lambda {
+                return;
+            }
+            let f = o["Parameters"]["FunctionName"]
+                .as_str()
+                .expect("FunctionName");
+            let key = f.trim_start_matches("${").trim_end_matches('}');
+            assert!(subs.iter().any(|s| s == key), "{f} is not a substitution");
+            let logical = format!("{}Function", key.trim_end_matches("Arn"));
+            assert!(
+                functions.contains(&logical),
+                "{f}: no function {logical} in the template"
+            );
+        });
+    }
+}
+
+#[test]
+fn the_parsers_read_what_they_should() {
+    let t = "A:\n  DefinitionSubstitutions:\n    X: !Ref Y\n    Z:\n      deep: 1\n  Other: 2\n";
+    assert_eq!(mapping_keys(t, "DefinitionSubstitutions:"), vec!["X", "Z"]);
+    assert_eq!(
+        placeholders("a ${B} c ${D}e"),
+        ["B", "D"].iter().map(|s| s.to_string()).collect()
+    );
+}
