@@ -74,7 +74,10 @@ fn profiles_numeric_and_categorical_columns() {
     let back = Profile::from_baseline_json(&p.to_json()).unwrap();
     assert_eq!(back, p);
     // Left for a look (and a JSON Schema check) in the system temp directory.
-    let _ = std::fs::write(std::env::temp_dir().join("trainguard-profile-example.json"), p.to_json());
+    let _ = std::fs::write(
+        std::env::temp_dir().join("trainguard-profile-example.json"),
+        p.to_json(),
+    );
 }
 
 #[test]
