@@ -610,7 +610,7 @@ pub fn check(
         .iter()
         .filter(|r| {
             !matches!(r.status, Status::Ignored | Status::Empty)
-                && !(r.status == Status::Missing && !cfg.missing_is_drift)
+                && (r.status != Status::Missing || cfg.missing_is_drift)
         })
         .collect();
     let drifted: Vec<&FeatureResult> = counted.iter().copied().filter(|r| r.drifted).collect();

@@ -41,6 +41,8 @@ pub trait LogSource {
 pub struct NoLogs;
 
 impl LogSource for NoLogs {
+    // Written out (not `async fn`) so the `+ Send` promise of the trait is visible here.
+    #[allow(clippy::manual_async_fn)]
     fn job_tails(
         &self,
         _job_name: &str,
@@ -158,6 +160,8 @@ impl CloudWatchLogs {
 }
 
 impl LogSource for CloudWatchLogs {
+    // Written out (not `async fn`) so the `+ Send` promise of the trait is visible here.
+    #[allow(clippy::manual_async_fn)]
     fn job_tails(
         &self,
         job_name: &str,

@@ -577,7 +577,7 @@ fn largest_divisor_at_most(
     let m = multiple.unwrap_or(1).max(1);
     let mut d = target - target % m;
     while d >= min.max(1) && d > 0 {
-        if global % d == 0 {
+        if global.is_multiple_of(d) {
             return Some(d);
         }
         d = d.checked_sub(m)?;
