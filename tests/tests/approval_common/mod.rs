@@ -182,23 +182,6 @@ pub async fn http_get(port: u16, path: &str) -> String {
     }
 }
 
-/// Turn on moto's Step Functions interpreter (moto answers 201; accept any 2xx).
-pub async fn enable_sfn_execution(port: u16) {
-    let body = r#"{"stepfunctions":{"execute_state_machine":true}}"#;
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let req = format!(
-        "POST /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    assert!(
-        out.starts_with("HTTP/1.1 20") || out.starts_with("HTTP/1.0 20"),
-        "moto config: {out}"
-    );
-}
-
 // ---------------------------------------------------------------- API Gateway events
 
 /// Who the (simulated) API Gateway authorizer says the caller is.
@@ -310,7 +293,7 @@ impl Fixture {
         let router = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let router_port = router.local_addr().unwrap().port().to_string();
         let moto = MotoServer::start_with_env(&[("MOTO_PORT", router_port.as_str())]);
-        enable_sfn_execution(moto.port).await;
+        moto.enable_sfn_execution().await;
         let clients = moto.clients().await;
         let bucket = unique_bucket("approvals");
         create_bucket(&clients, &bucket).await;
