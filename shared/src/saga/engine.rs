@@ -919,6 +919,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             return res;
         }
         let mut token: Option<PageToken> = None;
+        let mut given_up: std::collections::HashSet<ObjectRef> = Default::default();
         loop {
             let page = if versions {
                 retry
@@ -947,9 +948,19 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 ));
                 break;
             }
-            for batch in page.objects.chunks(DELETE_BATCH) {
+            // Versions that already failed for good are not asked for again: after a
+            // restarted listing (below) they come back first.
+            let todo: Vec<ObjectRef> = page
+                .objects
+                .into_iter()
+                .filter(|o| !given_up.contains(o))
+                .collect();
+            let mut deleted_here = 0u64;
+            for batch in todo.chunks(DELETE_BATCH) {
                 let (deleted, failed) = self.delete_batch(bucket, batch, retry).await;
+                deleted_here += deleted;
                 res.deleted += deleted;
+                given_up.extend(failed.iter().map(|f| f.object.clone()));
                 res.failed.extend(failed);
             }
             if let Some(h) = handle.as_deref_mut() {
@@ -963,6 +974,13 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                     res.interrupted = true;
                     break;
                 }
+                // A version marker names the last version of the page, which was just
+                // deleted. S3 resumes lexicographically, but an implementation that
+                // looks the marker up (moto does) finds nothing after it and ends the
+                // listing early. Listing again from the start is correct for both: what
+                // was deleted is gone, what failed is filtered out above, and every
+                // pass deletes at least one version, so the loop ends.
+                Some(_) if versions && deleted_here > 0 => token = None,
                 Some(next) => token = Some(next),
                 None => break,
             }
