@@ -70,6 +70,10 @@ pub fn execution_name(input: &Value) -> Option<String> {
     }
 }
 
+/// Deadlines below this (2001-09-09 in epoch milliseconds) are durations sent by a
+/// local emulator, not epoch times; see [`Deadline::from_context`].
+const EMULATOR_CUTOFF_MS: u64 = 1_000_000_000_000;
+
 /// Time left before the Lambda deadline, with a safety margin, so long loops can stop
 /// cleanly (and say how far they got) instead of being killed.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +89,20 @@ impl Deadline {
 
     /// The invocation deadline minus `margin`.
     pub fn from_context(ctx: &Context, margin: Duration) -> Self {
-        let at = UNIX_EPOCH + Duration::from_millis(ctx.deadline);
+        Self::from_deadline_ms(ctx.deadline, margin, SystemTime::now())
+    }
+
+    /// `Lambda-Runtime-Deadline-Ms` is an absolute epoch time in milliseconds on AWS.
+    /// Local emulators differ: `cargo lambda watch` 1.9 sends `600000` (meaning ten
+    /// minutes), which read as an epoch time lies in 1970, so every invocation would
+    /// stop at once. A value before [`EMULATOR_CUTOFF_MS`] cannot be a real deadline
+    /// and is read as a duration from `now` instead.
+    fn from_deadline_ms(deadline_ms: u64, margin: Duration, now: SystemTime) -> Self {
+        let at = if deadline_ms < EMULATOR_CUTOFF_MS {
+            now + Duration::from_millis(deadline_ms)
+        } else {
+            UNIX_EPOCH + Duration::from_millis(deadline_ms)
+        };
         Deadline {
             at: at.checked_sub(margin),
         }
@@ -193,5 +210,30 @@ mod tests {
         assert!(!Deadline::none().expired());
         assert!(Deadline::after(Duration::from_millis(0)).expired());
         assert!(!Deadline::after(Duration::from_secs(60)).expired());
+    }
+
+    #[test]
+    fn an_epoch_deadline_is_absolute_and_an_emulator_duration_is_relative() {
+        let now = SystemTime::now();
+        let epoch_ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let margin = Duration::from_secs(10);
+        // AWS: 60 s from now, minus the margin: about 50 s left.
+        let aws = Deadline::from_deadline_ms(epoch_ms(now + Duration::from_secs(60)), margin, now);
+        let left = aws.remaining().unwrap();
+        assert!(
+            left > Duration::from_secs(45) && left <= Duration::from_secs(50),
+            "{left:?}"
+        );
+        // An absolute deadline already past is expired.
+        let past = Deadline::from_deadline_ms(epoch_ms(now - Duration::from_secs(1)), margin, now);
+        assert!(past.expired());
+        // cargo lambda watch's 600000: ten minutes from now, not 1970.
+        let emu = Deadline::from_deadline_ms(600_000, margin, now);
+        assert!(!emu.expired());
+        let left = emu.remaining().unwrap();
+        assert!(
+            left > Duration::from_secs(580) && left <= Duration::from_secs(590),
+            "{left:?}"
+        );
     }
 }

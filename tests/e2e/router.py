@@ -236,13 +236,14 @@ class Router(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def _reply(self, status, body, headers=None):
+    def _reply(self, status, body, headers=None, head_length=None):
         self.send_response(status)
         if not any(k.lower() == "x-amzn-requestid" for k in (headers or {})):
             self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        # A HEAD reply has no body but tells the size of the object (HeadObject).
+        self.send_header("Content-Length", str(len(body)) if head_length is None else head_length)
         self.end_headers()
         self.wfile.write(body)
 
@@ -276,10 +277,10 @@ class Router(BaseHTTPRequestHandler):
             target = self.headers.get("X-Amz-Target", "")
             if target == "SageMaker.UpdateEndpoint":
                 return self._update_endpoint(json.loads(body or b"{}"))
-            status, headers, out = self._forward(method, body)
+            status, headers, out, length = self._forward(method, body)
             if target == "SageMaker.DescribeEndpoint" and status == 200:
                 out = self._describe_endpoint_faults(out)
-            return self._reply(status, out, headers)
+            return self._reply(status, out, headers, head_length=length if method == "HEAD" else None)
         except Exception as e:  # noqa: BLE001 - report, never hang the caller
             log("error", method, self.path, repr(e))
             msg = json.dumps({"__type": "InternalFailure", "message": f"router: {e}"}).encode()
@@ -294,8 +295,9 @@ class Router(BaseHTTPRequestHandler):
         resp = conn.getresponse()
         out = resp.read()
         h = {k: v for k, v in resp.getheaders() if k.lower() not in HOP and k.lower() != "content-length"}
+        length = resp.getheader("Content-Length", "0")
         conn.close()
-        return resp.status, h, out
+        return resp.status, h, out, length
 
     def _invoke(self, fn, body):
         name = fn.split(":")[6] if fn.startswith("arn:") else fn

@@ -203,7 +203,7 @@ def main():
         cargo_lambda = os.path.join(venv, "cargo-lambda")
         watch = stack.spawn("cargo-lambda-watch", [cargo_lambda, "lambda", "watch", "--ignore-changes", "--quiet",
                                                    "--invoke-address", "127.0.0.1", "--invoke-port", str(lambda_port),
-                                                   "--concurrency", "2"],
+                                                   "--concurrency", "2", "--timeout", "900"],
                             fenv, cwd=ROOT)
         wait_port(lambda_port, watch, "cargo lambda watch", timeout=300)
 

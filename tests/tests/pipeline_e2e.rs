@@ -1,5 +1,5 @@
 //! The shipped state machine, end to end, on moto's ASL interpreter with the real
-//! function binaries behind `cargo lambda watch` (see tests/e2e/ and docs/pipeline.md).
+//! function binaries behind `cargo lambda watch` (see tests/e2e/ and the README's pipeline section).
 //!
 //! One local stack (tests/e2e/stack.py) serves every scenario; each scenario is its own
 //! execution with its own data prefix, endpoint name and SageMaker-stub behaviour, and
@@ -215,7 +215,7 @@ impl Stack {
 
     /// Start an execution with a stub behaviour (written first: the stub reads it by
     /// execution name).
-    async fn start(
+    async fn start_execution(
         &self,
         name: &str,
         data_prefix: &str,
@@ -482,7 +482,7 @@ async fn happy_path(stack: Arc<Stack>) {
         .put("data/happy/sample.csv", stack.sample.clone())
         .await;
     let arn = stack
-        .start(
+        .start_execution(
             name,
             "data/happy/",
             json!({"endpoint": endpoint_params("scn-happy")}),
@@ -611,7 +611,9 @@ async fn bad_data_halts(stack: Arc<Stack>) {
             }),
         )
         .await;
-    let arn = stack.start(name, "data/bad/", json!({}), json!({})).await;
+    let arn = stack
+        .start_execution(name, "data/bad/", json!({}), json!({}))
+        .await;
     let (status, error, _) = stack.wait_done(&arn).await;
     let path = stack.path(&arn).await;
     assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
@@ -657,7 +659,7 @@ async fn drift_forces_review(stack: Arc<Stack>) {
         )
         .await;
     let arn = stack
-        .start(
+        .start_execution(
             name,
             "data/drift/",
             json!({"endpoint": endpoint_params("scn-drift")}),
@@ -705,7 +707,7 @@ async fn oom_twice_then_success(stack: Arc<Stack>) {
     let name = "e2e-oom-recovers";
     stack.put("data/oom/sample.csv", stack.sample.clone()).await;
     let arn = stack
-        .start(
+        .start_execution(
             name,
             "data/oom/",
             json!({"endpoint": endpoint_params("scn-oom")}),
@@ -767,7 +769,7 @@ async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
                           "metric_definitions": [{"Name": "validation:accuracy", "Regex": "acc: ([0-9.]+)"}]});
     let policy = json!({"min_batch_size": 64, "instance_ladder": [{"instance_type": "ml.g5.xlarge", "gpus": 1, "gpu_memory_gib": 24.0}]});
     let arn = stack
-        .start(
+        .start_execution(
             name,
             "data/ladder/",
             json!({"training": training, "recovery_policy": policy}),
@@ -816,7 +818,7 @@ async fn reviewer_rejects(stack: Arc<Stack>) {
         .put("data/reject/sample.csv", stack.sample.clone())
         .await;
     let arn = stack
-        .start(
+        .start_execution(
             name,
             "data/reject/",
             json!({"endpoint": endpoint_params("scn-reject")}),
@@ -927,7 +929,7 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
         .put("data/deploy/sample.csv", stack.sample.clone())
         .await;
     let arn = stack
-        .start(
+        .start_execution(
             name,
             "data/deploy/",
             json!({"endpoint": endpoint_params(endpoint)}),
