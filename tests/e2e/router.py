@@ -12,7 +12,9 @@ http://localhost:$MOTO_PORT. This router listens on that port and:
   ``createTrainingJob.sync``, ``createProcessingJob.sync`` and the runtime's
   ``invokeEndpoint``; see ``SageMakerStub``);
 * emulates ``UpdateEndpoint``, which moto 5.2.5 does not implement, as delete + create of
-  the endpoint with the new configuration (so blue/green and its rollback can run);
+  the endpoint with the new configuration (so blue/green and its rollback can run); an
+  update to a configuration that does not come up is rolled back the way SageMaker does
+  it (InService on the previous configuration, with a FailureReason);
 * forwards everything else to moto unchanged.
 
 Fault injection for the scenarios (``POST /_e2e/faults``) only ever changes what
@@ -69,18 +71,27 @@ class Faults:
     def __init__(self):
         self.lock = threading.Lock()
         # endpoint name -> endpoint configs that come up InService; any other config of
-        # that endpoint reports Failed (a deployment that does not come up).
+        # that endpoint does not come up (see Router._update_endpoint for what SageMaker
+        # then reports).
         self.endpoint_good_configs = {}
+        # endpoint names whose model answers InvokeEndpoint with a ModelError (the
+        # container is up but the model is broken: only a smoke test notices).
+        self.broken_models = set()
 
     def update(self, body):
         with self.lock:
             for name, good in (body.get("endpoint_good_configs") or {}).items():
                 self.endpoint_good_configs[name] = set(good)
+            self.broken_models.update(body.get("broken_models") or [])
 
     def endpoint_fails(self, endpoint, config):
         with self.lock:
             good = self.endpoint_good_configs.get(endpoint)
             return good is not None and config not in good
+
+    def model_broken(self, endpoint):
+        with self.lock:
+            return endpoint in self.broken_models
 
 
 def jsonable(o):
@@ -133,13 +144,13 @@ class SageMakerStub:
         except Exception:  # noqa: BLE001 - no behaviour file: defaults
             return {}
 
-    def handle(self, payload):
+    def handle(self, payload, faults):
         if "TrainingJobName" in payload:
             return self.training(payload)
         if "ProcessingJobName" in payload:
             return self.processing(payload)
         if "EndpointName" in payload and "Body" in payload:
-            return self.invoke_endpoint(payload)
+            return self.invoke_endpoint(payload, faults)
         return False, {"errorType": "States.Runtime", "errorMessage": "sagemaker-stub: unknown request"}
 
     def training(self, p):
@@ -218,10 +229,17 @@ class SageMakerStub:
         desc["ProcessingJobStatus"] = "Completed"
         return True, desc
 
-    def invoke_endpoint(self, p):
+    def invoke_endpoint(self, p, faults):
         d = self.sm.describe_endpoint(EndpointName=p["EndpointName"])
         if d["EndpointStatus"] != "InService":
-            return False, {"errorType": STUB_ERROR, "errorMessage": f"endpoint {p['EndpointName']} is {d['EndpointStatus']}"}
+            return False, {"errorType": "SageMakerRuntime.ValidationErrorException",
+                           "errorMessage": f"Endpoint {p['EndpointName']} is not in service ({d['EndpointStatus']})."}
+        if faults.model_broken(p["EndpointName"]):
+            # What the runtime answers when the container returns a 5xx (HTTP 424).
+            return False, {"errorType": "SageMakerRuntime.ModelErrorException",
+                           "errorMessage": "Received server error (500) from primary with message "
+                                           '"model.predict: shapes (1,4) and (12,1) not aligned". '
+                                           f"See https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:group=/aws/sagemaker/Endpoints/{p['EndpointName']} in account {ACCOUNT} for more information."}
         return True, {"ContentType": "text/csv", "InvokedProductionVariant": "AllTraffic", "Body": "0.5"}
 
 
@@ -303,7 +321,7 @@ class Router(BaseHTTPRequestHandler):
         name = fn.split(":")[6] if fn.startswith("arn:") else fn
         payload = json.loads(body or b"{}")
         if name == STUB:
-            ok, out = self.server.stub.handle(payload)
+            ok, out = self.server.stub.handle(payload, self.server.faults)
             headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
             if not ok:
                 headers["X-Amz-Function-Error"] = "Unhandled"
@@ -326,7 +344,21 @@ class Router(BaseHTTPRequestHandler):
     def _update_endpoint(self, req):
         sm = self.server.stub.sm
         name, config = req["EndpointName"], req["EndpointConfigName"]
-        sm.describe_endpoint(EndpointName=name)  # 4xx when it does not exist, like AWS
+        current = sm.describe_endpoint(EndpointName=name)  # 4xx when it does not exist, like AWS
+        if current["EndpointStatus"] != "InService":
+            msg = f"Cannot update in-progress endpoint \"{current['EndpointArn']}\"."
+            body = json.dumps({"__type": "ValidationException", "message": msg}).encode()
+            return self._reply(400, body, {"Content-Type": "application/x-amz-json-1.1"})
+        if self.server.faults.endpoint_fails(name, config):
+            # SageMaker brings the new fleet up beside the old one; when it does not pass
+            # its health checks the update is rolled back: the endpoint stays InService on
+            # the previous configuration and FailureReason says why.
+            with self.server.faults.lock:
+                self.server.failed_updates[name] = (
+                    f"Failed to update endpoint to configuration {config}: the primary container for "
+                    "production variant AllTraffic did not pass the ping health check.")
+            body = json.dumps({"EndpointArn": current["EndpointArn"]}).encode()
+            return self._reply(200, body, {"Content-Type": "application/x-amz-json-1.1"})
         sm.delete_endpoint(EndpointName=name)
         out = sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
         body = json.dumps({"EndpointArn": out["EndpointArn"]}).encode()
@@ -334,9 +366,15 @@ class Router(BaseHTTPRequestHandler):
 
     def _describe_endpoint_faults(self, out):
         d = json.loads(out)
-        if self.server.faults.endpoint_fails(d.get("EndpointName"), d.get("EndpointConfigName")):
+        name = d.get("EndpointName")
+        if self.server.faults.endpoint_fails(name, d.get("EndpointConfigName")):
+            # Created on a configuration that does not come up: Failed, for good.
             d["EndpointStatus"] = "Failed"
             d["FailureReason"] = "The primary container for production variant AllTraffic did not pass the ping health check."
+        with self.server.faults.lock:
+            reason = self.server.failed_updates.get(name)
+        if reason and d.get("EndpointStatus") == "InService":
+            d["FailureReason"] = reason
         return json.dumps(d).encode()
 
 
@@ -351,6 +389,7 @@ def main():
     srv.moto_port = a.moto_port
     srv.lambda_port = a.lambda_port
     srv.faults = Faults()
+    srv.failed_updates = {}
     srv.stub = SageMakerStub(a.moto_port)
     log(f"listening on {a.port}: moto {a.moto_port}, cargo lambda watch {a.lambda_port}")
     srv.serve_forever()

@@ -470,6 +470,64 @@ async fn endpoint_config(stack: &Stack, endpoint: &str) -> Option<(String, Strin
     ))
 }
 
+/// The model package this execution registered: its ARN (from the CreateModelPackage
+/// result) and the CustomerMetadataProperties it was registered with (from the call's
+/// parameters in the history). The metadata is read from the call, not from
+/// DescribeModelPackage: moto 5.2.5's UpdateModelPackage drops every property when the
+/// update does not name any, which AWS does not do, and the approval updates the package.
+async fn registered_package(stack: &Stack, arn: &str) -> Option<(String, Value)> {
+    let history = stack.history(arn).await;
+    let params = history.iter().find_map(|e| {
+        e.task_scheduled_event_details()
+            .filter(|d| d.resource() == "createModelPackage")
+            .map(|d| serde_json::from_str::<Value>(d.parameters()).unwrap_or(Value::Null))
+    })?;
+    let out = history.iter().find_map(|e| {
+        e.task_succeeded_event_details()
+            .filter(|d| d.resource() == "createModelPackage")
+            .and_then(|d| d.output())
+            .map(|o| serde_json::from_str::<Value>(o).unwrap_or(Value::Null))
+    })?;
+    Some((
+        out["ModelPackageArn"].as_str()?.to_string(),
+        params["CustomerMetadataProperties"].clone(),
+    ))
+}
+
+/// The actions the saga-compensator listed under `list` (`done`, `skipped`) in its
+/// successful reply(ies) for this execution.
+async fn compensator_actions(stack: &Stack, arn: &str, list: &str) -> Vec<String> {
+    let history = stack.history(arn).await;
+    let mut out = Vec::new();
+    for e in &history {
+        let Some(d) = e.task_succeeded_event_details() else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(d.output().unwrap_or("null")).unwrap_or(Value::Null);
+        let payload = &v["Payload"];
+        if payload.get("remaining").is_none() {
+            continue;
+        }
+        for a in payload[list].as_array().into_iter().flatten() {
+            out.extend(a["action"].as_str().map(str::to_string));
+        }
+    }
+    out
+}
+
+async fn approval_status(stack: &Stack, package_arn: &str) -> String {
+    stack
+        .sm
+        .describe_model_package()
+        .model_package_name(package_arn)
+        .send()
+        .await
+        .expect("model package in moto")
+        .model_approval_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
 fn endpoint_params(name: &str) -> Value {
     json!({"name": name, "instance_type": "ml.m5.large", "instance_count": 1, "max_polls": 20})
 }
@@ -536,45 +594,27 @@ async fn happy_path(stack: Arc<Stack>) {
         .expect("endpoint exists");
     assert_eq!(st, "InService");
     assert!(cfg.starts_with("scn-happy-"), "{cfg}");
-    // Registered and approved, with lineage.
-    let pkgs = stack
-        .sm
-        .list_model_packages()
-        .model_package_group_name(stack.info["model_package_group"].as_str().unwrap())
-        .send()
+    // Registered with lineage, then approved.
+    let (package, meta) = registered_package(&stack, &arn)
         .await
-        .unwrap();
-    let mut found = false;
-    for p in pkgs.model_package_summary_list() {
-        let d = stack
-            .sm
-            .describe_model_package()
-            .model_package_name(p.model_package_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let meta = d
-            .customer_metadata_properties()
-            .cloned()
-            .unwrap_or_default();
-        if meta.get("trainguard:execution_arn").map(String::as_str) == Some(arn.as_str()) {
-            found = true;
-            assert_eq!(
-                d.model_approval_status().map(|s| s.as_str()),
-                Some("Approved")
-            );
-            assert_eq!(
-                meta.get("trainguard:training_data_sha256"),
-                Some(&sha256_hex(&stack.sample)),
-                "lineage: data SHA-256"
-            );
-            assert_eq!(
-                meta.get("trainguard:code_commit").map(String::as_str),
-                Some("local-e2e")
-            );
-        }
-    }
-    assert!(found, "no model package for {arn}");
+        .unwrap_or_else(|| panic!("no model package registered by {arn}"));
+    assert_eq!(meta["trainguard:execution_arn"], json!(arn));
+    assert_eq!(
+        meta["trainguard:training_data_sha256"],
+        // A prefix is fingerprinted as the SHA-256 of its manifest, one line per object.
+        json!(sha256_hex(
+            format!(
+                "{}  data/happy/sample.csv  {}\n",
+                sha256_hex(&stack.sample),
+                stack.sample.len()
+            )
+            .as_bytes()
+        )),
+        "lineage: the data's SHA-256"
+    );
+    assert_eq!(meta["trainguard:code_commit"], "local-e2e");
+    assert_eq!(meta["trainguard:objective_value"], "0.95");
+    assert_eq!(approval_status(&stack, &package).await, "Approved");
     // Reports written; checkpoints gone after success.
     let keys = stack.keys(&format!("pipeline/{name}/")).await;
     for want in [
@@ -662,7 +702,9 @@ async fn drift_forces_review(stack: Arc<Stack>) {
         .start_execution(
             name,
             "data/drift/",
-            json!({"endpoint": endpoint_params("scn-drift")}),
+            // One feature of thirteen shifts, under the default share threshold (0.5):
+            // it drifts the dataset because the pipeline marks it critical.
+            json!({"endpoint": endpoint_params("scn-drift"), "drift": {"critical": ["monthly_charges"]}}),
             json!({"evaluation": {"value": 0.95}}),
         )
         .await;
@@ -804,12 +846,11 @@ async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
         !stack.keys("data/ladder/").await.is_empty(),
         "input data untouched"
     );
-    let history = stack.history(&arn).await;
-    let compensated = history.iter().any(|e| {
-        e.task_succeeded_event_details()
-            .is_some_and(|d| d.output().unwrap_or("").contains("\"done\""))
-    });
-    assert!(compensated, "the compensator reported its actions");
+    let done = compensator_actions(&stack, &arn, "done").await;
+    for sub in ["checkpoints/", "model/"] {
+        let action = format!("s3.delete:pipeline/{name}/{sub}");
+        assert!(done.contains(&action), "{action} not in {done:?}");
+    }
 }
 
 async fn reviewer_rejects(stack: Arc<Stack>) {
@@ -849,46 +890,20 @@ async fn reviewer_rejects(stack: Arc<Stack>) {
     );
     assert!(!path.iter().any(|p| p == "CreateModel"), "nothing deployed");
     // The model package of this run is Rejected.
-    let pkgs = stack
-        .sm
-        .list_model_packages()
-        .model_package_group_name(stack.info["model_package_group"].as_str().unwrap())
-        .send()
+    let (package, _) = registered_package(&stack, &arn)
         .await
-        .unwrap();
-    let mut statuses = Vec::new();
-    for p in pkgs.model_package_summary_list() {
-        let d = stack
-            .sm
-            .describe_model_package()
-            .model_package_name(p.model_package_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        if d.customer_metadata_properties()
-            .and_then(|m| m.get("trainguard:execution_arn"))
-            .map(String::as_str)
-            == Some(arn.as_str())
-        {
-            statuses.push(
-                d.model_approval_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-            );
-        }
-    }
-    assert_eq!(statuses, vec!["Rejected".to_string()]);
+        .unwrap_or_else(|| panic!("no model package registered by {arn}"));
+    assert_eq!(approval_status(&stack, &package).await, "Rejected");
     assert_eq!(endpoint_config(&stack, "scn-reject").await, None);
 }
 
-async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
-    let name = "e2e-deploy-fails";
-    let endpoint = "scn-deploy";
-    // The endpoint already serves the "blue" configuration.
+/// An endpoint already serving a "blue" configuration: model, config, endpoint.
+async fn blue_endpoint(stack: &Stack, endpoint: &str) -> String {
+    let blue = format!("{endpoint}-blue");
     stack
         .sm
         .create_model()
-        .model_name("scn-deploy-blue-model")
+        .model_name(format!("{blue}-model"))
         .execution_role_arn("arn:aws:iam::123456789012:role/x")
         .primary_container(
             aws_sdk_sagemaker::types::ContainerDefinition::builder()
@@ -901,11 +916,11 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
     stack
         .sm
         .create_endpoint_config()
-        .endpoint_config_name("scn-deploy-blue")
+        .endpoint_config_name(&blue)
         .production_variants(
             aws_sdk_sagemaker::types::ProductionVariant::builder()
                 .variant_name("AllTraffic")
-                .model_name("scn-deploy-blue-model")
+                .model_name(format!("{blue}-model"))
                 .initial_instance_count(1)
                 .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
                 .build(),
@@ -917,14 +932,37 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
         .sm
         .create_endpoint()
         .endpoint_name(endpoint)
-        .endpoint_config_name("scn-deploy-blue")
+        .endpoint_config_name(&blue)
         .send()
         .await
         .unwrap();
-    // Any other configuration of this endpoint does not come up (SageMaker reports Failed).
+    blue
+}
+
+/// The endpoint configurations whose name starts with `prefix`.
+async fn endpoint_configs(stack: &Stack, prefix: &str) -> Vec<String> {
     stack
-        .faults(json!({"endpoint_good_configs": {endpoint: ["scn-deploy-blue"]}}))
-        .await;
+        .sm
+        .list_endpoint_configs()
+        .name_contains(prefix)
+        .send()
+        .await
+        .unwrap()
+        .endpoint_configs()
+        .iter()
+        .map(|c| c.endpoint_config_name().unwrap_or_default().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// The new configuration comes up, but the smoke test gets a ModelError: the
+/// compensator rolls the endpoint back to blue with UpdateEndpoint, deletes the new
+/// configuration and rejects the model package.
+async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
+    let name = "e2e-deploy-fails";
+    let endpoint = "scn-deploy";
+    let blue = blue_endpoint(&stack, endpoint).await;
+    stack.faults(json!({"broken_models": [endpoint]})).await;
     stack
         .put("data/deploy/sample.csv", stack.sample.clone())
         .await;
@@ -952,6 +990,66 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
             "UpdateEndpoint",
             "DescribeEndpoint",
             "EndpointReady",
+            "SmokeTest",
+            "CompensateDeployment",
+            "Compensate",
+            "NotifyFailure",
+            "PipelineFailed",
+        ],
+        name,
+    );
+    assert!(!path.iter().any(|p| p == "Deployed"), "{path:?}");
+    // Rolled back by the compensator: the endpoint serves the blue configuration again,
+    // the new one is gone, and the package is Rejected.
+    assert_eq!(
+        endpoint_config(&stack, endpoint).await,
+        Some(("InService".into(), blue.clone()))
+    );
+    assert_eq!(endpoint_configs(&stack, endpoint).await, vec![blue]);
+    let done = compensator_actions(&stack, &arn, "done").await;
+    assert!(
+        done.iter().any(|a| a.starts_with("endpoint.rollback:")),
+        "the compensator did the rollback itself: {done:?}"
+    );
+    let (package, _) = registered_package(&stack, &arn).await.expect("registered");
+    assert_eq!(approval_status(&stack, &package).await, "Rejected");
+}
+
+/// The new configuration never passes its health checks: SageMaker rolls the update
+/// back on its own (InService on blue, FailureReason set); the pipeline must not count
+/// that as deployed, and the compensator finds the rollback already done.
+async fn update_rolled_back_by_sagemaker(stack: Arc<Stack>) {
+    let name = "e2e-update-fails";
+    let endpoint = "scn-update";
+    let blue = blue_endpoint(&stack, endpoint).await;
+    stack
+        .faults(json!({"endpoint_good_configs": {endpoint: [blue.clone()]}}))
+        .await;
+    stack
+        .put("data/update/sample.csv", stack.sample.clone())
+        .await;
+    let arn = stack
+        .start_execution(
+            name,
+            "data/update/",
+            json!({"endpoint": endpoint_params(endpoint)}),
+            json!({"evaluation": {"value": 0.95}}),
+        )
+        .await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(
+        error.as_deref(),
+        Some("Pipeline.DeploymentFailed"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &[
+            "UpdateEndpoint",
+            "DescribeEndpoint",
+            "EndpointReady",
             "DeploymentFailedError",
             "CompensateDeployment",
             "Compensate",
@@ -959,11 +1057,17 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
         ],
         name,
     );
-    // Rolled back: the endpoint serves the blue configuration again.
+    assert!(!path.iter().any(|p| p == "SmokeTest"), "{path:?}");
+    let skipped = compensator_actions(&stack, &arn, "skipped").await;
+    assert!(
+        skipped.iter().any(|a| a.starts_with("endpoint.rollback:")),
+        "SageMaker had rolled back already: {skipped:?}"
+    );
     assert_eq!(
         endpoint_config(&stack, endpoint).await,
-        Some(("InService".into(), "scn-deploy-blue".into()))
+        Some(("InService".into(), blue.clone()))
     );
+    assert_eq!(endpoint_configs(&stack, endpoint).await, vec![blue]);
 }
 
 async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
@@ -1084,6 +1188,9 @@ async fn pipeline_end_to_end() {
         ("reviewer rejects", |s| boxed(reviewer_rejects(s))),
         ("deployment fails: rolled back", |s| {
             boxed(deployment_fails_rolls_back(s))
+        }),
+        ("update does not come up: SageMaker rolls back", |s| {
+            boxed(update_rolled_back_by_sagemaker(s))
         }),
         ("a duplicate S3 event starts one execution", |s| {
             boxed(duplicate_event_starts_one_execution(s))

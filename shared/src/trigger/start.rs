@@ -195,7 +195,7 @@ fn with_parameters(mut input: Value, cfg: &TriggerConfig) -> Value {
 /// What StartExecution said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartOutcome {
-    /// A new execution (or Step Functions' idempotent reply for the same name and input).
+    /// A new execution.
     Started { execution_arn: String },
     /// An execution with this name exists already: a duplicate delivery.
     AlreadyExists,
@@ -215,6 +215,26 @@ pub trait ExecutionStarter {
 #[derive(Debug, Clone)]
 pub struct SfnStarter(pub aws_sdk_sfn::Client);
 
+/// How much earlier than our request an execution must have started to count as one
+/// that existed before it (clock skew between this function and Step Functions).
+const IDEMPOTENT_REPLY_SKEW: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Step Functions answers StartExecution with the same name and the same input as a
+/// running execution with that execution, without an error (S3 may deliver one event
+/// twice, byte for byte). Its `startDate` then predates the request: that is how a
+/// duplicate with identical input that raced past the DescribeExecution check is told
+/// from a new execution.
+fn started_before(start_date_ms: Option<i64>, asked: std::time::SystemTime) -> bool {
+    let Some(ms) = start_date_ms else {
+        return false;
+    };
+    let asked_ms = asked
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    ms < asked_ms - IDEMPOTENT_REPLY_SKEW.as_millis() as i64
+}
+
 impl ExecutionStarter for SfnStarter {
     async fn start(
         &self,
@@ -222,6 +242,22 @@ impl ExecutionStarter for SfnStarter {
         name: &str,
         input: &str,
     ) -> Result<StartOutcome, CommonError> {
+        // A duplicate delivery usually finds its execution already there. Asking first
+        // tells it apart even when its input is identical, which StartExecution would
+        // answer without an error. Any failure here (not found, or no permission) just
+        // goes on to StartExecution, which decides.
+        let arn = execution_arn(state_machine_arn, name);
+        if self
+            .0
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(StartOutcome::AlreadyExists);
+        }
+        let asked = std::time::SystemTime::now();
         match self
             .0
             .start_execution()
@@ -231,6 +267,9 @@ impl ExecutionStarter for SfnStarter {
             .send()
             .await
         {
+            Ok(out) if started_before(out.start_date().to_millis().ok(), asked) => {
+                Ok(StartOutcome::AlreadyExists)
+            }
             Ok(out) => Ok(StartOutcome::Started {
                 execution_arn: out.execution_arn().to_string(),
             }),
@@ -391,6 +430,17 @@ mod tests {
             ),
             "{arn}"
         );
+    }
+
+    #[test]
+    fn an_idempotent_reply_is_told_by_its_earlier_start_date() {
+        let asked = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_000);
+        // Started a minute before we asked: the running execution Step Functions returned.
+        assert!(started_before(Some(1_800_000_000_000 - 60_000), asked));
+        // Started as we asked, within clock skew either way: a new execution.
+        assert!(!started_before(Some(1_800_000_000_000 - 1_500), asked));
+        assert!(!started_before(Some(1_800_000_000_000 + 300), asked));
+        assert!(!started_before(None, asked));
     }
 
     #[test]
