@@ -16,6 +16,7 @@ Every process it started is stopped when it ends, however it ends.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,12 +49,15 @@ def state_path(sfn, arn):
 def main():
     out = os.path.join(ROOT, "target", "demo", "stack.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    for old in ("reports", "evaluation", "approvals"):
+        shutil.rmtree(os.path.join(ROOT, "target", "demo", old), ignore_errors=True)
     for stale in (out, out + ".error"):
         if os.path.exists(stale):
             os.remove(stale)
     say("starting the local stack (moto + Step Functions interpreter, router, cargo lambda watch)")
     stack = subprocess.Popen([sys.executable, os.path.join(HERE, "stack.py"), "--out", out, "--bucket", "trainguard-demo",
-                              "--log-dir", os.path.join(ROOT, "target", "demo", "logs")], stdin=subprocess.PIPE)
+                              "--log-dir", os.path.join(ROOT, "target", "demo", "logs")], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL)
     try:
         t0 = time.time()
         while not os.path.exists(out):
@@ -124,10 +128,21 @@ def main():
             print(f"    endpoint: {e['EndpointName']} {e['EndpointStatus']} on {cfg}")
         name = arn.rsplit(":", 1)[-1]
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"pipeline/{name}/").get("Contents", [])]
-        say(f"reports and artifacts under s3://{bucket}/pipeline/{name}/ (moto, {info['moto_endpoint']}):")
+        # moto keeps everything in memory and stops with the stack: copy the reports out.
+        local = os.path.join(ROOT, "target", "demo")
+        say(f"reports and artifacts under s3://{bucket}/pipeline/{name}/, copied under {os.path.relpath(local, ROOT)}/:")
         for k in keys:
-            print(f"    s3://{bucket}/{k}")
-        print(f"    logs of every process: {info['log_dir']}")
+            rel = k[len(f"pipeline/{name}/"):]
+            if rel.startswith(("reports/", "evaluation/", "approvals/")):
+                dest = os.path.join(local, rel)
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with open(dest, "wb") as f:
+                    f.write(s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+                print(f"    s3://{bucket}/{k}  ->  {os.path.relpath(dest, ROOT)}")
+            else:
+                print(f"    s3://{bucket}/{k}")
+        print(f"    open {os.path.relpath(os.path.join(local, 'reports', 'drift', 'drift.html'), ROOT)} in a browser for the drift report")
+        print(f"    logs of every process: {os.path.relpath(info['log_dir'], ROOT)}")
         return 0 if d["status"] == "SUCCEEDED" else 1
     finally:
         say("stopping the local stack")
