@@ -3,7 +3,7 @@
 # peer (peer.py), same machine, same files, one run each, wall time and peak RSS from
 # /usr/bin/time -v. Data lives outside the repository (default /work/bench-data).
 #
-#   bash bench/schema/run.sh [data-dir] [size-GB]
+#   bash bench/schema/run.sh [data-dir] [size-GB]     (default /work/bench-data 1.0)
 #
 # Writes bench/out/schema/results.tsv and prints a Markdown table for RESULTS.md.
 set -euo pipefail
@@ -11,7 +11,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 data="${1:-/work/bench-data}"
 size="${2:-1.0}"
-py="${PYTHON:-$root/.venv/bin/python}"
+# Its own venv (pinned requirements/bench-schema.txt): the test venv does not carry pandas.
+venv="${SCHEMA_BENCH_VENV:-$root/.venv-bench-schema}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q -r requirements/bench-schema.txt
+py="$venv/bin/python"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 out="$root/bench/out/schema"
 mkdir -p "$out" "$data"

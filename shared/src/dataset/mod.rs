@@ -222,6 +222,12 @@ pub struct ReadOptions {
     /// also means only these column chunks are fetched. Names absent from a file are
     /// ignored (the caller sees them missing from [`BatchStream::schema`]).
     pub columns: Option<Vec<String>>,
+    /// Parquet text columns come as dictionary arrays (`Dictionary(Int32, Utf8)`) rather
+    /// than one string per row. Dictionary-encoded column chunks (what writers produce for
+    /// low-cardinality text) are then read without materialising a string per row, so a
+    /// caller can look at each distinct value once per batch. Off by default: only the
+    /// schema validator handles dictionaries.
+    pub strings_as_dictionary: bool,
 }
 
 impl Default for ReadOptions {
@@ -230,6 +236,7 @@ impl Default for ReadOptions {
             batch_size: 8192,
             csv: CsvOptions::default(),
             columns: None,
+            strings_as_dictionary: false,
         }
     }
 }

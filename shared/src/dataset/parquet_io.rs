@@ -5,12 +5,14 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::basic::Encoding;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
@@ -105,6 +107,49 @@ fn parquet_error(e: ParquetError, object: &str) -> DataError {
     }
 }
 
+/// True when every data page of every row group's chunk of leaf column `leaf` is
+/// dictionary encoded (the test the parquet crate documents for its encoding mask).
+/// A chunk whose writer fell back to plain pages (high cardinality) is better read as
+/// plain strings: the reader would otherwise rebuild a dictionary from them.
+fn all_dictionary_encoded(meta: &ParquetMetaData, leaf: usize) -> bool {
+    !meta.row_groups().is_empty()
+        && meta.row_groups().iter().all(|rg| {
+            let c = rg.column(leaf);
+            c.dictionary_page_offset().is_some()
+                && c.page_encoding_stats_mask().is_some_and(|m| {
+                    m.is_only(Encoding::PLAIN_DICTIONARY) || m.is_only(Encoding::RLE_DICTIONARY)
+                })
+        })
+}
+
+/// The file's schema with each top-level text column whose chunks are all dictionary
+/// encoded read as `Dictionary(Int32, Utf8)`.
+fn dictionary_hint(schema: &Schema, meta: &ParquetMetaData) -> Schema {
+    let descr = meta.file_metadata().schema_descr();
+    let leaf_of = |name: &str| {
+        descr.columns().iter().position(|c| {
+            let parts = c.path().parts();
+            parts.len() == 1 && parts[0] == name
+        })
+    };
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                if leaf_of(f.name()).is_some_and(|l| all_dictionary_encoded(meta, l)) =>
+            {
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
 /// Open a Parquet object of `size` bytes.
 pub(crate) async fn open(
     source: Source,
@@ -136,14 +181,25 @@ pub(crate) async fn open(
             detail: format!("the footer claims {footer_len} bytes but the file has only {size}"),
         });
     }
-    let reader = RangeReader {
+    let mut reader = RangeReader {
         source,
         name: object.clone(),
         size,
     };
-    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+    let mut meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(|e| parquet_error(e, &object))?;
+    if options.strings_as_dictionary {
+        let hinted = dictionary_hint(meta.schema(), meta.metadata());
+        if hinted != **meta.schema() {
+            meta = ArrowReaderMetadata::try_new(
+                meta.metadata().clone(),
+                ArrowReaderOptions::new().with_schema(Arc::new(hinted)),
+            )
+            .map_err(|e| parquet_error(e, &object))?;
+        }
+    }
+    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta);
     let file_columns: Vec<String> = builder
         .schema()
         .fields()

@@ -96,6 +96,7 @@ pub fn reader_for(store: Option<S3Store>, contract: &Contract) -> DataReader {
         ReadOptions {
             csv: contract.csv.clone(),
             columns: Some(contract.columns.iter().map(|c| c.name.clone()).collect()),
+            strings_as_dictionary: true,
             ..ReadOptions::default()
         },
     )
@@ -111,13 +112,41 @@ pub async fn observe_object(
 ) -> Result<PartialResult, SchemaError> {
     let mut stream = reader.open_object(object).await?;
     let mut obs = Observer::new(contract, &stream);
-    while let Some(batch) = stream.next_batch().await {
+    let name = stream.object.clone();
+    // Decoding (decompression, Parquet pages, CSV parsing) runs in its own task, a couple
+    // of batches ahead of the checks: on a runtime with two or more workers the two
+    // halves use two cores; on one core it costs nothing. The bounded channel keeps
+    // memory at two extra batches.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let mut decoder = AbortOnDrop(tokio::spawn(async move {
+        while let Some(batch) = stream.next_batch().await {
+            let failed = batch.is_err();
+            if tx.send(batch).await.is_err() || failed {
+                break;
+            }
+        }
+    }));
+    while let Some(batch) = rx.recv().await {
         obs.observe(&batch?);
         if deadline.expired() {
-            return Err(progress.deadline_error(&stream.object, obs.rows()));
+            return Err(progress.deadline_error(&name, obs.rows()));
+        }
+    }
+    if let Err(e) = (&mut decoder.0).await {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
         }
     }
     Ok(obs.finish())
+}
+
+/// Stops the decoding task when the checks end early (an error, the deadline).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Observe every object and merge (schemas must agree).

@@ -465,3 +465,113 @@ async fn inferred_contract_fits_its_sample_and_catches_drift() {
         .unwrap();
     assert!(r.passed, "{:#?}", r.findings);
 }
+
+/// The fast paths (text columns read as dictionaries, columns observed on two threads
+/// for large batches) give the same report as reading plain strings on one thread.
+#[tokio::test]
+async fn dictionary_and_parallel_paths_match_the_plain_read() {
+    let dir = temp_dir("dict");
+    let path = dir.join("dict.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("plan", DataType::Utf8, true),
+        Field::new("user", DataType::Utf8, true),
+        Field::new("n", DataType::Int32, true),
+    ]));
+    let rows = 30_000;
+    let plans = ["basic", "plus", "pro", "enterprise", "NA"];
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter((0..rows).map(|i| {
+                (i % 97 != 0).then(|| plans[(i * 7 + i / 13) % plans.len()].to_string())
+            }))) as ArrayRef,
+            // Unique values: the writer falls back to plain pages for this one.
+            Arc::new(StringArray::from_iter(
+                (0..rows).map(|i| Some(format!("user-{i:06}"))),
+            )),
+            Arc::new(Int32Array::from_iter(
+                (0..rows).map(|i| Some(i as i32 % 150)),
+            )),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(10_000))
+        .set_dictionary_page_size_limit(4096)
+        .build();
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = ArrowWriter::try_new(f, schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let c = contract(
+        r#"{"version":1,"columns":[
+            {"name":"plan","type":"string","allowed_values":["basic","plus","pro"],"max_cardinality":10},
+            {"name":"user","type":"string"},
+            {"name":"n","type":"integer","min":0,"max":100}
+        ]}"#,
+    );
+    let report = |dictionary: bool| {
+        let c = c.clone();
+        let path = path.clone();
+        async move {
+            let reader = DataReader::new(
+                None,
+                ReadOptions {
+                    columns: Some(vec!["plan".into(), "user".into(), "n".into()]),
+                    strings_as_dictionary: dictionary,
+                    ..ReadOptions::default()
+                },
+            );
+            let mut r = validate(&reader, &Location::Local(path), &c, None, &Deadline::none())
+                .await
+                .unwrap();
+            r.checked_at = String::new();
+            r
+        }
+    };
+    // The low-cardinality column really comes as a dictionary, the unique one does not.
+    let reader = DataReader::new(
+        None,
+        ReadOptions {
+            strings_as_dictionary: true,
+            ..ReadOptions::default()
+        },
+    );
+    let objects = reader.list(&Location::Local(path.clone())).await.unwrap();
+    let stream = reader.open_object(&objects[0]).await.unwrap();
+    assert!(matches!(
+        stream.schema.field_with_name("plan").unwrap().data_type(),
+        DataType::Dictionary(_, _)
+    ));
+    assert_eq!(
+        stream.schema.field_with_name("user").unwrap().data_type(),
+        &DataType::Utf8
+    );
+    let fast = report(true).await;
+    let plain = report(false).await;
+    assert_eq!(fast, plain);
+    // And the counts are the right ones.
+    let not_allowed = (0..rows)
+        .filter(|i| i % 97 != 0 && plans[(i * 7 + i / 13) % plans.len()] == "enterprise")
+        .count() as u64;
+    let nulls = (0..rows)
+        .filter(|i| i % 97 == 0 || plans[(i * 7 + i / 13) % plans.len()] == "NA")
+        .count() as u64;
+    assert_eq!(
+        finding(&fast, "plan", Check::AllowedValues).count,
+        not_allowed
+    );
+    assert_eq!(fast.columns["plan"].nulls, nulls);
+    assert_eq!(fast.columns["plan"].distinct, serde_json::json!(4));
+    assert_eq!(fast.columns["user"].distinct, serde_json::json!(">10000"));
+    let range = finding(&fast, "n", Check::Range);
+    assert_eq!(
+        range.count,
+        (0..rows).filter(|i| i % 150 > 100).count() as u64
+    );
+    assert_eq!(
+        range.examples[0].row, 102,
+        "row numbers survive the fast paths"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
