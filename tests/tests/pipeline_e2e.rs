@@ -955,21 +955,23 @@ async fn endpoint_configs(stack: &Stack, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// The new configuration comes up, but the smoke test gets a ModelError: the
-/// compensator rolls the endpoint back to blue with UpdateEndpoint, deletes the new
-/// configuration and rejects the model package.
-async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
-    let name = "e2e-deploy-fails";
-    let endpoint = "scn-deploy";
-    let blue = blue_endpoint(&stack, endpoint).await;
-    stack.faults(json!({"broken_models": [endpoint]})).await;
+/// Start a run that deploys onto `endpoint` (already serving blue) after `fault` was
+/// set, wait for it, and check it failed in deployment. Returns its ARN and path.
+async fn failed_deployment(
+    stack: &Stack,
+    name: &str,
+    endpoint: &str,
+    fault: Value,
+) -> (String, Vec<String>) {
+    stack.faults(fault).await;
+    let prefix = format!("data/{name}/");
     stack
-        .put("data/deploy/sample.csv", stack.sample.clone())
+        .put(&format!("{prefix}sample.csv"), stack.sample.clone())
         .await;
     let arn = stack
         .start_execution(
             name,
-            "data/deploy/",
+            &prefix,
             json!({"endpoint": endpoint_params(endpoint)}),
             json!({"evaluation": {"value": 0.95}}),
         )
@@ -982,6 +984,19 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
         Some("Pipeline.DeploymentFailed"),
         "{cause:?}"
     );
+    assert!(!path.iter().any(|p| p == "Deployed"), "{path:?}");
+    (arn, path)
+}
+
+/// The new configuration comes up, but the smoke test gets a ModelError: the
+/// compensator rolls the endpoint back to blue with UpdateEndpoint, deletes the new
+/// configuration and rejects the model package.
+async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
+    let name = "e2e-deploy-fails";
+    let endpoint = "scn-deploy";
+    let blue = blue_endpoint(&stack, endpoint).await;
+    let (arn, path) =
+        failed_deployment(&stack, name, endpoint, json!({"broken_models": [endpoint]})).await;
     assert_subsequence(
         &path,
         &[
@@ -998,7 +1013,6 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
         ],
         name,
     );
-    assert!(!path.iter().any(|p| p == "Deployed"), "{path:?}");
     // Rolled back by the compensator: the endpoint serves the blue configuration again,
     // the new one is gone, and the package is Rejected.
     assert_eq!(
@@ -1022,28 +1036,8 @@ async fn update_rolled_back_by_sagemaker(stack: Arc<Stack>) {
     let name = "e2e-update-fails";
     let endpoint = "scn-update";
     let blue = blue_endpoint(&stack, endpoint).await;
-    stack
-        .faults(json!({"endpoint_good_configs": {endpoint: [blue.clone()]}}))
-        .await;
-    stack
-        .put("data/update/sample.csv", stack.sample.clone())
-        .await;
-    let arn = stack
-        .start_execution(
-            name,
-            "data/update/",
-            json!({"endpoint": endpoint_params(endpoint)}),
-            json!({"evaluation": {"value": 0.95}}),
-        )
-        .await;
-    let (status, error, cause) = stack.wait_done(&arn).await;
-    let path = stack.path(&arn).await;
-    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(
-        error.as_deref(),
-        Some("Pipeline.DeploymentFailed"),
-        "{cause:?}"
-    );
+    let fault = json!({"endpoint_good_configs": {endpoint: [blue.clone()]}});
+    let (arn, path) = failed_deployment(&stack, name, endpoint, fault).await;
     assert_subsequence(
         &path,
         &[
