@@ -173,6 +173,16 @@ pub fn unique_bucket(prefix: &str) -> String {
     format!("{prefix}-{n:08x}").to_lowercase()
 }
 
+/// A fresh moto server, its clients, and a new bucket named after `prefix`: the usual
+/// start of a moto test. Keep the server alive for the test (it stops on drop).
+pub async fn moto_with_bucket(prefix: &str) -> (MotoServer, Clients, String) {
+    let moto = MotoServer::start();
+    let clients = moto.clients().await;
+    let bucket = unique_bucket(prefix);
+    create_bucket(&clients, &bucket).await;
+    (moto, clients, bucket)
+}
+
 /// Create a bucket.
 pub async fn create_bucket(clients: &Clients, bucket: &str) {
     clients

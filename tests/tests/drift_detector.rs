@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use trainguard::drift::task::{self, Io, TaskInput};
 use trainguard::lambda::{Deadline, HandlerError};
 use trainguard::storage::S3Store;
-use trainguard_tests::{create_bucket, get_object, put_object, unique_bucket, MotoServer};
+use trainguard_tests::{get_object, moto_with_bucket, put_object, MotoServer};
 
 /// CSV with numeric `age`, `income`, `score`, categorical `segment`, a constant `version`
 /// and an optionally all-null `note_len`; `shift` moves `income` by that many sds.
@@ -50,10 +50,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("drift");
-    create_bucket(&clients, &bucket).await;
+    let (moto, clients, bucket) = moto_with_bucket("drift").await;
     let io = Io {
         store: Some(S3Store::new(clients.s3.clone())),
     };

@@ -111,10 +111,7 @@ async fn journal(clients: &Clients, bucket: &str, exec: &str) -> Journal {
 
 #[tokio::test]
 async fn training_cleanup_across_pages_touches_only_the_execution() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-pages");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-pages").await;
     let exec = "run-7";
     put_many(&clients, &bucket, "pipeline/run-7/checkpoints/", 1500).await;
     put_many(&clients, &bucket, "pipeline/run-7/model/", 1100).await;
@@ -209,10 +206,7 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
 
 #[tokio::test]
 async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-eval");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-eval").await;
     put_many(&clients, &bucket, "pipeline/eval-1/evaluation/", 20).await;
     clients
         .sagemaker
@@ -276,10 +270,7 @@ async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
 
 #[tokio::test]
 async fn created_endpoint_and_its_config_are_deleted() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-deploy");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-deploy").await;
     let sm = &clients.sagemaker;
     sm.create_model()
         .model_name("m-7")
@@ -396,10 +387,7 @@ async fn created_endpoint_and_its_config_are_deleted() {
 
 #[tokio::test]
 async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-faults");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-faults").await;
     put_many(&clients, &bucket, "pipeline/f-1/checkpoints/", 1200).await;
     put_many(&clients, &bucket, "pipeline/f-1/model/", 300).await;
     let (s3, sm) = ops(&clients);
@@ -471,10 +459,7 @@ async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
 
 #[tokio::test]
 async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-crash");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-crash").await;
     put_many(&clients, &bucket, "pipeline/c-1/evaluation/", 50).await;
     put_many(&clients, &bucket, "pipeline/c-1/model/", 2100).await;
     put_many(&clients, &bucket, "pipeline/c-1/checkpoints/", 50).await;
@@ -565,10 +550,7 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
 
 #[tokio::test]
 async fn versioned_bucket_cleanup_removes_every_version() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-versions");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-versions").await;
     clients
         .s3
         .put_bucket_versioning()
@@ -617,10 +599,7 @@ async fn versioned_bucket_cleanup_removes_every_version() {
 
 #[tokio::test]
 async fn a_prefix_outside_the_execution_is_refused_before_any_call() {
-    let moto = MotoServer::start();
-    let clients = moto.clients().await;
-    let bucket = unique_bucket("saga-refuse");
-    create_bucket(&clients, &bucket).await;
+    let (_moto, clients, bucket) = moto_with_bucket("saga-refuse").await;
     put_many(&clients, &bucket, "pipeline/other/model/", 3).await;
     let err = Request::from_json(
         &json!({"stage": "training", "execution_name": "mine", "bucket": bucket, "prefix": "pipeline/"}),
