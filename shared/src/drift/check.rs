@@ -312,6 +312,25 @@ fn base_result(
     }
 }
 
+/// Marks a feature that has no values on one side or both (empty, all null now, or an
+/// empty baseline), whatever its type; true when it cannot be tested.
+fn untestable(r: &mut FeatureResult, baseline: u64, current: u64, all_null: &str) -> bool {
+    let (status, drifted, reason) = match (baseline, current) {
+        (0, 0) => (Status::Empty, false, "no values on either side"),
+        (_, 0) => (Status::AllNull, true, all_null),
+        (0, _) => (
+            Status::BaselineEmpty,
+            true,
+            "the baseline had no values for this feature",
+        ),
+        _ => return false,
+    };
+    r.status = status;
+    r.drifted |= drifted;
+    r.reason = Some(reason.into());
+    true
+}
+
 fn test_numeric(
     r: &mut FeatureResult,
     name: &str,
@@ -514,19 +533,12 @@ pub fn check(
         };
         let gate = match (&f.stats, &g.stats) {
             (FeatureStats::Numeric(b), FeatureStats::Numeric(c)) => {
-                if b.count == 0 && c.count == 0 {
-                    r.status = Status::Empty;
-                    r.reason = Some("no values on either side".into());
-                    None
-                } else if c.count == 0 {
-                    r.status = Status::AllNull;
-                    r.drifted = true;
-                    r.reason = Some("every current value is null, NaN or infinite".into());
-                    None
-                } else if b.count == 0 {
-                    r.status = Status::BaselineEmpty;
-                    r.drifted = true;
-                    r.reason = Some("the baseline had no values for this feature".into());
+                if untestable(
+                    &mut r,
+                    b.count,
+                    c.count,
+                    "every current value is null, NaN or infinite",
+                ) {
                     None
                 } else {
                     let effect = fc.effect.unwrap_or(cfg.numeric_effect);
@@ -535,19 +547,7 @@ pub fn check(
                 }
             }
             (FeatureStats::Categorical(b), FeatureStats::Categorical(c)) => {
-                if b.count == 0 && c.count == 0 {
-                    r.status = Status::Empty;
-                    r.reason = Some("no values on either side".into());
-                    None
-                } else if c.count == 0 {
-                    r.status = Status::AllNull;
-                    r.drifted = true;
-                    r.reason = Some("every current value is null".into());
-                    None
-                } else if b.count == 0 {
-                    r.status = Status::BaselineEmpty;
-                    r.drifted = true;
-                    r.reason = Some("the baseline had no values for this feature".into());
+                if untestable(&mut r, b.count, c.count, "every current value is null") {
                     None
                 } else {
                     let mut effect = fc.effect.unwrap_or(cfg.categorical_effect);
