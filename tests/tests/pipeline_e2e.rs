@@ -213,15 +213,18 @@ impl Stack {
         )
     }
 
-    /// Start an execution with a stub behaviour (written first: the stub reads it by
-    /// execution name).
+    /// Upload `data` as `data/<name>/sample.csv` and start an execution named `name` on
+    /// that prefix, with a stub behaviour (written first: the stub reads it by execution
+    /// name).
     async fn start_execution(
         &self,
         name: &str,
-        data_prefix: &str,
+        data: Vec<u8>,
         parameters: Value,
         behaviour: Value,
     ) -> String {
+        let data_prefix = &data_prefix(name);
+        self.put(&format!("{data_prefix}sample.csv"), data).await;
         self.put(
             &format!("_e2e/{name}.json"),
             behaviour.to_string().into_bytes(),
@@ -396,6 +399,11 @@ impl Stack {
     }
 }
 
+/// Where a scenario's input data lives.
+fn data_prefix(name: &str) -> String {
+    format!("data/{name}/")
+}
+
 const REVIEWER: &str = "arn:aws:iam::123456789012:user/bob";
 
 fn dummy_s3() -> aws_sdk_s3::Client {
@@ -536,13 +544,10 @@ fn endpoint_params(name: &str) -> Value {
 
 async fn happy_path(stack: Arc<Stack>) {
     let name = "e2e-happy";
-    stack
-        .put("data/happy/sample.csv", stack.sample.clone())
-        .await;
     let arn = stack
         .start_execution(
             name,
-            "data/happy/",
+            stack.sample.clone(),
             json!({"endpoint": endpoint_params("scn-happy")}),
             json!({"evaluation": {"value": 0.95}}),
         )
@@ -604,8 +609,9 @@ async fn happy_path(stack: Arc<Stack>) {
         // A prefix is fingerprinted as the SHA-256 of its manifest, one line per object.
         json!(sha256_hex(
             format!(
-                "{}  data/happy/sample.csv  {}\n",
+                "{}  {}sample.csv  {}\n",
                 sha256_hex(&stack.sample),
+                data_prefix(name),
                 stack.sample.len()
             )
             .as_bytes()
@@ -639,20 +645,15 @@ async fn happy_path(stack: Arc<Stack>) {
 
 async fn bad_data_halts(stack: Arc<Stack>) {
     let name = "e2e-bad-data";
-    stack
-        .put(
-            "data/bad/sample.csv",
-            stack.sample_with("age", |v, i| {
-                if i % 3 == 0 {
-                    "-7".into()
-                } else {
-                    v.to_string()
-                }
-            }),
-        )
-        .await;
+    let data = stack.sample_with("age", |v, i| {
+        if i % 3 == 0 {
+            "-7".into()
+        } else {
+            v.to_string()
+        }
+    });
     let arn = stack
-        .start_execution(name, "data/bad/", json!({}), json!({}))
+        .start_execution(name, data, json!({}), json!({}))
         .await;
     let (status, error, _) = stack.wait_done(&arn).await;
     let path = stack.path(&arn).await;
@@ -690,18 +691,13 @@ async fn bad_data_halts(stack: Arc<Stack>) {
 async fn drift_forces_review(stack: Arc<Stack>) {
     let name = "e2e-drift";
     // Still valid data, but charges tripled: a distribution shift the schema allows.
-    stack
-        .put(
-            "data/drift/sample.csv",
-            stack.sample_with("monthly_charges", |v, _| {
-                format!("{:.2}", v.parse::<f64>().unwrap_or(0.0) * 3.0 + 100.0)
-            }),
-        )
-        .await;
+    let data = stack.sample_with("monthly_charges", |v, _| {
+        format!("{:.2}", v.parse::<f64>().unwrap_or(0.0) * 3.0 + 100.0)
+    });
     let arn = stack
         .start_execution(
             name,
-            "data/drift/",
+            data,
             // One feature of thirteen shifts, under the default share threshold (0.5):
             // it drifts the dataset because the pipeline marks it critical.
             json!({"endpoint": endpoint_params("scn-drift"), "drift": {"critical": ["monthly_charges"]}}),
@@ -747,11 +743,10 @@ async fn drift_forces_review(stack: Arc<Stack>) {
 
 async fn oom_twice_then_success(stack: Arc<Stack>) {
     let name = "e2e-oom-recovers";
-    stack.put("data/oom/sample.csv", stack.sample.clone()).await;
     let arn = stack
         .start_execution(
             name,
-            "data/oom/",
+            stack.sample.clone(),
             json!({"endpoint": endpoint_params("scn-oom")}),
             json!({"training": {"oom_above_batch_size": 64}, "evaluation": {"value": 0.95}}),
         )
@@ -803,9 +798,6 @@ async fn oom_twice_then_success(stack: Arc<Stack>) {
 
 async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
     let name = "e2e-oom-exhausted";
-    stack
-        .put("data/ladder/sample.csv", stack.sample.clone())
-        .await;
     let training = json!({"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/trainguard-train:latest", "instance_type": "ml.g5.xlarge",
                           "instance_count": 1, "volume_size_gb": 50, "spot": true, "max_runtime_seconds": 3600, "max_wait_seconds": 7200,
                           "metric_definitions": [{"Name": "validation:accuracy", "Regex": "acc: ([0-9.]+)"}]});
@@ -813,7 +805,7 @@ async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
     let arn = stack
         .start_execution(
             name,
-            "data/ladder/",
+            stack.sample.clone(),
             json!({"training": training, "recovery_policy": policy}),
             json!({"training": {"oom_above_batch_size": 0}}),
         )
@@ -843,7 +835,7 @@ async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
         assert!(left.is_empty(), "compensation left {left:?}");
     }
     assert!(
-        !stack.keys("data/ladder/").await.is_empty(),
+        !stack.keys(&data_prefix(name)).await.is_empty(),
         "input data untouched"
     );
     let done = compensator_actions(&stack, &arn, "done").await;
@@ -855,13 +847,10 @@ async fn oom_until_ladder_runs_out(stack: Arc<Stack>) {
 
 async fn reviewer_rejects(stack: Arc<Stack>) {
     let name = "e2e-rejected";
-    stack
-        .put("data/reject/sample.csv", stack.sample.clone())
-        .await;
     let arn = stack
         .start_execution(
             name,
-            "data/reject/",
+            stack.sample.clone(),
             json!({"endpoint": endpoint_params("scn-reject")}),
             json!({"evaluation": {"value": 0.85}}),
         )
@@ -964,14 +953,10 @@ async fn failed_deployment(
     fault: Value,
 ) -> (String, Vec<String>) {
     stack.faults(fault).await;
-    let prefix = format!("data/{name}/");
-    stack
-        .put(&format!("{prefix}sample.csv"), stack.sample.clone())
-        .await;
     let arn = stack
         .start_execution(
             name,
-            &prefix,
+            stack.sample.clone(),
             json!({"endpoint": endpoint_params(endpoint)}),
             json!({"evaluation": {"value": 0.95}}),
         )
