@@ -608,11 +608,11 @@ fn non_string_hyperparameters_are_fixed_and_noted() {
 
 #[test]
 fn halt_reasons_are_documented() {
-    let doc = include_str!("../../../README.md");
+    let doc = include_str!("../../../docs/batch-size-adjuster.md");
     for r in HaltReason::ALL {
         assert!(
             doc.contains(r.name()),
-            "{} missing from README.md (batch-size-adjuster section)",
+            "{} missing from docs/batch-size-adjuster.md (Halt reasons)",
             r.name()
         );
     }
