@@ -10,7 +10,7 @@
 //! | `DataError.*` | the data itself is unreadable, truncated or corrupt | Catch, do not retry |
 //! | `StorageError.*` | S3 said no (not found, access denied) | Catch |
 //! | `Transient.*` | throttling, timeouts, 5xx: the same call may succeed later | Retry with backoff |
-//! | `TrainingRecovery.*`, `Compensation.*`, `Approval.*`, ... | per-function families | see README |
+//! | `TrainingRecovery.*`, `Compensation.*`, `Approval.*`, ... | per-function families | see `docs/<function>.md` |
 //!
 //! Each concern has its own error enum implementing [`ErrorName`]; each module
 //! lists the names it can raise in a `pub const ERRORS: &[ErrorDoc]`, and

@@ -4,7 +4,7 @@
 The shipped definition (statemachine/pipeline.asl.json) is never edited to suit the
 engine. This script reads it, applies the DefinitionSubstitutions given as a JSON object,
 and adjusts only what moto 5.2.5's interpreter cannot run (each adjustment is listed in
-README.md (pipeline section) and printed to stderr):
+docs/pipeline.md ("Engine limits worked around in the test copy only") and printed to stderr):
 
 1. `arn:aws:states:::sagemaker:create{Training,Processing}Job.sync`: no `.sync` for
    SageMaker ("Unsupported sync callback procedure"). The task's Resource becomes the

@@ -1,5 +1,5 @@
 //! The shipped state machine, end to end, on moto's ASL interpreter with the real
-//! function binaries behind `cargo lambda watch` (see tests/e2e/ and the README's pipeline section).
+//! function binaries behind `cargo lambda watch` (see tests/e2e/ and docs/pipeline.md, "End to end, locally").
 //!
 //! One local stack (tests/e2e/stack.py) serves every scenario; each scenario is its own
 //! execution with its own data prefix, endpoint name and SageMaker-stub behaviour, and

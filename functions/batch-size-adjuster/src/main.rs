@@ -1,7 +1,7 @@
 //! batch-size-adjuster Lambda: decode the caught training failure, ask the trainguard
 //! library for the recovery decision, return it and emit EMF metrics.
 //!
-//! Input and output contract: `README.md (batch-size-adjuster section)`. The CloudWatch Logs client
+//! Input and output contract: `docs/batch-size-adjuster.md`. The CloudWatch Logs client
 //! is built once per container; it is only used when a FailureReason is cut or
 //! uninformative.
 

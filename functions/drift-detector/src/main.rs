@@ -3,7 +3,7 @@
 //!
 //! Task kinds: `profile` (one shard → profile JSON), `merge` (profiles → one profile),
 //! `baseline` (dataset or profiles → baseline JSON), `check` (dataset or current profile vs
-//! baseline → verdict + JSON/HTML reports). See README.md (drift-detector section).
+//! baseline → verdict + JSON/HTML reports). See docs/drift-detector.md.
 
 use std::time::Instant;
 

@@ -95,7 +95,7 @@ impl ErrorName for ApprovalError {
 /// The error name sent with SendTaskFailure on rejection; the ASL routes on it.
 pub const REJECTED_ERROR: &str = "Approval.Rejected";
 
-/// Settings, from the environment in Lambda and the CLI (see `README.md (approval-handler section)`).
+/// Settings, from the environment in Lambda and the CLI (see `docs/approval-handler.md`, Configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalConfig {
     /// Bucket holding the approval records and the audit trail

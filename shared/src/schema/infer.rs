@@ -1,7 +1,7 @@
 //! Contract inference: read a sample and write a starting contract a person then
 //! tightens.
 //!
-//! Rules (documented in README.md (schema-validator section)):
+//! Rules (documented in docs/schema-validator.md, CLI):
 //! - **type**: typed (Parquet) columns map from their Arrow type; text columns get the
 //!   narrowest type every non-null value parses as, in the order integer, float,
 //!   boolean, date, timestamp, else string. A column with no non-null value is string.
