@@ -1,7 +1,7 @@
 //! Oracle tests: trainguard's statistics against scipy's numbers in `tests/fixtures/drift/`
 //! (written by `scripts/oracle/gen_drift_fixtures.py` with the pinned scipy 1.17.1).
 //!
-//! Tolerances (documented in README.md (drift-detector section)):
+//! Tolerances (documented in docs/drift-detector.md, "Checked against scipy"):
 //! * KS statistics: exact equality; both sides compute `i/n1 - j/n2` with the same IEEE
 //!   operations.
 //! * p-values: |ours - scipy| <= 1e-12 + 1e-9 · scipy. The exact recursions and series are
