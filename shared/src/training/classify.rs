@@ -9,9 +9,12 @@
 //! Rules match case-insensitive substrings, never a lone word that also occurs in
 //! unrelated errors: `malloc` appears in NCCL's `ncclSystemError: System call (e.g.
 //! socket, malloc) ...`, `invalid argument` in NCCL and CUDA launch errors; neither is
-//! an out-of-memory condition. The fixture corpus in
-//! `tests/fixtures/training-failures/` pins each rule to real messages, and the
-//! negatives that must stay unmatched.
+//! an out-of-memory condition. The same holds for NaN: `nan` and `inf` are parts of
+//! `isnan`, `nanosleep`, `NCCL INFO`, `inflight`; the Logic rules match the frameworks'
+//! own sentences (`returned nan values in its`, `Tensor had NaN values`, `invalid value
+//! (nan) encountered in`), never an NCCL/CUDA error that merely mentions a NaN. The
+//! fixture corpus in `tests/fixtures/training-failures/` pins each rule to real messages,
+//! and the negatives that must stay unmatched.
 
 use serde::{Deserialize, Serialize};
 
@@ -358,7 +361,156 @@ pub const RULES: &[Rule] = &[
         ],
         &[],
     ),
+    // XGBoost checks labels and features when the DMatrix is built, before the first
+    // boosting round: the non-finite values are in the data, and a lower learning rate
+    // (`eta`) cannot change that, so these are Data, not Logic. scikit-learn's
+    // `Input contains NaN, infinity or a value too large for dtype(...)` stays Unknown: it
+    // is raised for bad input and for a model's own NaN predictions alike.
+    rule(
+        "xgboost-non-finite-input",
+        K::InvalidData,
+        Some("xgboost"),
+        &[
+            "label contains nan, infinity or a value too large",
+            "input data contains `inf` or a value too large",
+        ],
+        &[],
+    ),
     // --- logic ------------------------------------------------------------------------------
+    // The frameworks' own NaN/Inf detectors first (for the evidence's framework), then the
+    // generic loss lines, then divergence: `Model diverged with loss = NaN` is a NaN.
+    // What is left out on purpose, because it is routine or does not prove a diverging
+    // loss: loss-scaler overflow lines (`[deepspeed] OVERFLOW! ... Skipping step`, fairseq
+    // `overflow detected, setting loss scale`), a logged `'grad_norm': nan` (fp16 overflow
+    // steps log a non-finite norm and are skipped), `NaN or Inf found in input tensor`
+    // (tensorboard logging any scalar), NumPy's `invalid value encountered in ...`,
+    // TensorFlow's lone `-Inf` (a deliberate mask under `enable_check_numerics`), and every
+    // NCCL/CUDA error even with `isnan`/`nan` in its text (c10d's `TORCH_NCCL_NAN_CHECK`
+    // device-side assert, `probability tensor contains either inf, nan ...`): a bad GPU or
+    // a sampling bug is not fixed by a lower learning rate.
+    rule(
+        // `torch.autograd.detect_anomaly` / `set_detect_anomaly(True)`, also what
+        // Lightning's `Trainer(detect_anomaly=True)` raises. Its `Error detected in
+        // XBackward0` warning is printed for any backward error, so it is not a needle.
+        "pytorch-anomaly-nan",
+        K::NanLoss,
+        Some("pytorch"),
+        &["returned nan values in its"],
+        &[],
+    ),
+    rule(
+        // `clip_grad_norm_(..., error_if_nonfinite=True)`; Lightning Fabric's
+        // `clip_gradients` sets it by default.
+        "pytorch-clip-grad-non-finite",
+        K::NanLoss,
+        Some("pytorch"),
+        &["`parameters` is non-finite"],
+        &[],
+    ),
+    rule(
+        "lightning-non-finite",
+        K::NanLoss,
+        Some("lightning"),
+        &[
+            // EarlyStopping(check_finite=True) on the monitored metric.
+            "is not finite. previous best value was",
+            // `Trainer(terminate_on_nan=True)`, removed in Lightning 1.7.
+            "detected nan and/or inf values in `",
+        ],
+        &[],
+    ),
+    rule(
+        "keras-terminate-on-nan",
+        K::NanLoss,
+        Some("keras"),
+        &[
+            "invalid loss, terminating training",
+            // TerminateOnNaN(raise_error=True), Keras >= 3.13.
+            "nan or inf loss encountered at batch",
+        ],
+        &[],
+    ),
+    rule(
+        // CheckNumerics (tf.debugging.check_numerics, clip_by_global_norm's VerifyFinite,
+        // enable_check_numerics): `<message> : Tensor had <status> values`. A lone `-Inf`
+        // status is left out (masks built with float('-inf')).
+        "tensorflow-check-numerics",
+        K::NanLoss,
+        Some("tensorflow"),
+        &[
+            "tensor had nan values",
+            "tensor had inf values",
+            "tensor had +inf values",
+            "tensor had inf and nan values",
+            "tensor had -inf and nan values",
+            "tensor had +inf and nan values",
+            "tensor had -inf and +inf values",
+            "tensor had -inf, +inf, and nan values",
+        ],
+        &[],
+    ),
+    rule(
+        // `jax_debug_nans` / `jax_debug_infs`. NumPy's `invalid value encountered in`
+        // (no parenthesised type) is a different, usually harmless, warning.
+        "jax-debug-nans",
+        K::NanLoss,
+        Some("jax"),
+        &[
+            "invalid value (nan) encountered in",
+            "invalid value (inf) encountered in",
+            "invalid nan value encountered in the",
+        ],
+        &[],
+    ),
+    rule(
+        // Megatron-LM's checks (also in Accelerate's Megatron-LM integration).
+        "megatron-nan-check",
+        K::NanLoss,
+        Some("megatron"),
+        &[
+            "found nan in local forward loss calculation",
+            "found inf in local forward loss calculation",
+            "found nan in local grad norm",
+        ],
+        &[],
+    ),
+    rule(
+        // `TrainingArguments(debug="underflow_overflow")`.
+        "transformers-underflow-overflow",
+        K::NanLoss,
+        Some("transformers"),
+        &[
+            "inf/nan detected, aborting",
+            "detected inf/nan during batch_number",
+        ],
+        &[],
+    ),
+    rule(
+        // The Trainer's log dict; with the default `logging_nan_inf_filter` a NaN shows
+        // only when it persists.
+        "transformers-trainer-loss-nan",
+        K::NanLoss,
+        Some("transformers"),
+        &["'loss': nan", "'loss': inf"],
+        &[],
+    ),
+    rule(
+        "fairseq-non-finite-gradients",
+        K::NanLoss,
+        Some("fairseq"),
+        &["gradients are nan/inf"],
+        &[],
+    ),
+    rule(
+        "detectron2-non-finite",
+        K::NanLoss,
+        Some("detectron2"),
+        &[
+            "loss became infinite or nan at iteration",
+            "contain inf/nan. training has diverged",
+        ],
+        &[],
+    ),
     rule(
         "nan-loss",
         K::NanLoss,
@@ -367,15 +519,40 @@ pub const RULES: &[Rule] = &[
             "loss is nan",
             "loss = nan",
             "loss: nan",
+            // a tqdm / Lightning progress-bar postfix
+            "loss=nan",
             "nan loss",
             "nanlossduringtrainingerror",
             "loss is inf",
             "detected inf or nan",
             "non-finite loss",
-            "invalid loss, terminating training",
             "` is nan",
             "loss became nan",
         ],
+        &[],
+    ),
+    // A dynamic loss scaler that halved the scale down to its floor because the gradients
+    // overflowed at every step: the loss grows out of fp16 range (fairseq says so).
+    rule(
+        "deepspeed-loss-scale-floor",
+        K::DivergingLoss,
+        Some("deepspeed"),
+        &["current loss scale already at minimum"],
+        &[],
+    ),
+    rule(
+        "fairseq-loss-scale-floor",
+        K::DivergingLoss,
+        Some("fairseq"),
+        &["minimum loss scale reached"],
+        &[],
+    ),
+    rule(
+        // EarlyStopping(divergence_threshold=...).
+        "lightning-divergence-threshold",
+        K::DivergingLoss,
+        Some("lightning"),
+        &["divergence threshold reached:"],
         &[],
     ),
     rule(
@@ -649,6 +826,7 @@ mod tests {
     use super::*;
     use crate::training::shapes::{parse_cause, CaughtError};
     use serde_json::json;
+    use std::collections::HashSet;
 
     fn kind_of(text: &str) -> FailureKind {
         classify_text(text, EvidenceSource::Cause)
@@ -685,6 +863,133 @@ mod tests {
             kind_of("finance nan-handling module loaded"),
             FailureKind::Unknown
         );
+    }
+
+    fn rule_of(text: &str) -> Option<(FailureKind, String)> {
+        classify_text(text, EvidenceSource::Cause).map(|c| (c.kind, c.evidence.rule))
+    }
+
+    #[test]
+    fn framework_nan_and_divergence_messages_have_their_own_rules() {
+        use FailureKind::{DivergingLoss, InvalidData, NanLoss};
+        let cases: &[(&str, FailureKind, &str)] = &[
+            ("RuntimeError: Function 'MulBackward0' returned nan values in its 0th output.", NanLoss, "pytorch-anomaly-nan"),
+            ("RuntimeError: Function 'PowBackward1' returned nan values in its 1st output.", NanLoss, "pytorch-anomaly-nan"),
+            ("RuntimeError: The total norm of order 2.0 for gradients from `parameters` is non-finite, so it cannot be clipped.", NanLoss, "pytorch-clip-grad-non-finite"),
+            ("Monitored metric val_loss = nan is not finite. Previous best value was 0.045. Signaling Trainer to stop.", NanLoss, "lightning-non-finite"),
+            ("ValueError: Detected nan and/or inf values in `layer.weight`. Check your forward pass for numerically unstable operations.", NanLoss, "lightning-non-finite"),
+            ("Batch 6: Invalid loss, terminating training", NanLoss, "keras-terminate-on-nan"),
+            ("RuntimeError: NaN or Inf loss encountered at batch 41. Loss value: nan. Terminating training immediately.", NanLoss, "keras-terminate-on-nan"),
+            ("InvalidArgumentError: Found Inf or NaN global norm. : Tensor had NaN values", NanLoss, "tensorflow-check-numerics"),
+            ("InvalidArgumentError: Found Inf or NaN global norm. : Tensor had Inf values", NanLoss, "tensorflow-check-numerics"),
+            ("FloatingPointError: invalid value (nan) encountered in convert_element_type", NanLoss, "jax-debug-nans"),
+            ("FloatingPointError: invalid value (inf) encountered in train_step", NanLoss, "jax-debug-nans"),
+            ("AssertionError: Rank 0: found NaN in local forward loss calculation. Device: 0, node: algo-1", NanLoss, "megatron-nan-check"),
+            ("AssertionError: Rank 11: found NaN in local grad norm in backward pass before data-parallel communication collective. Device: 3", NanLoss, "megatron-nan-check"),
+            ("ValueError: DebugUnderflowOverflow: inf/nan detected, aborting as there is no point running further.", NanLoss, "transformers-underflow-overflow"),
+            ("{'loss': nan, 'learning_rate': 0.00027248908296943227, 'epoch': 0.51}", NanLoss, "transformers-trainer-loss-nan"),
+            ("FloatingPointError: gradients are Nan/Inf", NanLoss, "fairseq-non-finite-gradients"),
+            ("FloatingPointError: Loss became infinite or NaN at iteration=166!", NanLoss, "detectron2-non-finite"),
+            ("Epoch 0: 100%|###| 320/320 [00:21<00:00, 14.77it/s, loss=nan, v_num=0]", NanLoss, "nan-loss"),
+            ("Exception: Current loss scale already at minimum - cannot decrease scale anymore. Exiting run.", DivergingLoss, "deepspeed-loss-scale-floor"),
+            ("FloatingPointError: Minimum loss scale reached (0.0001). Your loss is probably exploding.", DivergingLoss, "fairseq-loss-scale-floor"),
+            ("Divergence threshold reached: val_loss = 13.52 > 10.0. Signaling Trainer to stop.", DivergingLoss, "lightning-divergence-threshold"),
+            ("XGBoostError: Check failed: valid: Label contains NaN, infinity or a value too large.", InvalidData, "xgboost-non-finite-input"),
+            ("Check failed: valid: Input data contains `inf` or a value too large, while `missing` is not set to `inf`", InvalidData, "xgboost-non-finite-input"),
+            // unchanged: the generic rule still decides these
+            ("ERROR:tensorflow:Model diverged with loss = NaN.", NanLoss, "nan-loss"),
+            ("The loss returned in `training_step` is nan or inf.", NanLoss, "nan-loss"),
+        ];
+        for (text, kind, rule) in cases {
+            assert_eq!(rule_of(text), Some((*kind, rule.to_string())), "{text}");
+        }
+    }
+
+    #[test]
+    fn nccl_and_cuda_errors_are_never_nan_or_oom() {
+        for text in [
+            "n122-164-108:7400:7642 [1] include/alloc.h:125 NCCL WARN Cuda failure 700 'an illegal memory access was encountered'\nn122-164-108:7400:7642 [1] NCCL INFO include/alloc.h:246 -> 1",
+            "Process group watchdog thread terminated with exception: CUDA error: an illegal memory access was encountered",
+            "Process group watchdog thread terminated with exception: CUDA error: unspecified launch failure",
+            "cudaErrorLaunchFailure: unspecified launch failure",
+            "RuntimeError: CUDA error: CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasGemmEx( handle, opa, opb, m, n, k, &falpha, a, CUDA_R_16F, lda, b, CUDA_R_16F, ldb, &fbeta, c, CUDA_R_16F, ldc, CUDA_R_32F, CUBLAS_GEMM_DFALT_TENSOR_OP)`",
+            "NanCheck.cu:217: checkForNaN: block: [0,0,0], thread: [0,0,0] Assertion `!isnan(tailPtr[threadIdx.x])` failed.\ntorch.AcceleratorError: CUDA error: device-side assert triggered",
+            "RuntimeError: probability tensor contains either `inf`, `nan` or element < 0\nRuntimeError: CUDA error: device-side assert triggered",
+            "ncclUnhandledCudaError: Call to CUDA function failed.\nLast error:\nCuda failure 999 'unknown error'",
+        ] {
+            let got = kind_of(text);
+            assert_eq!(got, FailureKind::Unknown, "{text}");
+        }
+    }
+
+    #[test]
+    fn routine_overflow_lines_and_nan_counters_stay_unknown() {
+        for text in [
+            "[INFO] [loss_scaler.py:183:update_scale] [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 4294967296, reducing to 2147483648",
+            "| WARNING: overflow detected, setting loss scale to: 0.25",
+            "AssertionError: No inf checks were recorded for this optimizer.",
+            "UserWarning: Error detected in BmmBackward0. Traceback of forward call that caused the error:",
+            "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 9.997509960159361e-07, 'epoch': 0.0}",
+            "WARNING:tensorboardX.x2num:NaN or Inf found in input tensor.",
+            "lm loss: 2.504220E+00 | loss scale: 1.0 | grad norm: 0.231 | number of skipped iterations:   0 | number of nan iterations:   0 |",
+            "optimizer-unscale-and-check-inf: 50.71 | optimizer: 63.01",
+            "RuntimeWarning: invalid value encountered in divide",
+            "FloatingPointError: divide by zero encountered in divide",
+            "FloatingPointError: Fatal error: gradients are inconsistent between workers",
+            "[LightGBM] [Warning] No further splits with positive gain, best gain: -inf",
+            "[2]     valid_0's l1: nan",
+            "ValueError: Input contains NaN, infinity or a value too large for dtype('float32').",
+            "!!! Detected Infinity or NaN in output 1 of graph op \"TensorArrayV3\" (# of outputs: 2) !!!\n : Tensor had -Inf values",
+            "RuntimeError: attempted to add non-inflight parameter to registry",
+        ] {
+            assert_eq!(kind_of(text), FailureKind::Unknown, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_nan_outranks_the_crash_fallout_but_not_an_oom() {
+        // NaN on one rank, NCCL timeouts on the others: the NaN is the cause.
+        let log = "RuntimeError: Function 'MulBackward0' returned nan values in its 0th output.\n\
+                   [rank1]: Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=ALLREDUCE) ran for 600031 milliseconds before timing out.\n\
+                   ncclInternalError: Internal check failed.";
+        assert_eq!(
+            rule_of(log),
+            Some((FailureKind::NanLoss, "pytorch-anomaly-nan".into()))
+        );
+        // A connection reset after the NaN does not turn it into a transient failure.
+        let log = "FloatingPointError: gradients are Nan/Inf\nConnection reset by peer";
+        assert_eq!(kind_of(log), FailureKind::NanLoss);
+        // The memory rules stay above everything: an OOM with NaN noise is an OOM.
+        let log = "{'loss': nan, 'learning_rate': 2e-05, 'epoch': 0.27}\n\
+                   torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB.";
+        assert_eq!(kind_of(log), FailureKind::GpuOutOfMemory);
+        // Bad labels are data, whatever the loss does afterwards.
+        let log = "Check failed: valid: Label contains NaN, infinity or a value too large.\n[0] train-rmse:nan";
+        assert_eq!(kind_of(log), FailureKind::InvalidData);
+    }
+
+    #[test]
+    fn needles_are_lower_case_and_logic_needles_are_not_lone_words() {
+        for r in RULES {
+            for n in r.any.iter().chain(r.all) {
+                assert_eq!(
+                    *n,
+                    n.to_lowercase(),
+                    "rule {}: needles are lower case",
+                    r.id
+                );
+                if r.kind.class() == FailureClass::Logic {
+                    let phrase = n.chars().any(|c| !c.is_ascii_alphanumeric());
+                    assert!(
+                        n.len() >= 8 && (phrase || n.len() >= 20),
+                        "rule {}: {n:?} is a lone word",
+                        r.id
+                    );
+                }
+            }
+        }
+        let ids: HashSet<&str> = RULES.iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), RULES.len(), "rule ids are unique");
     }
 
     #[test]
