@@ -38,7 +38,8 @@ fi
 
 if [ "$("$tools/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
   echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION into $tools"
-  cargo install --locked "cargo-fuzz@$CARGO_FUZZ_VERSION" --root "$tools"
+  # Built in cargo's own temp dir, not in a CARGO_TARGET_DIR set by the caller.
+  env -u CARGO_TARGET_DIR cargo install --locked "cargo-fuzz@$CARGO_FUZZ_VERSION" --root "$tools"
 fi
 export PATH="$tools/bin:$PATH"
 

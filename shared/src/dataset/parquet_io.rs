@@ -150,6 +150,35 @@ fn dictionary_hint(schema: &Schema, meta: &ParquetMetaData) -> Schema {
     Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
+/// Every column chunk the footer describes must lie inside the file. The parquet crate
+/// panics on a negative offset or length (`ColumnChunkMetaData::byte_range`), and a
+/// length past the end would have the reader allocate and fetch whatever the footer
+/// claims: both are a corrupt footer, reported before any chunk is read.
+fn check_chunk_ranges(meta: &ParquetMetaData, size: u64, object: &str) -> Result<(), DataError> {
+    for (r, rg) in meta.row_groups().iter().enumerate() {
+        for (c, col) in rg.columns().iter().enumerate() {
+            let start = col
+                .dictionary_page_offset()
+                .unwrap_or(col.data_page_offset());
+            let len = col.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(s, l)| s.checked_add(l))
+                .is_some_and(|end| end <= size);
+            if !inside {
+                return Err(DataError::CorruptParquet {
+                    object: object.to_string(),
+                    detail: format!(
+                        "the footer puts column chunk {c} of row group {r} at offset {start}, length {len}: outside the {size}-byte file"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Open a Parquet object of `size` bytes.
 pub(crate) async fn open(
     source: Source,
@@ -189,6 +218,7 @@ pub(crate) async fn open(
     let mut meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(|e| parquet_error(e, &object))?;
+    check_chunk_ranges(meta.metadata(), size, &object)?;
     if options.strings_as_dictionary {
         let hinted = dictionary_hint(meta.schema(), meta.metadata());
         if hinted != **meta.schema() {
@@ -231,4 +261,110 @@ pub(crate) async fn open(
         schema,
         inner,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorName;
+    use arrow::array::{ArrayRef, Int64Array};
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::metadata::{ColumnChunkMetaDataBuilder, ParquetMetaDataWriter};
+
+    /// A small valid file whose footer is rewritten with the first column chunk edited.
+    fn with_first_chunk(
+        edit: impl Fn(ColumnChunkMetaDataBuilder) -> ColumnChunkMetaDataBuilder,
+    ) -> Vec<u8> {
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+        let batch = RecordBatch::try_from_iter([("id", ids)]).unwrap();
+        let mut file = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let file = Bytes::from(file);
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .unwrap();
+        let n = file.len();
+        let footer_len = u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as usize;
+        let rg = meta.row_group(0).clone();
+        let col = edit(rg.column(0).clone().into_builder()).build().unwrap();
+        let rg = rg
+            .into_builder()
+            .set_column_metadata(vec![col])
+            .build()
+            .unwrap();
+        let meta = meta.into_builder().set_row_groups(vec![rg]).build();
+        let mut out = file[..n - 8 - footer_len].to_vec();
+        ParquetMetaDataWriter::new(&mut out, &meta)
+            .finish()
+            .unwrap();
+        out
+    }
+
+    async fn read(bytes: &[u8], tag: &str) -> Result<usize, DataError> {
+        let path = std::env::temp_dir().join(format!(
+            "trainguard-parquet-io-{}-{tag}.parquet",
+            std::process::id()
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        let name = path.display().to_string();
+        let opened = open(
+            Source::Local(path.clone()),
+            name,
+            bytes.len() as u64,
+            &ReadOptions::default(),
+        )
+        .await;
+        let result = async {
+            let mut s = opened?;
+            let mut rows = 0;
+            while let Some(b) = s.next_batch().await {
+                rows += b?.num_rows();
+            }
+            Ok(rows)
+        }
+        .await;
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[tokio::test]
+    async fn the_edited_footer_still_reads() {
+        assert_eq!(
+            read(&with_first_chunk(|c| c), "unchanged").await.unwrap(),
+            3
+        );
+    }
+
+    // Found by fuzz/parquet_read: the parquet crate asserts on a negative offset.
+    #[tokio::test]
+    async fn negative_chunk_offset_is_corrupt_not_a_panic() {
+        let bytes = with_first_chunk(|c| {
+            c.set_dictionary_page_offset(Some(-4))
+                .set_data_page_offset(-4)
+        });
+        // This footer decodes, and what the reader does next with it is parquet's assert.
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(&Bytes::from(bytes.clone()))
+            .unwrap();
+        let chunk = meta.row_group(0).column(0);
+        let asserts = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chunk.byte_range()));
+        assert!(
+            asserts.is_err(),
+            "parquet no longer panics on a negative offset"
+        );
+        let e = read(&bytes, "negative").await.unwrap_err();
+        assert_eq!(e.error_name(), "DataError.CorruptParquet", "{e}");
+        assert!(e.to_string().contains("outside the"), "{e}");
+    }
+
+    // A footer claiming a terabyte-long chunk: the reader would allocate all of it.
+    #[tokio::test]
+    async fn chunk_past_the_end_is_corrupt_not_a_huge_allocation() {
+        let bytes = with_first_chunk(|c| c.set_total_compressed_size(1 << 40));
+        let e = read(&bytes, "huge").await.unwrap_err();
+        assert_eq!(e.error_name(), "DataError.CorruptParquet", "{e}");
+    }
 }
