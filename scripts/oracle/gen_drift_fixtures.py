@@ -234,6 +234,51 @@ def wasserstein_cases():
     return out
 
 
+# Values whose shortest decimal form is long (17 significant digits, or an exponent):
+# the kind a real table carries (3.4523399999999995 is 3.45234 computed in binary, wind
+# speeds converted between units) and the kind a float parser that is not correctly
+# rounded turns into a neighbouring double. serde_json's default parser reads 1.4816000000000003,
+# 3.9600000000000004, 7.5600000000000005, 9.360000000000001 and 14.918876000000001 as their
+# neighbours (3.9600000000000004 as 3.96, which is here too: two values that must stay
+# apart); the others are long too and must survive as well.
+LONG_DECIMALS = [
+    3.4523399999999995, 24.166379999999997, 1.4816000000000003, 3.9600000000000004, 3.96,
+    7.5600000000000005, 9.360000000000001, 14.918876000000001, 0.30000000000000004,
+    2.2250738585072014e-308,
+]
+
+
+def ties_cases():
+    """Samples drawn with heavy ties from LONG_DECIMALS. The values travel as digit
+    strings (digit k = LONG_DECIMALS[k]) so the Rust test writes the very same text into
+    CSV files and the very same doubles into Parquet, then runs them through the baseline
+    and profile JSON round trips and compares D and p with scipy on the raw values."""
+    rng = np.random.default_rng(20261203)
+    k = len(LONG_DECIMALS)
+    even = np.full(k, 1.0 / k)
+    skewed = np.array([0.16, 0.14, 0.12, 0.11, 0.1, 0.09, 0.08, 0.07, 0.07, 0.06])
+    out = []
+    for name, n1, n2, w1, w2 in [
+        ("two halves of one distribution", 3000, 3000, skewed, skewed),
+        ("unequal sizes, same distribution", 3000, 2000, even, even),
+        ("shifted weights", 3000, 3000, even, skewed),
+        ("asymptotic regime (n > 10000)", 3000, 12000, skewed, skewed),
+    ]:
+        a = rng.choice(k, size=n1, p=w1)
+        b = rng.choice(k, size=n2, p=w2)
+        values = np.array(LONG_DECIMALS)
+        r = stats.ks_2samp(values[a], values[b], alternative="two-sided", method="auto")
+        out.append({
+            "name": name,
+            "decimals": [num(v) for v in LONG_DECIMALS],
+            "baseline": "".join(str(i) for i in a),
+            "current": "".join(str(i) for i in b),
+            "alternative": "two-sided", "method": "auto",
+            "statistic": num(r.statistic), "pvalue": num(r.pvalue),
+        })
+    return out
+
+
 def main():
     if scipy.__version__ != EXPECTED_SCIPY:
         sys.exit(f"scipy {scipy.__version__} found; the fixtures are pinned to {EXPECTED_SCIPY}")
@@ -249,6 +294,7 @@ def main():
         "psi.json": psi_cases(),
         "bh.json": bh_cases(),
         "wasserstein.json": wasserstein_cases(),
+        "ks_ties_roundtrip.json": ties_cases(),
     }
     for name, cases in files.items():
         doc = {"generator": "scripts/oracle/gen_drift_fixtures.py", "scipy": scipy.__version__,

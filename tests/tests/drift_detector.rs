@@ -310,3 +310,88 @@ async fn bad_inputs_give_documented_results_or_names() {
     let err = run(&e, json!({"task": "merge", "profiles": format!("s3://{b}/mix/"), "output": format!("s3://{b}/mixed.json")})).await.unwrap_err();
     assert_eq!(err.name, "DataError.IncompatibleProfiles");
 }
+
+/// The reported reproduction of issue 11, through the `trainguard` CLI: `baseline` then
+/// `drift --report` on CSV files of repeated long decimals (3.4523399999999995, …) must
+/// give scipy's D and p (fixture written by scripts/oracle/gen_drift_fixtures.py; the
+/// library test `drift::roundtrip` covers Parquet and merged shards too).
+#[test]
+fn cli_drift_on_repeated_long_decimals_matches_scipy() {
+    let exe = trainguard_tests::binary_path("trainguard");
+    assert!(
+        exe.exists(),
+        "{} missing: build the workspace binaries first (scripts/test.sh does)",
+        exe.display()
+    );
+    let path =
+        trainguard_tests::workspace_root().join("tests/fixtures/drift/ks_ties_roundtrip.json");
+    let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let dir = trainguard_tests::output_dir("drift-cli-ties");
+    for case in doc["cases"].as_array().unwrap() {
+        let texts: Vec<&str> = case["decimals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let csv_of = |digits: &str| {
+            let mut s = String::from("wind_speed\n");
+            for b in digits.bytes() {
+                s.push_str(texts[usize::from(b - b'0')]);
+                s.push('\n');
+            }
+            s
+        };
+        let (base, cur) = (dir.join("baseline.csv"), dir.join("current.csv"));
+        std::fs::write(&base, csv_of(case["baseline"].as_str().unwrap())).unwrap();
+        std::fs::write(&cur, csv_of(case["current"].as_str().unwrap())).unwrap();
+        let (baseline, report) = (dir.join("baseline.json"), dir.join("report.json"));
+        let run = |args: &[&std::ffi::OsStr]| {
+            std::process::Command::new(&exe)
+                .args(args)
+                .output()
+                .expect("run trainguard")
+        };
+        let out = run(&[
+            "baseline".as_ref(),
+            base.as_os_str(),
+            "-o".as_ref(),
+            baseline.as_os_str(),
+            "--sample-size".as_ref(),
+            "16384".as_ref(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = run(&[
+            "drift".as_ref(),
+            cur.as_os_str(),
+            "--baseline".as_ref(),
+            baseline.as_os_str(),
+            "--report".as_ref(),
+            report.as_os_str(),
+        ]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let row = &r["features"][0];
+        let want_d: f64 = case["statistic"].as_str().unwrap().parse().unwrap();
+        let want_p: f64 = case["pvalue"].as_str().unwrap().parse().unwrap();
+        let (d, p) = (
+            row["statistic"].as_f64().unwrap(),
+            row["pvalue"].as_f64().unwrap(),
+        );
+        assert_eq!(row["compared"], "sample-vs-all", "{}", case["name"]);
+        assert_eq!(d, want_d, "{}: D", case["name"]);
+        assert!(
+            (p - want_p).abs() <= 1e-12 + 1e-9 * want_p,
+            "{}: p {p}, scipy {want_p}",
+            case["name"]
+        );
+    }
+}

@@ -28,6 +28,8 @@ pub mod task;
 
 #[cfg(test)]
 mod oracle;
+#[cfg(test)]
+mod roundtrip;
 
 pub use check::{check, DriftConfig, Effect, FeatureConfig};
 pub use correction::Correction;
