@@ -22,3 +22,22 @@ pub mod training;
 pub mod trigger;
 
 pub use error::{ErrorDoc, ErrorName};
+
+/// Paths for the library's own unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+
+    /// `rel` under the repository root (the parent of `shared/`), resolved when the test
+    /// runs. Never `env!("CARGO_MANIFEST_DIR")`: with one `CARGO_TARGET_DIR` shared by
+    /// several checkouts, a test binary built in one checkout is reused by the next as
+    /// long as its sources look older, and a path baked in at compile time then points at
+    /// the other (possibly deleted) checkout. `cargo test` sets the variable for the test
+    /// process too.
+    pub(crate) fn repo_path(rel: &str) -> PathBuf {
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::current_dir().expect("current directory"));
+        manifest.join("..").join(rel)
+    }
+}

@@ -15,11 +15,28 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use trainguard::aws::Clients;
 
-/// The workspace root (parent of `tests/`).
+/// The workspace root (parent of `tests/`), resolved when the test runs.
+///
+/// Never `env!("CARGO_MANIFEST_DIR")`: with one `CARGO_TARGET_DIR` shared by several
+/// checkouts, cargo reuses a test binary built in another checkout as long as this one's
+/// sources look older, and a path baked in at compile time then points at the other
+/// (possibly deleted) checkout's `.venv`. `cargo test` sets the variable for the test
+/// process as well; without it (a binary run by hand) the current directory is searched
+/// upwards for the workspace manifest.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        if let Some(root) = Path::new(&dir).parent() {
+            return root.to_path_buf();
+        }
+    }
+    let cwd = std::env::current_dir().expect("current directory");
+    cwd.ancestors()
+        .find(|d| {
+            std::fs::read_to_string(d.join("Cargo.toml"))
+                .map(|t| t.contains("[workspace]"))
+                .unwrap_or(false)
+        })
+        .unwrap_or(&cwd)
         .to_path_buf()
 }
 
@@ -70,32 +87,55 @@ impl MotoServer {
             "moto server not found at {} — run `scripts/setup.sh` (or set TRAINGUARD_MOTO_SERVER)",
             exe.display()
         );
-        let port = free_port();
-        let mut cmd = Command::new(&exe);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
+        // A port found free can be taken by another process before moto binds it (tests
+        // run in parallel); moto then exits at once, and another port is tried.
+        let mut last_port = 0;
+        for _ in 0..5 {
+            let port = free_port();
+            last_port = port;
+            let mut cmd = Command::new(&exe);
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let child = cmd.spawn().expect("spawn moto_server");
+            let mut server = MotoServer {
+                child,
+                port,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            };
+            if server.wait_ready() {
+                return server;
+            }
         }
-        let child = cmd.spawn().expect("spawn moto_server");
-        let server = MotoServer {
-            child,
-            port,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
+        panic!("moto did not start (last port tried: {last_port})");
+    }
+
+    /// Wait until this server answers; false when the process exited first (its port was
+    /// taken). Only a live child that accepts connections counts.
+    fn wait_ready(&mut self) -> bool {
         let start = Instant::now();
         loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Someone answers; make sure it is still our child that is alive.
+                std::thread::sleep(Duration::from_millis(50));
+                if self.child.try_wait().ok().flatten().is_none() {
+                    return true;
+                }
+                return false;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
-                "moto did not start on port {port}"
+                "moto did not start on port {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        server
     }
 
     /// Environment variables that point a child process (a handler binary, the CLI) at

@@ -18,9 +18,7 @@ use super::ks::{self, Alternative, Method};
 use super::stats;
 
 fn fixture(name: &str) -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/drift")
-        .join(name);
+    let path = crate::test_support::repo_path("tests/fixtures/drift").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(

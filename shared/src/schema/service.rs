@@ -651,10 +651,7 @@ mod tests {
     }
 
     fn sample(name: &str) -> Value {
-        let path = format!(
-            "{}/../events/schema-validator/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = crate::test_support::repo_path(&format!("events/schema-validator/{name}"));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 

@@ -23,9 +23,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(path)
+    crate::test_support::repo_path(path)
 }
 
 fn contract(json: &str) -> Contract {
