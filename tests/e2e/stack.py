@@ -37,12 +37,19 @@ ACCOUNT = "123456789012"
 FUNCTIONS = ["schema-validator", "drift-detector", "batch-size-adjuster", "saga-compensator", "approval-handler", "pipeline-trigger"]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+def free_ports(n):
+    """n distinct free loopback ports: every socket stays bound until all are chosen, so
+    the kernel cannot hand the same port out twice."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_port(port, proc, what, timeout=120):
@@ -140,7 +147,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        moto_port, router_port, lambda_port = free_port(), free_port(), free_port()
+        moto_port, router_port, lambda_port = free_ports(3)
         venv = os.path.dirname(PY)
         moto_env = dict(os.environ, MOTO_PORT=str(router_port))
         moto = stack.spawn("moto", [os.path.join(venv, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], moto_env)
