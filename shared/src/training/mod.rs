@@ -62,7 +62,7 @@ impl ErrorName for TrainingError {
 
 /// Error names this module raises beyond the common ones (`InputError.InvalidEvent`,
 /// `InputError.MissingField`, `Transient.Throttled`). The `TrainingRecovery.*` halt
-/// reasons are results, not errors, and are documented in `README.md (batch-size-adjuster section)`.
+/// reasons are results, not errors, and are documented in `docs/batch-size-adjuster.md`.
 pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc {
         name: "InputError.InvalidRecoveryPolicy",

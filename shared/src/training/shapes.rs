@@ -2,7 +2,7 @@
 //!
 //! A `Catch` on a `arn:aws:states:::sagemaker:createTrainingJob.sync` task puts
 //! `{"Error": ..., "Cause": ...}` at its `ResultPath`. Three shapes occur (sources in
-//! `README.md (batch-size-adjuster section)`):
+//! `docs/batch-size-adjuster.md`):
 //!
 //! 1. **The job ran and failed (or stopped).** `Error` is `States.TaskFailed` and `Cause`
 //!    is the DescribeTrainingJob response serialised as a JSON string: `TrainingJobName`,
