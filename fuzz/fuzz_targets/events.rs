@@ -74,7 +74,7 @@ fn drift_detector(v: &Value, bytes: &[u8]) {
             }
         }
         if let Err(e) = parse_config(&input.config) {
-            assert!(trainguard::error::lookup(e.name).is_some(), "{}", e.name);
+            assert!(trainguard::catalog::lookup(e.name).is_some(), "{}", e.name);
         }
     }
     if let Err(e) = trainguard::profile::Profile::from_profile_json(bytes) {

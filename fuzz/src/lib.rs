@@ -132,7 +132,7 @@ pub fn read_file(
 pub fn check_name<E: trainguard::ErrorName + std::fmt::Display>(e: &E) -> &'static str {
     let name = e.error_name();
     assert!(
-        trainguard::error::lookup(name).is_some(),
+        trainguard::catalog::lookup(name).is_some(),
         "undocumented error name {name}: {e}"
     );
     name

@@ -14,7 +14,8 @@
 //!
 //! Each concern has its own error enum implementing [`ErrorName`]; each module
 //! lists the names it can raise in a `pub const ERRORS: &[ErrorDoc]`, and
-//! [`catalog`] gathers them all. A test checks the catalog against the README's
+//! [`crate::catalog`] gathers them all (in a module of its own: this one is imported by
+//! every module and so imports none of them). A test checks the catalog against the README's
 //! table and the state machine's `ErrorEquals` lists.
 
 /// A documented error name.
@@ -91,76 +92,9 @@ pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "Transient.DeadlineExceeded", retryable: true, meaning: "the function stopped cleanly before the Lambda deadline; the message says how far it got" },
 ];
 
-/// Every documented error name, across all modules.
-pub fn catalog() -> Vec<ErrorDoc> {
-    let parts: [&[ErrorDoc]; 9] = [
-        ERRORS,
-        crate::dataset::ERRORS,
-        crate::schema::ERRORS,
-        crate::profile::ERRORS,
-        crate::drift::ERRORS,
-        crate::training::ERRORS,
-        crate::saga::ERRORS,
-        crate::approval::ERRORS,
-        crate::trigger::ERRORS,
-    ];
-    parts.iter().flat_map(|p| p.iter().copied()).collect()
-}
-
-/// The catalog as the Markdown table the README carries (between the
-/// `<!-- errors:begin -->` / `<!-- errors:end -->` markers; a test keeps them equal).
-pub fn markdown_table() -> String {
-    let mut out = String::from("| error name | retry | meaning |\n|---|---|---|\n");
-    let mut all = catalog();
-    all.sort_by_key(|d| d.name);
-    for d in all {
-        out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            d.name,
-            if d.retryable { "yes" } else { "no" },
-            d.meaning.replace('|', "\\|")
-        ));
-    }
-    out
-}
-
-/// Look up a name in the catalog.
-pub fn lookup(name: &str) -> Option<ErrorDoc> {
-    catalog().into_iter().find(|d| d.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_unique_dotted_and_not_rust_types() {
-        let all = catalog();
-        let mut seen = std::collections::HashSet::new();
-        for d in &all {
-            assert!(seen.insert(d.name), "duplicate error name {}", d.name);
-            let (family, rest) = d.name.split_once('.').expect("dotted name");
-            assert!(!family.is_empty() && !rest.is_empty(), "{}", d.name);
-            assert!(
-                !d.name.contains("::") && !d.name.contains('<'),
-                "{}",
-                d.name
-            );
-            assert!(!d.meaning.is_empty());
-        }
-    }
-
-    #[test]
-    fn only_transient_family_and_explicit_cases_are_retryable() {
-        for d in catalog() {
-            if d.name.starts_with("Transient.") {
-                assert!(d.retryable, "{} must be retryable", d.name);
-            }
-            if d.name.starts_with("InputError.") || d.name.starts_with("DataError.") {
-                assert!(!d.retryable, "{} must not be retryable", d.name);
-            }
-        }
-    }
 
     #[test]
     fn every_common_variant_is_documented() {
@@ -176,7 +110,7 @@ mod tests {
         ];
         for e in samples {
             assert!(
-                lookup(e.error_name()).is_some(),
+                ERRORS.iter().any(|d| d.name == e.error_name()),
                 "{} undocumented",
                 e.error_name()
             );

@@ -9,6 +9,7 @@
 
 pub mod approval;
 pub mod aws;
+pub mod catalog;
 pub mod dataset;
 pub mod drift;
 pub mod error;

@@ -5,7 +5,7 @@
 //!   `DefinitionSubstitutions` (and every definition there is used);
 //! - every function in the template is a binary crate of the workspace, and every
 //!   function crate is deployed;
-//! - every error name in an `ErrorEquals` is documented in `trainguard::error::catalog()`
+//! - every error name in an `ErrorEquals` is documented in `trainguard::catalog::all()`
 //!   (or is a `States.*` name);
 //! - every Lambda task invokes a function the template defines.
 
@@ -197,10 +197,7 @@ fn every_template_function_is_a_workspace_binary_and_back() {
 
 #[test]
 fn every_error_name_in_the_asl_is_documented() {
-    let catalog: BTreeSet<&str> = trainguard::error::catalog()
-        .iter()
-        .map(|d| d.name)
-        .collect();
+    let catalog: BTreeSet<&str> = trainguard::catalog::all().iter().map(|d| d.name).collect();
     let mut seen = 0;
     for (_, asl) in definitions() {
         walk(&asl, &mut |o| {
@@ -210,7 +207,7 @@ fn every_error_name_in_the_asl_is_documented() {
                     seen += 1;
                     assert!(
                         n.starts_with("States.") || catalog.contains(n),
-                        "ErrorEquals name {n:?} is not in trainguard::error::catalog()"
+                        "ErrorEquals name {n:?} is not in trainguard::catalog::all()"
                     );
                 }
             }

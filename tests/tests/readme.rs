@@ -14,7 +14,7 @@ fn readme_error_table_matches_the_catalog() {
         .find("<!-- errors:end -->")
         .expect("errors:end marker");
     let table = &readme[begin..end];
-    let expected = trainguard::error::markdown_table();
+    let expected = trainguard::catalog::markdown_table();
     assert_eq!(
         table.trim(),
         expected.trim(),

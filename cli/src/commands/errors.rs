@@ -12,9 +12,9 @@ pub struct ErrorsArgs {
 
 pub fn run(a: ErrorsArgs) -> ExitCode {
     if a.markdown {
-        print!("{}", trainguard::error::markdown_table());
+        print!("{}", trainguard::catalog::markdown_table());
     } else {
-        for d in trainguard::error::catalog() {
+        for d in trainguard::catalog::all() {
             println!(
                 "{:<40} {:<5} {}",
                 d.name,

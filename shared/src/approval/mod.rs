@@ -49,7 +49,7 @@ pub use store::{ApprovalStore, AuditEvent};
 
 use crate::error::{ErrorDoc, ErrorName};
 
-/// Error names this module can raise (see [`crate::error::catalog`]).
+/// Error names this module can raise (see [`crate::catalog`]).
 pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc {
         name: "Approval.Rejected",

@@ -169,7 +169,7 @@ impl ErrorName for DataError {
     }
 }
 
-/// Error names this module can raise (see [`crate::error::catalog`]). Storage and
+/// Error names this module can raise (see [`crate::catalog`]). Storage and
 /// transient failures surface under their common names (`StorageError.*`,
 /// `Transient.*`).
 pub const ERRORS: &[ErrorDoc] = &[

@@ -19,6 +19,7 @@
 //! drifts. Drift is a result (`drift_detected: true`), not an error.
 
 pub mod check;
+pub mod config;
 pub mod correction;
 pub mod html;
 pub mod ks;
@@ -31,7 +32,8 @@ mod oracle;
 #[cfg(test)]
 mod roundtrip;
 
-pub use check::{check, DriftConfig, Effect, FeatureConfig};
+pub use check::check;
+pub use config::{DriftConfig, Effect, FeatureConfig};
 pub use correction::Correction;
 pub use report::{DriftReport, FeatureResult, Verdict};
 
@@ -62,7 +64,7 @@ impl ErrorName for DriftError {
     }
 }
 
-/// Error names this module can raise (see [`crate::error::catalog`]).
+/// Error names this module can raise (see [`crate::catalog`]).
 pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "DataError.EmptyDataset", retryable: false, meaning: "the current dataset has no rows, so there is nothing to compare" },
     ErrorDoc { name: "DataError.EmptyBaseline", retryable: false, meaning: "the baseline was built from no rows or has no features" },

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::check::DriftConfig;
+use super::config::DriftConfig;
 
 /// Why a feature was or was not tested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

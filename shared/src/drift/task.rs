@@ -6,7 +6,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::check::{check, DriftConfig};
+use super::check::check;
+use super::config::DriftConfig;
 use super::html;
 use super::report::DriftReport;
 use crate::dataset::{DataReader, ReadOptions};

@@ -92,7 +92,7 @@ impl ErrorName for ProfileError {
     }
 }
 
-/// Error names this module can raise (see [`crate::error::catalog`]).
+/// Error names this module can raise (see [`crate::catalog`]).
 pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "DataError.InvalidBaseline", retryable: false, meaning: "the baseline is not valid JSON, not a trainguard profile, or of an unsupported version" },
     ErrorDoc { name: "DataError.InvalidProfile", retryable: false, meaning: "a shard profile given to merge/check is not a valid trainguard profile" },

@@ -71,7 +71,7 @@ impl ErrorName for SagaError {
     }
 }
 
-/// Error names this module can raise (see [`crate::error::catalog`]); it also raises
+/// Error names this module can raise (see [`crate::catalog`]); it also raises
 /// the common `InputError.MissingField`, `InputError.InvalidEvent`,
 /// `InputError.InvalidUri` and `StorageError.*`.
 pub const ERRORS: &[ErrorDoc] = &[

@@ -671,7 +671,7 @@ async fn compensate_reports_incomplete_as_retryable_error() {
         .unwrap_err();
     assert_eq!(err.error_name(), "Compensation.Incomplete");
     assert!(
-        crate::error::lookup("Compensation.Incomplete")
+        crate::catalog::lookup("Compensation.Incomplete")
             .unwrap()
             .retryable
     );
@@ -716,7 +716,7 @@ fn every_saga_error_is_documented() {
     ];
     for e in samples {
         assert!(
-            crate::error::lookup(e.error_name()).is_some(),
+            crate::catalog::lookup(e.error_name()).is_some(),
             "{} undocumented",
             e.error_name()
         );

@@ -37,38 +37,7 @@ pub const MAX_CARDINALITY_LIMIT: u64 = 1_000_000;
 /// Default number of example values kept per violation.
 pub const DEFAULT_MAX_EXAMPLES: usize = 5;
 
-/// A column's logical type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ColumnType {
-    Integer,
-    Float,
-    String,
-    Boolean,
-    Date,
-    Timestamp,
-}
-
-impl ColumnType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColumnType::Integer => "integer",
-            ColumnType::Float => "float",
-            ColumnType::String => "string",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Date => "date",
-            ColumnType::Timestamp => "timestamp",
-        }
-    }
-
-    /// Whether `min`/`max` apply.
-    pub fn is_ordered(self) -> bool {
-        matches!(
-            self,
-            ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Timestamp
-        )
-    }
-}
+pub use super::values::ColumnType;
 
 /// How bad a failed check is: an `error` fails the verdict, a `warning` is reported only.
 #[derive(

@@ -7,9 +7,41 @@
 //! the Unix epoch (UTC).
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::contract::ColumnType;
+/// A column's logical type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    Integer,
+    Float,
+    String,
+    Boolean,
+    Date,
+    Timestamp,
+}
+
+impl ColumnType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "integer",
+            ColumnType::Float => "float",
+            ColumnType::String => "string",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+        }
+    }
+
+    /// Whether `min`/`max` apply.
+    pub fn is_ordered(self) -> bool {
+        matches!(
+            self,
+            ColumnType::Integer | ColumnType::Float | ColumnType::Date | ColumnType::Timestamp
+        )
+    }
+}
 
 /// Days from 0001-01-01 (chrono's CE day 1) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;

@@ -568,7 +568,7 @@ fn input_errors_have_documented_names() {
         "InputError.InvalidEvent",
         "Transient.Throttled",
     ] {
-        assert!(crate::error::lookup(n).is_some(), "{n} undocumented");
+        assert!(crate::catalog::lookup(n).is_some(), "{n} undocumented");
     }
 }
 

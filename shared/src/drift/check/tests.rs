@@ -7,6 +7,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
+use crate::drift::correction::Correction;
+use crate::drift::ks::Alternative;
 use crate::profile::{ProfileBuilder, ProfileOptions};
 
 fn numeric_batch(cols: &[(&str, Vec<Option<f64>>)]) -> RecordBatch {
