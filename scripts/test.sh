@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, formatting, lints, every Rust test (unit, moto
-# integration, end to end) and the static checks of the ASL and SAM template.
+# integration, end to end), the static checks of the ASL and SAM template, and a short
+# run of every fuzz target (FUZZ_SECONDS each, default 45; FUZZ_SECONDS=0 skips it).
 # Exits non-zero when anything fails. This is what .ci/run calls.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,3 +30,7 @@ for check in scripts/check.d/*.sh; do
 done
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+echo "== fuzz (scripts/fuzz.sh, ${FUZZ_SECONDS:-45} s per target)"
+if [ "${FUZZ_SECONDS:-45}" != 0 ]; then
+  FUZZ_SECONDS="${FUZZ_SECONDS:-45}" bash scripts/fuzz.sh
+fi
