@@ -131,8 +131,11 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The KS row of feature `x` in the JSON report under `prefix`.
-fn ks_row(prefix: &Path) -> Value {
+/// Run a `check` task with its reports under `prefix`; the KS row of feature `x`.
+async fn check_ks(mut input: Value, prefix: &Path) -> Value {
+    input["task"] = json!("check");
+    input["report_prefix"] = json!(s(prefix));
+    run(input).await;
     let report: Value =
         serde_json::from_slice(&std::fs::read(prefix.join("drift.json")).unwrap()).unwrap();
     report["features"]
@@ -144,7 +147,10 @@ fn ks_row(prefix: &Path) -> Value {
         .unwrap()
 }
 
-fn agrees(row: &Value, case: &Case, n1: usize, n2: usize) -> Result<(), String> {
+/// The row compared the whole baseline sample with every current value and gives
+/// scipy's D and p.
+fn agrees(row: &Value, case: &Case) -> Result<(), String> {
+    let (n1, n2) = (case.baseline.len(), case.current.len());
     let (d, p) = (
         row["statistic"].as_f64().unwrap(),
         row["pvalue"].as_f64().unwrap(),
@@ -210,18 +216,12 @@ async fn check_case(case: &Case, format: Format) -> Vec<String> {
     }
 
     // Single pass: check the current file against the baseline file.
-    let single = dir.join("reports-single");
-    run(json!({
-        "task": "check", "data": s(&cur_data), "baseline": s(&baseline),
-        "report_prefix": s(&single)
-    }))
+    let row = check_ks(
+        json!({"data": s(&cur_data), "baseline": s(&baseline)}),
+        &dir.join("reports-single"),
+    )
     .await;
-    if let Err(e) = agrees(
-        &ks_row(&single),
-        case,
-        case.baseline.len(),
-        case.current.len(),
-    ) {
+    if let Err(e) = agrees(&row, case) {
         failures.push(format!("{} {ext} single pass: {e}", case.name));
     }
 
@@ -240,18 +240,12 @@ async fn check_case(case: &Case, format: Format) -> Vec<String> {
     let merged = dir.join("current-profile.json");
     let out = run(json!({"task": "merge", "profiles": s(&profiles), "output": s(&merged)})).await;
     assert_eq!(out["sources_total"], 3);
-    let sharded = dir.join("reports-merged");
-    run(json!({
-        "task": "check", "profile": s(&merged), "baseline": s(&baseline),
-        "report_prefix": s(&sharded)
-    }))
+    let row = check_ks(
+        json!({"profile": s(&merged), "baseline": s(&baseline)}),
+        &dir.join("reports-merged"),
+    )
     .await;
-    if let Err(e) = agrees(
-        &ks_row(&sharded),
-        case,
-        case.baseline.len(),
-        case.current.len(),
-    ) {
+    if let Err(e) = agrees(&row, case) {
         failures.push(format!("{} {ext} merged shards: {e}", case.name));
     }
     let _ = std::fs::remove_dir_all(&dir);
