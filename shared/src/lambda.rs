@@ -1,10 +1,11 @@
 //! Glue between lambda_runtime and the library: error names as `Diagnostic`s, the
 //! execution name in every log line, and a deadline guard.
 //!
-//! A handler built on [`serve`] decodes its input, calls the library and encodes the
-//! result; any error it returns must be a [`HandlerError`], which always carries a
-//! documented error name (lambda_runtime would otherwise report the Rust type name,
-//! which no `ErrorEquals` can match).
+//! Every function binary has one shape: a type implementing [`Function`] (what it builds
+//! once per container, and what it does with one event: decode, call the library,
+//! encode) and a `main` that calls [`run`]. Any error a handler returns is a
+//! [`HandlerError`], which always carries a documented error name (lambda_runtime would
+//! otherwise report the Rust type name, which no `ErrorEquals` can match).
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +14,7 @@ use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::aws::Clients;
 use crate::error::ErrorName;
 
 /// An error leaving a handler: a documented name and a message for people.
@@ -135,6 +137,53 @@ pub fn deadline_margin() -> Duration {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000),
     )
+}
+
+/// What a handler knows about the invocation it serves.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The Lambda deadline minus [`deadline_margin`].
+    pub deadline: Deadline,
+    /// The Step Functions execution the event belongs to, when it says.
+    pub execution_name: Option<String>,
+    /// The runtime's context (request id, ARN, ...).
+    pub context: Context,
+}
+
+/// One Lambda function of the project. `functions/<role>/src/main.rs` implements it for
+/// a small struct and its `main` is `trainguard::lambda::run::<ThatStruct>().await`.
+pub trait Function: Sized + Send + Sync {
+    /// The function's name, as in logs and metrics (the binary name).
+    const NAME: &'static str;
+
+    /// The cold start: build what every invocation shares (clients, settings) once per
+    /// container, outside the handler. A setting that does not parse is kept as an error
+    /// for [`Function::handle`] to return, so the function still answers with a name.
+    fn init(clients: Clients) -> Self;
+
+    /// One event: decode it, call the library, encode the result.
+    fn handle(
+        &self,
+        event: Value,
+        invocation: &Invocation,
+    ) -> impl Future<Output = Result<Value, HandlerError>> + Send;
+}
+
+/// Run a [`Function`] on the Lambda runtime: clients from the standard environment
+/// (`AWS_ENDPOINT_URL*` included), then [`serve`].
+pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
+    let function = F::init(Clients::from_env().await);
+    let function = &function;
+    let margin = deadline_margin();
+    serve(F::NAME, move |event: Value, context: Context| async move {
+        let invocation = Invocation {
+            deadline: Deadline::from_context(&context, margin),
+            execution_name: execution_name(&event),
+            context,
+        };
+        function.handle(event, &invocation).await
+    })
+    .await
 }
 
 /// Run a JSON-in/JSON-out handler on the Lambda runtime with JSON logs, an

@@ -7,29 +7,34 @@
 // runtime's service) is deep enough to exceed rustc's default layout query depth.
 #![recursion_limit = "256"]
 
-use lambda_runtime::Context;
 use serde_json::Value;
-use trainguard::approval::{handle_event, ApprovalConfig, ApprovalService};
+use trainguard::approval::{handle_event, ApprovalConfig, ApprovalError, ApprovalService};
 use trainguard::aws::Clients;
-use trainguard::lambda::{serve, HandlerError};
+use trainguard::lambda::{run, Function, HandlerError, Invocation};
+
+/// A configuration that does not parse is kept, so every event is answered with
+/// `Approval.Misconfigured` instead of the function failing to start.
+struct ApprovalHandler(Result<ApprovalService, ApprovalError>);
+
+impl Function for ApprovalHandler {
+    const NAME: &'static str = "approval-handler";
+
+    fn init(clients: Clients) -> Self {
+        ApprovalHandler(ApprovalService::new(&clients, ApprovalConfig::from_env()))
+    }
+
+    async fn handle(&self, event: Value, _inv: &Invocation) -> Result<Value, HandlerError> {
+        let service = self.0.as_ref().map_err(|e| HandlerError {
+            name: "Approval.Misconfigured",
+            message: e.to_string(),
+        })?;
+        handle_event(service, event)
+            .await
+            .map_err(HandlerError::from)
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // Built once per container, outside the handler.
-    let clients = Clients::from_env().await;
-    let service = ApprovalService::new(&clients, ApprovalConfig::from_env());
-    let service = &service;
-    serve(
-        "approval-handler",
-        move |event: Value, _ctx: Context| async move {
-            let service = service.as_ref().map_err(|e| HandlerError {
-                name: "Approval.Misconfigured",
-                message: e.to_string(),
-            })?;
-            handle_event(service, event)
-                .await
-                .map_err(HandlerError::from)
-        },
-    )
-    .await
+    run::<ApprovalHandler>().await
 }

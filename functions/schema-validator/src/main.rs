@@ -1,29 +1,33 @@
 //! schema-validator Lambda: decode the event, call the trainguard library, encode the
 //! result. Everything it does is `trainguard::schema::service::Service::handle`; this
-//! file only wires the runtime, the clients (built once per container), the deadline
-//! and the EMF metrics.
+//! file only wires the service (built once per container) and the EMF metrics.
 
-use lambda_runtime::Context;
 use serde_json::Value;
 use trainguard::aws::Clients;
-use trainguard::lambda::{deadline_margin, execution_name, serve, Deadline, HandlerError};
+use trainguard::lambda::{run, Function, HandlerError, Invocation};
 use trainguard::schema::service::{metrics, Service, ServiceConfig};
 use trainguard::storage::S3Store;
 
-async fn handle(service: &Service, input: Value, ctx: Context) -> Result<Value, HandlerError> {
-    let deadline = Deadline::from_context(&ctx, deadline_margin());
-    let result = service.handle(&input, &deadline).await;
-    metrics(&result, execution_name(&input).as_deref()).emit();
-    result.map(|o| o.output).map_err(HandlerError::from)
+struct SchemaValidator(Service);
+
+impl Function for SchemaValidator {
+    const NAME: &'static str = "schema-validator";
+
+    fn init(clients: Clients) -> Self {
+        SchemaValidator(Service::new(
+            S3Store::new(clients.s3),
+            ServiceConfig::from_env(),
+        ))
+    }
+
+    async fn handle(&self, event: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+        let result = self.0.handle(&event, &inv.deadline).await;
+        metrics(&result, inv.execution_name.as_deref()).emit();
+        result.map(|o| o.output).map_err(HandlerError::from)
+    }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let clients = Clients::from_env().await;
-    let service = Service::new(S3Store::new(clients.s3.clone()), ServiceConfig::from_env());
-    let service = &service;
-    serve("schema-validator", move |input, ctx| {
-        handle(service, input, ctx)
-    })
-    .await
+    run::<SchemaValidator>().await
 }

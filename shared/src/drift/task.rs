@@ -435,3 +435,72 @@ fn join(prefix: &Location, name: &str) -> Location {
         Location::Local(p) => Location::Local(p.join(name)),
     }
 }
+
+/// The EMF metrics of one drift-detector invocation: `DurationMs`, and `RowsProfiled`,
+/// `FeaturesChecked` (plus `FeaturesDrifted` and `DriftDetected` for a check) or
+/// `Errors`; the task kind and the execution name as properties.
+pub fn metrics(
+    input: &TaskInput,
+    duration: std::time::Duration,
+    result: &Result<(Value, Outcome), HandlerError>,
+) -> crate::telemetry::Metrics {
+    use crate::telemetry::{Metrics, Unit};
+    let mut m = Metrics::new("drift-detector");
+    if let Some(e) = &input.execution_name {
+        m.property("ExecutionName", e.as_str());
+    }
+    m.property("Task", input.task.clone().unwrap_or_else(|| "check".into()));
+    m.put(
+        "DurationMs",
+        duration.as_secs_f64() * 1000.0,
+        Unit::Milliseconds,
+    );
+    match result {
+        Ok((_, o)) => {
+            m.count("RowsProfiled", o.rows)
+                .count("FeaturesChecked", o.features as u64);
+            if let Some(d) = o.drift_detected {
+                m.count("FeaturesDrifted", o.drifted as u64)
+                    .count("DriftDetected", u64::from(d));
+            }
+        }
+        Err(_) => {
+            m.count("Errors", 1);
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_say_the_task_and_what_it_counted_or_that_it_failed() {
+        let input = TaskInput {
+            task: Some("check".into()),
+            execution_name: Some("run-1".into()),
+            ..Default::default()
+        };
+        let ok = Ok((
+            Value::Null,
+            Outcome {
+                rows: 10,
+                features: 3,
+                drifted: 1,
+                drift_detected: Some(true),
+            },
+        ));
+        let emf = metrics(&input, std::time::Duration::from_millis(5), &ok).to_emf(0);
+        assert_eq!(emf["RowsProfiled"], 10.0);
+        assert_eq!(emf["FeaturesDrifted"], 1.0);
+        assert_eq!(emf["DriftDetected"], 1.0);
+        assert_eq!(emf["Task"], "check");
+        assert_eq!(emf["ExecutionName"], "run-1");
+        let err: Result<(Value, Outcome), HandlerError> =
+            Err(CommonError::MissingField("data".into()).into());
+        let emf = metrics(&input, std::time::Duration::ZERO, &err).to_emf(0);
+        assert_eq!(emf["Errors"], 1.0);
+        assert!(emf.get("RowsProfiled").is_none());
+    }
+}

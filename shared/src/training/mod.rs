@@ -21,6 +21,7 @@
 
 pub mod classify;
 pub mod logs;
+pub mod metrics;
 pub mod naming;
 pub mod plan;
 pub mod policy;
