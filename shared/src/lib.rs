@@ -24,6 +24,9 @@ pub mod trigger;
 
 pub use error::{ErrorDoc, ErrorName};
 
+#[cfg(test)]
+mod sample_events;
+
 /// Paths for the library's own unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
