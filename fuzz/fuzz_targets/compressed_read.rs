@@ -19,7 +19,7 @@ static ALLOC: BoundedAlloc = BoundedAlloc;
 const GZIP: &[u8] = &[0x1f, 0x8b];
 const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: trainguard_fuzz::abort_on_own_panics(), |data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };

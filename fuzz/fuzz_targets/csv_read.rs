@@ -23,7 +23,7 @@ use trainguard_fuzz::{block_on, read_file, BoundedAlloc};
 #[global_allocator]
 static ALLOC: BoundedAlloc = BoundedAlloc;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: trainguard_fuzz::abort_on_own_panics(), |data: &[u8]| {
     let Some((&pick, file)) = data.split_first() else {
         return;
     };

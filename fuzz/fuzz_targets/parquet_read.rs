@@ -17,7 +17,7 @@ use trainguard_fuzz::{read_file, BoundedAlloc};
 #[global_allocator]
 static ALLOC: BoundedAlloc = BoundedAlloc;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: trainguard_fuzz::abort_on_own_panics(), |data: &[u8]| {
     let _ = read_file(data, "input.parquet", ReadOptions::default(), 16);
     let validator = ReadOptions {
         batch_size: 3,

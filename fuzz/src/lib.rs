@@ -55,6 +55,22 @@ unsafe impl GlobalAlloc for BoundedAlloc {
     }
 }
 
+/// libfuzzer-sys aborts on every panic, even one the library catches. The Parquet reader
+/// turns a panic inside the parquet crate into `DataError.CorruptParquet` (its decoders
+/// still panic on some corrupt input), so the data targets let panics raised in a
+/// dependency's code unwind (a one-line note; one that nothing catches still ends in
+/// libfuzzer-sys's abort, a crash), and keep aborting at once on any panic raised in
+/// trainguard's own code.
+pub fn abort_on_own_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| match info.location() {
+        Some(l) if l.file().contains("/.cargo/registry/") => {
+            eprintln!("trainguard-fuzz: panic in a dependency at {l} (caught by the reader?)")
+        }
+        _ => abort(info),
+    }));
+}
+
 /// Run a future on this thread's current-thread runtime (built once).
 pub fn block_on<F: Future>(f: F) -> F::Output {
     thread_local! {

@@ -3,6 +3,7 @@
 //! the projected columns. Nothing else of the object is ever downloaded.
 
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
@@ -104,6 +105,23 @@ fn parquet_error(e: ParquetError, object: &str) -> DataError {
             object: object.to_string(),
             detail: other.to_string(),
         },
+    }
+}
+
+/// A panic inside the parquet crate while it decodes the footer or the pages: its
+/// decoders still panic on some corrupt input (e.g. parquet 60.1 divides by zero on a
+/// dictionary page that declares no values but holds bytes). That is a corrupt file, not
+/// a crash of the function; the stream ends after it (nothing of the decoder's state is
+/// used again).
+fn decoder_panic(payload: Box<dyn std::any::Any + Send>, object: &str) -> DataError {
+    let why = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    DataError::CorruptParquet {
+        object: object.to_string(),
+        detail: format!("the Parquet decoder failed on this file ({why})"),
     }
 }
 
@@ -215,9 +233,14 @@ pub(crate) async fn open(
         name: object.clone(),
         size,
     };
-    let mut meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
-        .await
-        .map_err(|e| parquet_error(e, &object))?;
+    let loaded = AssertUnwindSafe(ArrowReaderMetadata::load_async(
+        &mut reader,
+        ArrowReaderOptions::new(),
+    ))
+    .catch_unwind()
+    .await
+    .map_err(|p| decoder_panic(p, &object))?;
+    let mut meta = loaded.map_err(|e| parquet_error(e, &object))?;
     check_chunk_ranges(meta.metadata(), size, &object)?;
     if options.strings_as_dictionary {
         let hinted = dictionary_hint(meta.schema(), meta.metadata());
@@ -251,8 +274,12 @@ pub(crate) async fn open(
     let stream = builder.build().map_err(|e| parquet_error(e, &object))?;
     let schema = stream.schema().clone();
     let name = object.clone();
-    let inner = stream
-        .map(move |r| r.map_err(|e| parquet_error(e, &name)))
+    let inner = AssertUnwindSafe(stream)
+        .catch_unwind()
+        .map(move |r| match r {
+            Ok(r) => r.map_err(|e| parquet_error(e, &name)),
+            Err(p) => Err(decoder_panic(p, &name)),
+        })
         .boxed();
     Ok(BatchStream {
         object,
@@ -358,6 +385,17 @@ mod tests {
         let e = read(&bytes, "negative").await.unwrap_err();
         assert_eq!(e.error_name(), "DataError.CorruptParquet", "{e}");
         assert!(e.to_string().contains("outside the"), "{e}");
+    }
+
+    // Found by fuzz/parquet_read: parquet 60.1 divides by zero decoding a dictionary page
+    // that declares 0 values but holds bytes (the fuzzer's input, kept in the corpus).
+    #[tokio::test]
+    async fn a_panic_in_the_parquet_decoder_is_corrupt_parquet() {
+        let bytes =
+            include_bytes!("../../../fuzz/corpus/parquet_read/crash-empty-dictionary-page.parquet");
+        let e = read(bytes, "empty-dictionary").await.unwrap_err();
+        assert_eq!(e.error_name(), "DataError.CorruptParquet", "{e}");
+        assert!(e.to_string().contains("decoder failed"), "{e}");
     }
 
     // A footer claiming a terabyte-long chunk: the reader would allocate all of it.
