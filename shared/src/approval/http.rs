@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::identity::{Identity, IdentityKind};
 use super::model::{is_valid_id, Decision};
-use super::page::{escape, render_page, PageContext};
+use super::page::{render_page, PageContext};
 use super::service::{ApprovalService, DecideRequest, Refusal, Via};
 
 /// True when the event is an API Gateway HTTP API (v2) request.
@@ -205,17 +205,17 @@ fn message_page(
     message: &str,
     base_origin: Option<&str>,
 ) -> HttpResponse {
-    HttpResponse::html(
-        status,
-        format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-             <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto\">\
-             <h1>{t}</h1><p id=\"message\">{m}</p></body></html>",
-            t = escape(title),
-            m = escape(message)
-        ),
-        base_origin,
-    )
+    let page = maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { (title) } }
+            body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto" {
+                h1 { (title) }
+                p #message { (message) }
+            }
+        }
+    };
+    HttpResponse::html(status, page.into_string(), base_origin)
 }
 
 fn refusal_response(r: &Refusal, html: bool, base_origin: Option<&str>) -> HttpResponse {

@@ -6,6 +6,7 @@
 //! back here, where the decision then replaces the buttons.
 
 use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
 
 use super::identity::Identity;
@@ -23,22 +24,6 @@ pub struct PageContext<'a> {
     pub form_action: String,
     /// How long the report links stay valid.
     pub link_minutes: u64,
-}
-
-/// Escape text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn fmt_num(v: Option<f64>) -> String {
@@ -104,88 +89,129 @@ textarea{width:100%;min-height:5rem;font:inherit}button{font:inherit;padding:.5r
 #decision{border:2px solid #1f883d;border-radius:.5rem;padding:1rem}#decision.rejected-box{border-color:#cf222e}\
 .note{color:#57606a}";
 
-/// Render the page for a record.
+/// Render the page for a record. Every value goes through maud, which escapes it for
+/// element content and (double-quoted) attribute values; only the constant style sheet
+/// is written unescaped.
 pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
     let exec = rec.execution_name.as_deref().unwrap_or("(unnamed run)");
-    let shown_status = if rec.is_expired(ctx.now) {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { "Approve model: " (exec) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (heading(rec, exec, ctx.now))
+                (facts(rec, exec))
+                h2 { "Candidate against baseline" }
+                (metrics_table(rec))
+                h2 { "Data drift" }
+                div #drift { (drift_summary(&rec.drift)) }
+                (reports(ctx))
+                h2 { "Decision" }
+                (decision(rec))
+                (form_or_reason(rec, ctx))
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The title line: status, and the time left while pending.
+fn heading(rec: &ApprovalRecord, exec: &str, now: DateTime<Utc>) -> Markup {
+    let shown = if rec.is_expired(now) {
         Status::Expired
     } else {
         rec.status
     };
-    let mut h = String::new();
-    h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-    h.push_str("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">");
-    h.push_str("<meta name=\"referrer\" content=\"same-origin\">");
-    h.push_str(&format!(
-        "<title>Approve model: {}</title><style>{STYLE}</style></head><body>",
-        escape(exec)
-    ));
-    h.push_str(&format!(
-        "<h1>Model approval: {}</h1><p><span id=\"status\" class=\"status {s}\">{s}</span> ",
-        escape(exec),
-        s = shown_status.as_str()
-    ));
-    if shown_status == Status::Pending {
-        h.push_str(&format!(
-            "<span id=\"time-left\">{}</span> (until {})",
-            time_left(rec.expires_at, ctx.now),
-            rec.expires_at.format("%Y-%m-%d %H:%M UTC")
-        ));
+    html! {
+        h1 { "Model approval: " (exec) }
+        p {
+            span #status class={ "status " (shown.as_str()) } { (shown.as_str()) }
+            " "
+            @if shown == Status::Pending {
+                span #time-left { (time_left(rec.expires_at, now)) }
+                " (until " (rec.expires_at.format("%Y-%m-%d %H:%M UTC")) ")"
+            }
+        }
     }
-    h.push_str("</p><dl>");
-    let mut dl = |k: &str, v: &str| h.push_str(&format!("<dt>{k}</dt><dd>{}</dd>", escape(v)));
-    dl("Execution", exec);
-    dl(
-        "Model package",
-        rec.model_package_arn.as_deref().unwrap_or("–"),
-    );
-    dl("Started by", rec.started_by.as_deref().unwrap_or("–"));
-    dl("Approvers", &rec.approvers.join(", "));
-    dl(
-        "Requested",
-        &rec.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    );
-    h.push_str("</dl>");
+}
 
-    // Metrics.
-    h.push_str("<h2>Candidate against baseline</h2>");
+/// What is being approved, by whom it was started, who may decide.
+fn facts(rec: &ApprovalRecord, exec: &str) -> Markup {
+    let rows = [
+        ("Execution", exec.to_string()),
+        (
+            "Model package",
+            rec.model_package_arn.as_deref().unwrap_or("–").to_string(),
+        ),
+        (
+            "Started by",
+            rec.started_by.as_deref().unwrap_or("–").to_string(),
+        ),
+        ("Approvers", rec.approvers.join(", ")),
+        (
+            "Requested",
+            rec.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+    ];
+    html! {
+        dl { @for (k, v) in &rows { dt { (k) } dd { (v) } } }
+    }
+}
+
+/// One row per metric: candidate, baseline, the difference, the threshold and the check.
+fn metrics_table(rec: &ApprovalRecord) -> Markup {
     let rows = metric_rows(&rec.metrics);
     if rows.is_empty() {
-        h.push_str("<p class=\"note\">No metrics were reported.</p>");
-    } else {
-        h.push_str("<table id=\"metrics\"><thead><tr><th>Metric</th><th>Candidate</th><th>Baseline</th><th>Δ</th><th>Threshold</th><th>Check</th></tr></thead><tbody>");
-        for r in &rows {
-            let delta = match (r.candidate, r.baseline) {
-                (Some(c), Some(b)) => format!("{:+.4}", c - b),
-                _ => "–".into(),
-            };
-            let thr = match (r.min, r.max) {
-                (Some(lo), Some(hi)) => format!("{} – {}", fmt_num(Some(lo)), fmt_num(Some(hi))),
-                (Some(lo), None) => format!("≥ {}", fmt_num(Some(lo))),
-                (None, Some(hi)) => format!("≤ {}", fmt_num(Some(hi))),
-                (None, None) => "–".into(),
-            };
-            let check = match r.passed {
-                Some(true) => "<span class=\"pass\">pass</span>",
-                Some(false) => "<span class=\"fail\">FAIL</span>",
-                None => "–",
-            };
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{delta}</td><td>{thr}</td><td>{check}</td></tr>",
-                escape(&r.name),
-                fmt_num(r.candidate),
-                fmt_num(r.baseline)
-            ));
-        }
-        h.push_str("</tbody></table>");
+        return html! { p.note { "No metrics were reported." } };
     }
+    html! {
+        table #metrics {
+            thead { tr { th { "Metric" } th { "Candidate" } th { "Baseline" } th { "Δ" } th { "Threshold" } th { "Check" } } }
+            tbody {
+                @for r in &rows {
+                    tr {
+                        td { (r.name) }
+                        td { (fmt_num(r.candidate)) }
+                        td { (fmt_num(r.baseline)) }
+                        td {
+                            @match (r.candidate, r.baseline) {
+                                (Some(c), Some(b)) => (format!("{:+.4}", c - b)),
+                                _ => "–",
+                            }
+                        }
+                        td {
+                            @match (r.min, r.max) {
+                                (Some(lo), Some(hi)) => { (fmt_num(Some(lo))) " – " (fmt_num(Some(hi))) },
+                                (Some(lo), None) => { "≥ " (fmt_num(Some(lo))) },
+                                (None, Some(hi)) => { "≤ " (fmt_num(Some(hi))) },
+                                (None, None) => "–",
+                            }
+                        }
+                        td {
+                            @match r.passed {
+                                Some(true) => span.pass { "pass" },
+                                Some(false) => span.fail { "FAIL" },
+                                None => "–",
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
-    // Drift.
-    h.push_str("<h2>Data drift</h2><div id=\"drift\">");
-    match rec.drift.get("drift_detected").and_then(Value::as_bool) {
+/// The drift verdict the pipeline passed in.
+fn drift_summary(drift: &Value) -> Markup {
+    match drift.get("drift_detected").and_then(Value::as_bool) {
         Some(true) => {
-            let feats: Vec<String> = rec
-                .drift
+            let feats: Vec<String> = drift
                 .get("drifted_features")
                 .and_then(Value::as_array)
                 .map(|a| {
@@ -198,81 +224,73 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
                         .collect()
                 })
                 .unwrap_or_default();
-            h.push_str(&format!(
-                "<p class=\"fail\">Drift detected in {} feature(s): {}</p>",
-                feats.len(),
-                escape(&feats.join(", "))
-            ));
+            html! { p.fail { "Drift detected in " (feats.len()) " feature(s): " (feats.join(", ")) } }
         }
-        Some(false) => h.push_str("<p class=\"pass\">No drift detected.</p>"),
-        None => h.push_str("<p class=\"note\">No drift summary was reported.</p>"),
+        Some(false) => html! { p.pass { "No drift detected." } },
+        None => html! { p.note { "No drift summary was reported." } },
     }
-    h.push_str("</div>");
+}
 
-    // Reports.
-    if !ctx.links.is_empty() {
-        h.push_str(&format!(
-            "<h2>Reports</h2><p class=\"note\">Links valid for {} minutes.</p><ul id=\"reports\">",
-            ctx.link_minutes
-        ));
-        for (label, url) in ctx.links {
-            h.push_str(&format!(
-                "<li><a href=\"{}\" rel=\"noreferrer noopener\" target=\"_blank\">{}</a></li>",
-                escape(url),
-                escape(label)
-            ));
+/// Presigned links to the reports, when there are any.
+fn reports(ctx: &PageContext<'_>) -> Markup {
+    html! {
+        @if !ctx.links.is_empty() {
+            h2 { "Reports" }
+            p.note { "Links valid for " (ctx.link_minutes) " minutes." }
+            ul #reports {
+                @for (label, url) in ctx.links {
+                    li { a href=(url) rel="noreferrer noopener" target="_blank" { (label) } }
+                }
+            }
         }
-        h.push_str("</ul>");
     }
+}
 
-    // Decision or form.
-    h.push_str("<h2>Decision</h2>");
+/// The decision once made, or why the approval is closed.
+fn decision(rec: &ApprovalRecord) -> Markup {
     if let Some(d) = &rec.decision {
         let (word, class) = match d.decision {
             Decision::Approve => ("Approved", "approved-box"),
             Decision::Reject => ("Rejected", "rejected-box"),
         };
-        h.push_str(&format!(
-            "<section id=\"decision\" class=\"{class}\"><p><strong>{word}</strong> by {} at {}</p>",
-            escape(&d.reviewer),
-            d.decided_at.format("%Y-%m-%d %H:%M:%S UTC")
-        ));
-        if !d.comment.is_empty() {
-            h.push_str(&format!(
-                "<blockquote id=\"decision-comment\">{}</blockquote>",
-                escape(&d.comment)
-            ));
-        }
-        h.push_str("</section>");
-    } else if rec.status == Status::Closed {
-        h.push_str(&format!(
-            "<section id=\"decision\"><p>This approval is no longer open: {}.</p></section>",
-            escape(rec.closed_reason.as_deref().unwrap_or("closed"))
-        ));
+        return html! {
+            section #decision class=(class) {
+                p { strong { (word) } " by " (d.reviewer) " at " (d.decided_at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                @if !d.comment.is_empty() {
+                    blockquote #decision-comment { (d.comment) }
+                }
+            }
+        };
     }
+    html! {
+        @if rec.status == Status::Closed {
+            section #decision {
+                p { "This approval is no longer open: " (rec.closed_reason.as_deref().unwrap_or("closed")) "." }
+            }
+        }
+    }
+}
+
+/// The form for a viewer who may decide, otherwise the reason they may not.
+fn form_or_reason(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> Markup {
     match cannot_decide(rec, ctx.viewer, ctx.now) {
-        None => {
-            h.push_str(&format!(
-                "<form id=\"decide\" method=\"post\" action=\"{}\">\
-                 <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
-                 <p><label for=\"comment\">Comment (recorded with your decision)</label>\
-                 <textarea id=\"comment\" name=\"comment\" maxlength=\"2000\"></textarea></p>\
-                 <p><button id=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
-                 <button id=\"reject\" type=\"submit\" name=\"decision\" value=\"reject\">Reject</button></p>\
-                 <p class=\"note\">Signed in as {}.</p></form>",
-                escape(&ctx.form_action),
-                escape(&rec.csrf_token),
-                escape(ctx.viewer.map(|v| v.display.as_str()).unwrap_or(""))
-            ));
-        }
-        Some(why) if !why.is_empty() => h.push_str(&format!(
-            "<p id=\"cannot-decide\" class=\"note\">{}</p>",
-            escape(&why)
-        )),
-        Some(_) => {}
+        None => html! {
+            form #decide method="post" action=(ctx.form_action) {
+                input type="hidden" name="csrf_token" value=(rec.csrf_token);
+                p {
+                    label for="comment" { "Comment (recorded with your decision)" }
+                    textarea #comment name="comment" maxlength="2000" {}
+                }
+                p {
+                    button #approve type="submit" name="decision" value="approve" { "Approve" }
+                    button #reject type="submit" name="decision" value="reject" { "Reject" }
+                }
+                p.note { "Signed in as " (ctx.viewer.map(|v| v.display.as_str()).unwrap_or("")) "." }
+            }
+        },
+        Some(why) if !why.is_empty() => html! { p #cannot-decide .note { (why) } },
+        Some(_) => html! {},
     }
-    h.push_str("</body></html>");
-    h
 }
 
 #[cfg(test)]
