@@ -1,8 +1,13 @@
 //! The drift report as one self-contained HTML page: inline CSS and inline SVG charts
 //! (empirical CDFs of baseline vs current for numeric features, paired bars for
 //! categorical ones), no script, no network access. People look at drift; they don't read it.
+//!
+//! Written with maud: every value (feature and category names come from the data) is
+//! escaped by the template; only the constant style sheet is written raw.
 
 use std::fmt::Write;
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::report::{DriftReport, FeatureResult, Status};
 use crate::profile::{FeatureStats, Profile};
@@ -12,20 +17,14 @@ const ECDF_POINTS: usize = 200;
 /// Categories drawn per chart (the rest are in the JSON report).
 const MAX_BARS: usize = 20;
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222;max-width:1100px}\
+h1{font-size:1.5rem}.verdict{padding:.8rem 1rem;border-radius:6px;font-weight:600;margin:1rem 0}\
+.drift{background:#fde2e1;color:#8a1c14}.ok{background:#e3f4e1;color:#1d5c17}\
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}\
+tr.d td{background:#fff4f3}.card{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}\
+.card h3{margin:.2rem 0 .5rem}.tag{display:inline-block;padding:0 .4rem;border-radius:4px;font-size:.8rem;margin-left:.4rem}\
+.tag.d{background:#c0392b;color:#fff}.tag.k{background:#27ae60;color:#fff}.tag.c{background:#333;color:#fff}\
+.muted{color:#666;font-size:.85rem}svg text{font-size:11px;fill:#444}";
 
 fn fmt_num(v: Option<f64>) -> String {
     match v {
@@ -39,88 +38,89 @@ fn fmt_num(v: Option<f64>) -> String {
 
 /// Render the report. `baseline` and `current` supply the samples drawn in the charts.
 pub fn render(report: &DriftReport, baseline: &Profile, current: &Profile) -> String {
-    let v = &report.verdict;
-    let mut h = String::with_capacity(64 * 1024);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trainguard drift report</title>\
-<style>body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222;max-width:1100px}}\
-h1{{font-size:1.5rem}}.verdict{{padding:.8rem 1rem;border-radius:6px;font-weight:600;margin:1rem 0}}\
-.drift{{background:#fde2e1;color:#8a1c14}}.ok{{background:#e3f4e1;color:#1d5c17}}\
-table{{border-collapse:collapse;width:100%;font-size:.9rem}}th,td{{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}}\
-tr.d td{{background:#fff4f3}}.card{{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}}\
-.card h3{{margin:.2rem 0 .5rem}}.tag{{display:inline-block;padding:0 .4rem;border-radius:4px;font-size:.8rem;margin-left:.4rem}}\
-.tag.d{{background:#c0392b;color:#fff}}.tag.k{{background:#27ae60;color:#fff}}.tag.c{{background:#333;color:#fff}}\
-.muted{{color:#666;font-size:.85rem}}svg text{{font-size:11px;fill:#444}}</style></head><body>"
-    );
-    let _ = write!(h, "<h1>Drift report</h1><p class=\"muted\">{} · baseline {} rows ({}) · current {} rows ({})</p>",
-        esc(&report.created_at), v.rows_baseline, esc(&report.baseline_sources.join(", ")), v.rows_current, esc(&report.current_sources.join(", ")));
-    let _ = write!(
-        h,
-        "<div class=\"verdict {}\">{} — {} of {} features drifted (share {:.2}, threshold {:.2}){}</div>",
-        if v.drift_detected { "drift" } else { "ok" },
-        if v.drift_detected { "Drift detected" } else { "No drift detected" },
-        v.drifted_count,
-        v.features_checked,
-        v.share_drifted,
-        v.share_threshold,
-        if v.critical_drifted.is_empty() { String::new() } else { format!("; critical: {}", esc(&v.critical_drifted.join(", "))) }
-    );
-    let _ = write!(h, "<p class=\"muted\">α = {} after {:?} correction; KS alternative {:?}, method {:?}. A feature drifts when its adjusted p-value is below α and its effect size reaches its threshold.</p>",
-        report.config.alpha, report.config.correction, report.config.alternative, report.config.method);
-    h.push_str("<table><tr><th>feature</th><th>type</th><th>status</th><th>test</th><th>statistic</th><th>p</th><th>p adj.</th><th>effect</th><th>drifted</th></tr>");
-    for f in &report.features {
-        let effect = f
-            .effect
-            .as_ref()
-            .map(|e| format!("{} {} (≥ {})", e.metric, fmt_num(e.value), e.threshold))
-            .unwrap_or_else(|| "–".into());
-        let _ = write!(
-            h,
-            "<tr{}><td><a href=\"#f-{}\">{}</a></td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if f.drifted { " class=\"d\"" } else { "" },
-            esc(&f.name),
-            esc(&f.name),
-            f.kind,
-            f.status,
-            f.test.as_deref().unwrap_or("–"),
-            fmt_num(f.statistic),
-            fmt_num(f.pvalue),
-            fmt_num(f.pvalue_adjusted),
-            esc(&effect),
-            if f.drifted { "yes" } else { "no" }
-        );
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "trainguard drift report" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (summary(report))
+                (feature_table(report))
+                @for f in &report.features {
+                    (feature_card(f, baseline, current))
+                }
+                p.muted { "Generated by trainguard. Numeric charts draw the baseline's stored sample and the current data's sample; the statistics use the sizes stated on each card." }
+            }
+        }
     }
-    h.push_str("</table>");
-    for f in &report.features {
-        feature_card(&mut h, f, baseline, current);
-    }
-    h.push_str("<p class=\"muted\">Generated by trainguard. Numeric charts draw the baseline's stored sample and the current data's sample; the statistics use the sizes stated on each card.</p></body></html>");
-    h
+    .into_string()
 }
 
-fn feature_card(h: &mut String, f: &FeatureResult, baseline: &Profile, current: &Profile) {
-    let _ = write!(
-        h,
-        "<div class=\"card\" id=\"f-{}\"><h3>{}{}{}</h3>",
-        esc(&f.name),
-        esc(&f.name),
-        if f.drifted {
-            "<span class=\"tag d\">drift</span>"
-        } else {
-            "<span class=\"tag k\">stable</span>"
-        },
-        if f.critical {
-            "<span class=\"tag c\">critical</span>"
-        } else {
-            ""
+/// The title, the data compared, the verdict and how features are judged.
+fn summary(report: &DriftReport) -> Markup {
+    let v = &report.verdict;
+    let cfg = &report.config;
+    html! {
+        h1 { "Drift report" }
+        p.muted {
+            (report.created_at) " · baseline " (v.rows_baseline) " rows (" (report.baseline_sources.join(", "))
+            ") · current " (v.rows_current) " rows (" (report.current_sources.join(", ")) ")"
         }
-    );
+        div class={ "verdict " (if v.drift_detected { "drift" } else { "ok" }) } {
+            (if v.drift_detected { "Drift detected" } else { "No drift detected" })
+            " — " (v.drifted_count) " of " (v.features_checked) " features drifted (share "
+            (format!("{:.2}", v.share_drifted)) ", threshold " (format!("{:.2}", v.share_threshold)) ")"
+            @if !v.critical_drifted.is_empty() {
+                "; critical: " (v.critical_drifted.join(", "))
+            }
+        }
+        p.muted {
+            "α = " (cfg.alpha) " after " (format!("{:?}", cfg.correction)) " correction; KS alternative "
+            (format!("{:?}", cfg.alternative)) ", method " (format!("{:?}", cfg.method))
+            ". A feature drifts when its adjusted p-value is below α and its effect size reaches its threshold."
+        }
+    }
+}
+
+/// One row per feature: its test, statistic, p-values, effect size and verdict.
+fn feature_table(report: &DriftReport) -> Markup {
+    html! {
+        table {
+            tr {
+                th { "feature" } th { "type" } th { "status" } th { "test" } th { "statistic" }
+                th { "p" } th { "p adj." } th { "effect" } th { "drifted" }
+            }
+            @for f in &report.features {
+                tr class=[f.drifted.then_some("d")] {
+                    td { a href={ "#f-" (f.name) } { (f.name) } }
+                    td { (f.kind) }
+                    td { (format!("{:?}", f.status)) }
+                    td { (f.test.as_deref().unwrap_or("–")) }
+                    td { (fmt_num(f.statistic)) }
+                    td { (fmt_num(f.pvalue)) }
+                    td { (fmt_num(f.pvalue_adjusted)) }
+                    td {
+                        @match &f.effect {
+                            Some(e) => { (e.metric) " " (fmt_num(e.value)) " (≥ " (e.threshold) ")" },
+                            None => "–",
+                        }
+                    }
+                    td { (if f.drifted { "yes" } else { "no" }) }
+                }
+            }
+        }
+    }
+}
+
+/// A feature's card: what was tested on how many values, and its chart.
+fn feature_card(f: &FeatureResult, baseline: &Profile, current: &Profile) -> Markup {
     let mut facts = Vec::new();
     if let Some(t) = &f.test {
         facts.push(format!(
-            "{} = {}, p = {}, adjusted p = {}",
-            esc(t),
+            "{t} = {}, p = {}, adjusted p = {}",
             fmt_num(f.statistic),
             fmt_num(f.pvalue),
             fmt_num(f.pvalue_adjusted)
@@ -136,24 +136,33 @@ fn feature_card(h: &mut String, f: &FeatureResult, baseline: &Profile, current: 
         ));
     }
     if let Some(r) = &f.reason {
-        facts.push(esc(r));
+        facts.push(r.clone());
     }
     if f.status != Status::Tested {
         facts.push(format!("status: {:?}", f.status));
     }
-    let _ = write!(h, "<p class=\"muted\">{}</p>", facts.join(" · "));
     let b = baseline.feature(&f.name).map(|x| &x.stats);
     let c = current.feature(&f.name).map(|x| &x.stats);
-    match (b, c) {
+    let chart = match (b, c) {
         (Some(FeatureStats::Numeric(b)), Some(FeatureStats::Numeric(c)))
             if !b.sample.is_empty() || !c.sample.is_empty() =>
         {
-            ecdf_svg(h, &b.sample, &c.sample);
+            ecdf_svg(&b.sample, &c.sample)
         }
-        _ if !f.categories.is_empty() => bars_svg(h, f),
-        _ => {}
+        _ if !f.categories.is_empty() => bars_svg(f),
+        _ => html! {},
+    };
+    html! {
+        div.card id={ "f-" (f.name) } {
+            h3 {
+                (f.name)
+                @if f.drifted { span.tag.d { "drift" } } @else { span.tag.k { "stable" } }
+                @if f.critical { span.tag.c { "critical" } }
+            }
+            p.muted { (facts.join(" · ")) }
+            (chart)
+        }
     }
-    h.push_str("</div>");
 }
 
 fn thin(sorted: &[f64]) -> Vec<(f64, f64)> {
@@ -170,7 +179,8 @@ fn thin(sorted: &[f64]) -> Vec<(f64, f64)> {
     pts
 }
 
-fn ecdf_svg(h: &mut String, b: &[f64], c: &[f64]) {
+/// The two empirical CDFs as step paths.
+fn ecdf_svg(b: &[f64], c: &[f64]) -> Markup {
     let (w, ht, pad) = (640.0, 220.0, 36.0);
     let lo = b
         .first()
@@ -197,38 +207,27 @@ fn ecdf_svg(h: &mut String, b: &[f64], c: &[f64]) {
         }
         s
     };
-    let _ = write!(h, "<svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\" aria-label=\"empirical CDFs\">");
-    let _ = write!(h, "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"#999\"/>", ht - pad, w - pad, ht - pad, ht - pad);
-    let _ = write!(
-        h,
-        "<text x=\"{pad}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-        ht - pad + 14.0,
-        esc(&fmt_num(Some(lo))),
-        w - pad,
-        ht - pad + 14.0,
-        esc(&fmt_num(Some(hi)))
-    );
-    let _ = write!(
-        h,
-        "<text x=\"4\" y=\"{}\">1</text><text x=\"4\" y=\"{}\">0</text>",
-        pad + 4.0,
-        ht - pad
-    );
-    let _ = write!(
-        h,
-        "<path d=\"{}\" fill=\"none\" stroke=\"#2c7fb8\" stroke-width=\"1.5\"/>",
-        path(&thin(b))
-    );
-    let _ = write!(
-        h,
-        "<path d=\"{}\" fill=\"none\" stroke=\"#e6550d\" stroke-width=\"1.5\"/>",
-        path(&thin(c))
-    );
-    let _ = write!(h, "<rect x=\"{}\" y=\"8\" width=\"10\" height=\"10\" fill=\"#2c7fb8\"/><text x=\"{}\" y=\"17\">baseline</text><rect x=\"{}\" y=\"8\" width=\"10\" height=\"10\" fill=\"#e6550d\"/><text x=\"{}\" y=\"17\">current</text>", w - 190.0, w - 176.0, w - 100.0, w - 86.0);
-    h.push_str("</svg>");
+    let axis = ht - pad;
+    html! {
+        svg width=(w) height=(ht) viewBox={ "0 0 " (w) " " (ht) } role="img" aria-label="empirical CDFs" {
+            line x1=(pad) y1=(axis) x2=(w - pad) y2=(axis) stroke="#999" {}
+            line x1=(pad) y1=(pad) x2=(pad) y2=(axis) stroke="#999" {}
+            text x=(pad) y=(axis + 14.0) { (fmt_num(Some(lo))) }
+            text x=(w - pad) y=(axis + 14.0) text-anchor="end" { (fmt_num(Some(hi))) }
+            text x="4" y=(pad + 4.0) { "1" }
+            text x="4" y=(axis) { "0" }
+            path d=(path(&thin(b))) fill="none" stroke="#2c7fb8" stroke-width="1.5" {}
+            path d=(path(&thin(c))) fill="none" stroke="#e6550d" stroke-width="1.5" {}
+            rect x=(w - 190.0) y="8" width="10" height="10" fill="#2c7fb8" {}
+            text x=(w - 176.0) y="17" { "baseline" }
+            rect x=(w - 100.0) y="8" width="10" height="10" fill="#e6550d" {}
+            text x=(w - 86.0) y="17" { "current" }
+        }
+    }
 }
 
-fn bars_svg(h: &mut String, f: &FeatureResult) {
+/// Paired bars of each category's share, baseline above current.
+fn bars_svg(f: &FeatureResult) -> Markup {
     let rows: Vec<_> = f.categories.iter().take(MAX_BARS).collect();
     let tb: u64 = f.categories.iter().map(|r| r.baseline).sum::<u64>().max(1);
     let tc: u64 = f.categories.iter().map(|r| r.current).sum::<u64>().max(1);
@@ -242,61 +241,73 @@ fn bars_svg(h: &mut String, f: &FeatureResult) {
         .max(1e-9);
     let (row_h, label_w, bar_w) = (24.0, 160.0, 420.0);
     let ht = 30.0 + row_h * rows.len() as f64;
-    let _ = write!(
-        h,
-        "<svg width=\"{}\" height=\"{ht}\" role=\"img\" aria-label=\"category shares\">",
-        label_w + bar_w + 80.0
-    );
-    let _ = write!(h, "<rect x=\"{label_w}\" y=\"4\" width=\"10\" height=\"10\" fill=\"#2c7fb8\"/><text x=\"{}\" y=\"13\">baseline</text><rect x=\"{}\" y=\"4\" width=\"10\" height=\"10\" fill=\"#e6550d\"/><text x=\"{}\" y=\"13\">current</text>", label_w + 14.0, label_w + 90.0, label_w + 104.0);
-    for (i, (r, (sb, sc))) in rows.iter().zip(&shares).enumerate() {
-        let y0 = 22.0 + row_h * i as f64;
-        let name: String = r.category.chars().take(24).collect();
-        let _ = write!(
-            h,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            label_w - 6.0,
-            y0 + 14.0,
-            esc(&name)
-        );
-        let _ = write!(
-            h,
-            "<rect x=\"{label_w}\" y=\"{y0}\" width=\"{:.1}\" height=\"9\" fill=\"#2c7fb8\"/>",
-            sb / top * bar_w
-        );
-        let _ = write!(
-            h,
-            "<rect x=\"{label_w}\" y=\"{}\" width=\"{:.1}\" height=\"9\" fill=\"#e6550d\"/>",
-            y0 + 10.0,
-            sc / top * bar_w
-        );
-        let _ = write!(
-            h,
-            "<text x=\"{}\" y=\"{}\">{:.1}% / {:.1}%</text>",
-            label_w + bar_w + 6.0,
-            y0 + 14.0,
-            sb * 100.0,
-            sc * 100.0
-        );
-    }
-    h.push_str("</svg>");
-    if f.categories.len() > MAX_BARS {
-        let _ = write!(
-            h,
-            "<p class=\"muted\">{} more categories in the JSON report.</p>",
-            f.categories.len() - MAX_BARS
-        );
+    html! {
+        svg width=(label_w + bar_w + 80.0) height=(ht) role="img" aria-label="category shares" {
+            rect x=(label_w) y="4" width="10" height="10" fill="#2c7fb8" {}
+            text x=(label_w + 14.0) y="13" { "baseline" }
+            rect x=(label_w + 90.0) y="4" width="10" height="10" fill="#e6550d" {}
+            text x=(label_w + 104.0) y="13" { "current" }
+            @for (i, (r, (sb, sc))) in rows.iter().zip(&shares).enumerate() {
+                @let y0 = 22.0 + row_h * i as f64;
+                text x=(label_w - 6.0) y=(y0 + 14.0) text-anchor="end" {
+                    (r.category.chars().take(24).collect::<String>())
+                }
+                rect x=(label_w) y=(y0) width=(format!("{:.1}", sb / top * bar_w)) height="9" fill="#2c7fb8" {}
+                rect x=(label_w) y=(y0 + 10.0) width=(format!("{:.1}", sc / top * bar_w)) height="9" fill="#e6550d" {}
+                text x=(label_w + bar_w + 6.0) y=(y0 + 14.0) {
+                    (format!("{:.1}% / {:.1}%", sb * 100.0, sc * 100.0))
+                }
+            }
+        }
+        @if f.categories.len() > MAX_BARS {
+            p.muted { (f.categories.len() - MAX_BARS) " more categories in the JSON report." }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drift::{check, DriftConfig};
+    use crate::profile::{ProfileBuilder, ProfileOptions};
+    use arrow::array::{ArrayRef, Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+
+    fn profile(names: &[&str], shift: f64) -> Profile {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x<y>", DataType::Float64, false),
+            Field::new("segment", DataType::Utf8, false),
+        ]));
+        let xs: ArrayRef = Arc::new(Float64Array::from(
+            (0..200).map(|i| f64::from(i) + shift).collect::<Vec<_>>(),
+        ));
+        let cats: ArrayRef = Arc::new(StringArray::from(
+            (0..200).map(|i| names[i % names.len()]).collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema, vec![xs, cats]).unwrap();
+        let mut b = ProfileBuilder::new(ProfileOptions::default(), "mem").unwrap();
+        b.push(&batch).unwrap();
+        b.finish()
+    }
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn names_from_the_data_are_escaped_and_every_feature_gets_a_chart() {
+        let base = profile(&["a", "<b onclick=x>"], 0.0);
+        let cur = profile(&["a", "<b onclick=x>", "c&d"], 80.0);
+        let report = check(&base, &cur, &DriftConfig::default()).unwrap();
+        let page = render(&report, &base, &cur);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(!page.contains("<b onclick") && page.contains("&lt;b onclick=x&gt;"));
+        assert!(!page.contains("x<y>") && page.contains("x&lt;y&gt;"));
+        assert!(page.contains("c&amp;d"));
+        assert_eq!(page.matches("<div class=\"card\"").count(), 2);
+        assert!(page.contains("aria-label=\"empirical CDFs\""));
+        assert!(page.contains("aria-label=\"category shares\""));
+        assert!(
+            page.contains("Drift detected"),
+            "a shift of 80 of 200 drifts"
         );
     }
 }
