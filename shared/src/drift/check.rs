@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::config::{DriftConfig, Effect};
-use super::correction::adjust;
+use super::correction::{adjust, Correction};
 use super::ks::{self, Extremes, Method};
 use super::report::{
     CategoryRow, DriftReport, DriftedFeature, EffectSize, FeatureResult, Status, Summary, Verdict,
@@ -12,8 +12,8 @@ use super::report::{
 use super::stats;
 use super::DriftError;
 use crate::profile::{
-    distinct_sorted, quantile_sorted, sample_fingerprint, CategoricalProfile, FeatureStats,
-    NumericProfile, Profile,
+    distinct_sorted, quantile_sorted, sample_fingerprint, CategoricalProfile, Feature,
+    FeatureStats, NumericProfile, Profile,
 };
 
 fn summary_numeric(n: &NumericProfile) -> Summary {
@@ -338,12 +338,42 @@ fn test_categorical(
     Some((value, threshold))
 }
 
-/// Compare `current` with `baseline`.
+/// Compare `current` with `baseline`: test every baseline feature, correct the p-values
+/// of those actually tested for multiple testing, gate each on its effect size, and
+/// decide the dataset's verdict.
 pub fn check(
     baseline: &Profile,
     current: &Profile,
     cfg: &DriftConfig,
 ) -> Result<DriftReport, DriftError> {
+    check_inputs(baseline, current, cfg)?;
+    let mut pending: Vec<Pending> = baseline
+        .features
+        .iter()
+        .map(|f| test_feature(f, current.feature(&f.name), cfg))
+        .collect();
+    apply_correction(&mut pending, cfg.correction);
+    let features: Vec<FeatureResult> = pending.into_iter().map(|p| p.result).collect();
+    let verdict = verdict(&features, baseline, current, cfg);
+    Ok(DriftReport {
+        version: 1,
+        kind: "trainguard.drift-report".into(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        verdict,
+        config: cfg.clone(),
+        baseline_sources: baseline.sources.clone(),
+        current_sources: current.sources.clone(),
+        features,
+    })
+}
+
+/// A configuration in range, a baseline with rows and features, a current dataset with
+/// rows.
+fn check_inputs(
+    baseline: &Profile,
+    current: &Profile,
+    cfg: &DriftConfig,
+) -> Result<(), DriftError> {
     cfg.validate()?;
     if baseline.rows == 0 || baseline.features.is_empty() {
         return Err(DriftError::EmptyBaseline(format!(
@@ -355,83 +385,83 @@ pub fn check(
     if current.rows == 0 {
         return Err(DriftError::EmptyDataset(current.sources.join(", ")));
     }
-    let mut pending: Vec<Pending> = Vec::new();
-    for f in &baseline.features {
-        let fc = cfg.features.get(&f.name).cloned().unwrap_or_default();
-        let alpha = fc.alpha.unwrap_or(cfg.alpha);
-        let critical = cfg.is_critical(&f.name);
-        let kind = f.stats.type_name();
-        let cur = current.feature(&f.name);
-        let csum = cur.map(|g| summary_of(&g.stats)).unwrap_or_default();
-        let mut r = base_result(
-            &f.name,
-            kind,
-            Status::Tested,
-            alpha,
-            critical,
-            summary_of(&f.stats),
-            csum,
-        );
-        if fc.ignore {
-            r.status = Status::Ignored;
-            pending.push(Pending {
-                result: r,
-                gate: None,
-            });
-            continue;
-        }
-        let Some(g) = cur else {
-            r.status = Status::Missing;
-            r.drifted = cfg.missing_is_drift;
-            r.reason = Some("the feature is missing from the current data".into());
-            pending.push(Pending {
-                result: r,
-                gate: None,
-            });
-            continue;
-        };
-        let gate = match (&f.stats, &g.stats) {
-            (FeatureStats::Numeric(b), FeatureStats::Numeric(c)) => {
-                if untestable(
-                    &mut r,
-                    b.count,
-                    c.count,
-                    "every current value is null, NaN or infinite",
-                ) {
-                    None
-                } else {
-                    let effect = fc.effect.unwrap_or(cfg.numeric_effect);
-                    let threshold = fc.threshold.unwrap_or(cfg.numeric_threshold);
-                    test_numeric(&mut r, &f.name, b, c, cfg, effect, threshold)
-                }
-            }
-            (FeatureStats::Categorical(b), FeatureStats::Categorical(c)) => {
-                if untestable(&mut r, b.count, c.count, "every current value is null") {
-                    None
-                } else {
-                    let mut effect = fc.effect.unwrap_or(cfg.categorical_effect);
-                    if matches!(effect, Effect::KsD | Effect::Wasserstein) {
-                        effect = Effect::Psi;
-                    }
-                    let threshold = fc.threshold.unwrap_or(cfg.categorical_threshold);
-                    test_categorical(&mut r, b, c, effect, threshold)
-                }
-            }
-            (b, c) => {
-                r.status = Status::TypeChanged;
-                r.drifted = true;
-                r.reason = Some(format!(
-                    "{} in the baseline, {} now",
-                    b.type_name(),
-                    c.type_name()
-                ));
-                None
-            }
-        };
-        pending.push(Pending { result: r, gate });
-    }
+    Ok(())
+}
 
-    // Correction over the features actually tested.
+/// One baseline feature against its current counterpart (if any): ignored, missing,
+/// type changed, untestable, or tested with its effect-size gate still to apply.
+fn test_feature(f: &Feature, cur: Option<&Feature>, cfg: &DriftConfig) -> Pending {
+    let fc = cfg.features.get(&f.name).cloned().unwrap_or_default();
+    let csum = cur.map(|g| summary_of(&g.stats)).unwrap_or_default();
+    let mut r = base_result(
+        &f.name,
+        f.stats.type_name(),
+        Status::Tested,
+        fc.alpha.unwrap_or(cfg.alpha),
+        cfg.is_critical(&f.name),
+        summary_of(&f.stats),
+        csum,
+    );
+    if fc.ignore {
+        r.status = Status::Ignored;
+        return Pending {
+            result: r,
+            gate: None,
+        };
+    }
+    let Some(g) = cur else {
+        r.status = Status::Missing;
+        r.drifted = cfg.missing_is_drift;
+        r.reason = Some("the feature is missing from the current data".into());
+        return Pending {
+            result: r,
+            gate: None,
+        };
+    };
+    let gate = match (&f.stats, &g.stats) {
+        (FeatureStats::Numeric(b), FeatureStats::Numeric(c)) => {
+            if untestable(
+                &mut r,
+                b.count,
+                c.count,
+                "every current value is null, NaN or infinite",
+            ) {
+                None
+            } else {
+                let effect = fc.effect.unwrap_or(cfg.numeric_effect);
+                let threshold = fc.threshold.unwrap_or(cfg.numeric_threshold);
+                test_numeric(&mut r, &f.name, b, c, cfg, effect, threshold)
+            }
+        }
+        (FeatureStats::Categorical(b), FeatureStats::Categorical(c)) => {
+            if untestable(&mut r, b.count, c.count, "every current value is null") {
+                None
+            } else {
+                let mut effect = fc.effect.unwrap_or(cfg.categorical_effect);
+                if matches!(effect, Effect::KsD | Effect::Wasserstein) {
+                    effect = Effect::Psi;
+                }
+                let threshold = fc.threshold.unwrap_or(cfg.categorical_threshold);
+                test_categorical(&mut r, b, c, effect, threshold)
+            }
+        }
+        (b, c) => {
+            r.status = Status::TypeChanged;
+            r.drifted = true;
+            r.reason = Some(format!(
+                "{} in the baseline, {} now",
+                b.type_name(),
+                c.type_name()
+            ));
+            None
+        }
+    };
+    Pending { result: r, gate }
+}
+
+/// Correct the p-values of the features actually tested, then decide each: drifted when
+/// significant after correction and its effect size reaches its threshold.
+fn apply_correction(pending: &mut [Pending], correction: Correction) {
     let ps: Vec<f64> = pending
         .iter()
         .map(|p| {
@@ -442,7 +472,7 @@ pub fn check(
             }
         })
         .collect();
-    let adjusted = adjust(&ps, cfg.correction);
+    let adjusted = adjust(&ps, correction);
     for (p, adj) in pending.iter_mut().zip(adjusted) {
         let r = &mut p.result;
         if r.status != Status::Tested {
@@ -463,8 +493,16 @@ pub fn check(
             r.reason = Some("significant, but the effect size is below its threshold".into());
         }
     }
+}
 
-    let features: Vec<FeatureResult> = pending.into_iter().map(|p| p.result).collect();
+/// The dataset's verdict: the share of counted features that drifted against the
+/// threshold, or any critical feature drifting.
+fn verdict(
+    features: &[FeatureResult],
+    baseline: &Profile,
+    current: &Profile,
+    cfg: &DriftConfig,
+) -> Verdict {
     let counted: Vec<&FeatureResult> = features
         .iter()
         .filter(|r| {
@@ -484,23 +522,13 @@ pub fn check(
         .map(|r| r.name.clone())
         .collect();
     let baseline_names: HashSet<&str> = baseline.features.iter().map(|f| f.name.as_str()).collect();
-    let verdict = Verdict {
+    Verdict {
         drift_detected: (!counted.is_empty() && share >= cfg.share_threshold)
             || !critical_drifted.is_empty(),
         drifted_features: drifted
             .iter()
             .take(MAX_VERDICT_FEATURES)
-            .map(|r| DriftedFeature {
-                name: r.name.clone(),
-                test: r.test.clone(),
-                statistic: r.statistic,
-                pvalue: r.pvalue,
-                pvalue_adjusted: r.pvalue_adjusted,
-                effect_metric: r.effect.as_ref().map(|e| e.metric.clone()),
-                effect_size: r.effect.as_ref().and_then(|e| e.value),
-                critical: r.critical,
-                status: r.status,
-            })
+            .map(|r| drifted_feature(r))
             .collect(),
         drifted_features_truncated: drifted.len() > MAX_VERDICT_FEATURES,
         drifted_count: drifted.len(),
@@ -523,17 +551,22 @@ pub fn check(
         rows_current: current.rows,
         report_uri: None,
         html_report_uri: None,
-    };
-    Ok(DriftReport {
-        version: 1,
-        kind: "trainguard.drift-report".into(),
-        created_at: chrono::Utc::now().to_rfc3339(),
-        verdict,
-        config: cfg.clone(),
-        baseline_sources: baseline.sources.clone(),
-        current_sources: current.sources.clone(),
-        features,
-    })
+    }
+}
+
+/// A drifted feature as the verdict lists it.
+fn drifted_feature(r: &FeatureResult) -> DriftedFeature {
+    DriftedFeature {
+        name: r.name.clone(),
+        test: r.test.clone(),
+        statistic: r.statistic,
+        pvalue: r.pvalue,
+        pvalue_adjusted: r.pvalue_adjusted,
+        effect_metric: r.effect.as_ref().map(|e| e.metric.clone()),
+        effect_size: r.effect.as_ref().and_then(|e| e.value),
+        critical: r.critical,
+        status: r.status,
+    }
 }
 
 #[cfg(test)]
