@@ -247,45 +247,111 @@ impl Draft {
     }
 }
 
-/// Decide the next step.
+/// What the plan needs to know about the failed job, read from its parameters.
+struct FailedJob {
+    name: String,
+    hyperparameters: Map<String, Value>,
+    knobs: Knobs,
+    instance_type: Option<String>,
+}
+
+impl FailedJob {
+    /// The job's name (required), hyperparameters (an object when present), the knobs the
+    /// policy names, and its instance type.
+    fn read(params: &Map<String, Value>, policy: &Policy) -> Result<Self, TrainingError> {
+        let name = params
+            .get("TrainingJobName")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                TrainingError::InvalidTrainingJob("training_job.TrainingJobName is missing".into())
+            })?
+            .to_string();
+        let hp = match params.get("HyperParameters") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(o)) => o.clone(),
+            Some(other) => {
+                return Err(TrainingError::InvalidTrainingJob(format!(
+                    "training_job.HyperParameters must be an object, got {}",
+                    super::shapes::type_name(other)
+                )))
+            }
+        };
+        let knobs = Knobs {
+            batch: find_param(&hp, &policy.batch_size_params, parse_u64)?.filter(|(_, b)| *b > 0),
+            accum: find_param(&hp, &policy.grad_accum_params, parse_u64)?.filter(|(_, a)| *a > 0),
+            lr: find_param(&hp, &policy.learning_rate_params, parse_f64)?,
+        };
+        let instance_type = params
+            .get("ResourceConfig")
+            .and_then(|r| r.get("InstanceType"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(FailedJob {
+            name,
+            hyperparameters: hp,
+            knobs,
+            instance_type,
+        })
+    }
+}
+
+/// Decide the next step: read the failed job, draft the action its failure class calls
+/// for, then build the next job's parameters and the attempt history.
 pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
-    let policy = input.policy;
-    let params = input.params;
-    let failed_job = params
-        .get("TrainingJobName")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            TrainingError::InvalidTrainingJob("training_job.TrainingJobName is missing".into())
-        })?
-        .to_string();
-    let hp = match params.get("HyperParameters") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(o)) => o.clone(),
-        Some(other) => {
-            return Err(TrainingError::InvalidTrainingJob(format!(
-                "training_job.HyperParameters must be an object, got {}",
-                super::shapes::type_name(other)
-            )))
-        }
-    };
-    let knobs = Knobs {
-        batch: find_param(&hp, &policy.batch_size_params, parse_u64)?.filter(|(_, b)| *b > 0),
-        accum: find_param(&hp, &policy.grad_accum_params, parse_u64)?.filter(|(_, a)| *a > 0),
-        lr: find_param(&hp, &policy.learning_rate_params, parse_f64)?,
-    };
-    let instance_type = params
-        .get("ResourceConfig")
-        .and_then(|r| r.get("InstanceType"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let job = FailedJob::read(input.params, input.policy)?;
     let attempt = u32::try_from(input.history.len())
         .unwrap_or(u32::MAX)
         .saturating_add(1);
+    let mut draft = draft(&input, &job)?;
+    let mut notes = input.notes.clone();
+    notes.append(&mut draft.notes);
+    let mut patch = std::mem::take(&mut draft.patch);
+    let next_name = (draft.action != Action::Halt)
+        .then(|| retry_job_name(&job.name, attempt, input.execution_name.unwrap_or("")));
+    let training_job = next_name
+        .as_deref()
+        .map(|name| next_job(&input, &job, name, &mut patch, &mut notes));
+    let c = &input.classification;
+    let mut history = input.history.to_vec();
+    history.push(AttemptRecord {
+        attempt,
+        failed_job: job.name,
+        next_job: next_name,
+        class: c.class,
+        kind: c.kind,
+        action: draft.action,
+        instance_type: job.instance_type,
+        batch_size: job.knobs.batch.as_ref().map(|b| b.1),
+        grad_accum: job.knobs.accum.as_ref().map(|a| a.1),
+        spot_interruptions: input.spot_interruptions,
+        wait_seconds: draft.wait_seconds,
+    });
+    Ok(Decision {
+        action: draft.action,
+        class: c.class,
+        kind: c.kind,
+        evidence: c.evidence.clone(),
+        wait_seconds: draft.wait_seconds,
+        attempt,
+        halt_reason: draft.halt.map(|h| h.name().to_string()),
+        message: draft.message,
+        notes,
+        patch,
+        training_job,
+        history,
+        execution_name: input.execution_name.map(str::to_string),
+    })
+}
+
+/// The action the failure calls for: halt on data, user stops, unknown failures and an
+/// exhausted attempt budget; otherwise the plan of its kind.
+fn draft(input: &PlanInput<'_>, job: &FailedJob) -> Result<Draft, TrainingError> {
+    let policy = input.policy;
+    let params = input.params;
     let c = &input.classification;
     let same_kind_before = input.history.iter().filter(|r| r.kind == c.kind).count() as u32;
-
-    let mut draft = match (c.class, c.kind) {
+    Ok(match (c.class, c.kind) {
         (FailureClass::Data, _) => Draft::halt(
             HaltReason::DataError,
             "the input data is missing or malformed; retrying cannot fix it",
@@ -306,47 +372,29 @@ pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
                 policy.max_attempts
             ),
         ),
-        (_, FailureKind::SpotInterruption) => plan_spot(&input, params),
+        (_, FailureKind::SpotInterruption) => plan_spot(input, params),
         (
             _,
             FailureKind::Throttling | FailureKind::ServiceError | FailureKind::TransientNetwork,
-        ) => {
-            if same_kind_before >= policy.max_waits {
-                Draft::halt(
-                    HaltReason::WaitsExhausted,
-                    format!(
-                        "{same_kind_before} earlier waits for {:?} did not help",
-                        c.kind
-                    ),
+        ) => plan_wait(
+            c.kind,
+            same_kind_before,
+            policy,
+            &policy.transient_backoff,
+            |w| {
+                format!(
+                    "transient failure ({:?}): retry the same configuration after {w} s",
+                    c.kind
                 )
-            } else {
-                let w = policy.transient_backoff.wait(same_kind_before);
-                Draft::retry(
-                    w,
-                    format!(
-                        "transient failure ({:?}): retry the same configuration after {w} s",
-                        c.kind
-                    ),
-                )
-            }
-        }
-        (_, FailureKind::QuotaExceeded | FailureKind::InsufficientCapacity) => {
-            if same_kind_before >= policy.max_waits {
-                Draft::halt(
-                    HaltReason::WaitsExhausted,
-                    format!(
-                        "{same_kind_before} earlier waits for {:?} did not help",
-                        c.kind
-                    ),
-                )
-            } else {
-                let w = policy.capacity_backoff.wait(same_kind_before);
-                Draft::retry(
-                    w,
-                    format!("{:?}: queue the run and retry after {w} s", c.kind),
-                )
-            }
-        }
+            },
+        ),
+        (_, FailureKind::QuotaExceeded | FailureKind::InsufficientCapacity) => plan_wait(
+            c.kind,
+            same_kind_before,
+            policy,
+            &policy.capacity_backoff,
+            |w| format!("{:?}: queue the run and retry after {w} s", c.kind),
+        ),
         (_, FailureKind::MaxRuntimeExceeded) => {
             if policy.resume_on_max_runtime && checkpoint_uri(params).is_some() {
                 Draft::retry(
@@ -360,71 +408,67 @@ pub fn plan(input: PlanInput<'_>) -> Result<Decision, TrainingError> {
                 )
             }
         }
-        (_, k) if k.is_oom() => plan_oom(&input, &hp, &knobs, instance_type.as_deref())?,
-        (FailureClass::Logic, _) => plan_logic(&input, &hp, &knobs),
+        (_, k) if k.is_oom() => plan_oom(
+            input,
+            &job.hyperparameters,
+            &job.knobs,
+            job.instance_type.as_deref(),
+        )?,
+        (FailureClass::Logic, _) => plan_logic(input, &job.hyperparameters, &job.knobs),
         _ => Draft::halt(
             HaltReason::Unrecoverable,
             "no recovery rule for this failure",
         ),
-    };
-
-    let mut notes = input.notes.clone();
-    notes.append(&mut draft.notes);
-    let mut patch = draft.patch;
-    let next_name = (draft.action != Action::Halt)
-        .then(|| retry_job_name(&failed_job, attempt, input.execution_name.unwrap_or("")));
-    let training_job = if let Some(name) = &next_name {
-        patch.insert("TrainingJobName".into(), Value::String(name.clone()));
-        checkpoint_patch(params, policy, &mut patch, &mut notes);
-        // HyperParameters must be strings; fix any that are not, and say so.
-        if !patch.contains_key("HyperParameters") && hp.values().any(|v| !v.is_string()) {
-            patch.insert(
-                "HyperParameters".into(),
-                Value::Object(stringify_hyperparameters(&hp)),
-            );
-            notes.push(
-                "HyperParameters values converted to strings (CreateTrainingJob requires strings)"
-                    .into(),
-            );
-        }
-        let mut next = params.clone();
-        for (k, v) in &patch {
-            next.insert(k.clone(), v.clone());
-        }
-        Some(next)
-    } else {
-        None
-    };
-
-    let mut history = input.history.to_vec();
-    history.push(AttemptRecord {
-        attempt,
-        failed_job,
-        next_job: next_name,
-        class: c.class,
-        kind: c.kind,
-        action: draft.action,
-        instance_type,
-        batch_size: knobs.batch.as_ref().map(|b| b.1),
-        grad_accum: knobs.accum.as_ref().map(|a| a.1),
-        spot_interruptions: input.spot_interruptions,
-        wait_seconds: draft.wait_seconds,
-    });
-    Ok(Decision {
-        action: draft.action,
-        class: c.class,
-        kind: c.kind,
-        evidence: c.evidence.clone(),
-        wait_seconds: draft.wait_seconds,
-        attempt,
-        halt_reason: draft.halt.map(|h| h.name().to_string()),
-        message: draft.message,
-        notes,
-        patch,
-        training_job,
-        history,
-        execution_name: input.execution_name.map(str::to_string),
     })
+}
+
+/// Wait and retry the same configuration, until `policy.max_waits` waits for the same
+/// kind of failure have not helped.
+fn plan_wait(
+    kind: FailureKind,
+    same_kind_before: u32,
+    policy: &Policy,
+    backoff: &super::policy::Backoff,
+    message: impl Fn(u64) -> String,
+) -> Draft {
+    if same_kind_before >= policy.max_waits {
+        return Draft::halt(
+            HaltReason::WaitsExhausted,
+            format!("{same_kind_before} earlier waits for {kind:?} did not help"),
+        );
+    }
+    let w = backoff.wait(same_kind_before);
+    Draft::retry(w, message(w))
+}
+
+/// The next job's parameters: the failed job's with the patch applied, a new name, the
+/// checkpoint wired in, and hyperparameters as the strings CreateTrainingJob requires.
+fn next_job(
+    input: &PlanInput<'_>,
+    job: &FailedJob,
+    name: &str,
+    patch: &mut Map<String, Value>,
+    notes: &mut Vec<String>,
+) -> Map<String, Value> {
+    patch.insert("TrainingJobName".into(), Value::String(name.to_string()));
+    checkpoint_patch(input.params, input.policy, patch, notes);
+    // HyperParameters must be strings; fix any that are not, and say so.
+    let hp = &job.hyperparameters;
+    if !patch.contains_key("HyperParameters") && hp.values().any(|v| !v.is_string()) {
+        patch.insert(
+            "HyperParameters".into(),
+            Value::Object(stringify_hyperparameters(hp)),
+        );
+        notes.push(
+            "HyperParameters values converted to strings (CreateTrainingJob requires strings)"
+                .into(),
+        );
+    }
+    let mut next = input.params.clone();
+    for (k, v) in patch.iter() {
+        next.insert(k.clone(), v.clone());
+    }
+    next
 }
 
 fn checkpoint_uri(params: &Map<String, Value>) -> Option<&str> {
