@@ -167,7 +167,8 @@ fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// Evaluate the contract against what was observed.
+/// Evaluate the contract against what was observed: the dataset-level checks, then every
+/// contract column's, then the counts that decide the verdict.
 pub fn evaluate(
     contract: &Contract,
     partial: &PartialResult,
@@ -178,54 +179,8 @@ pub fn evaluate(
         out: Vec::new(),
         spec: None,
     };
-
-    // Dataset level: row count, extra columns.
-    if let Some(rc) = &contract.row_count {
-        let low = rc.min.is_some_and(|m| partial.rows < m);
-        let high = rc.max.is_some_and(|m| partial.rows > m);
-        if low || high {
-            f.push_with(
-                Check::RowCount,
-                rc.severity,
-                json!({"rows": partial.rows}),
-                json!({"min": rc.min, "max": rc.max}),
-                None,
-                format!(
-                    "{} rows; the contract wants {}",
-                    partial.rows,
-                    match (rc.min, rc.max) {
-                        (Some(a), Some(b)) => format!("between {a} and {b}"),
-                        (Some(a), None) => format!("at least {a}"),
-                        (None, Some(b)) => format!("at most {b}"),
-                        (None, None) => String::new(),
-                    }
-                ),
-            );
-        }
-    }
-    let extra_sev = match contract.extra_columns {
-        ExtraColumns::Allow => None,
-        ExtraColumns::Warning => Some(Severity::Warning),
-        ExtraColumns::Error => Some(Severity::Error),
-    };
-    if let Some(sev) = extra_sev {
-        for c in &partial.schema {
-            if contract.column(&c.name).is_none() {
-                let out = &mut f.out;
-                out.push(Violation {
-                    column: Some(c.name.clone()),
-                    check: Check::ExtraColumn,
-                    severity: sev,
-                    observed: json!({"present": true}),
-                    expected: json!({"extra_columns": contract.extra_columns}),
-                    count: 1,
-                    examples: vec![],
-                    message: format!("column {:?} is not in the contract", c.name),
-                });
-            }
-        }
-    }
-
+    row_count_check(&mut f, contract, partial);
+    extra_column_checks(&mut f, contract, partial);
     let mut columns = BTreeMap::new();
     for spec in &contract.columns {
         f.spec = Some(spec);
@@ -233,107 +188,18 @@ pub fn evaluate(
         let empty = ColumnStats::new(contract.cardinality_limit(spec));
         let st = partial.columns.get(&spec.name).unwrap_or(&empty);
         columns.insert(spec.name.clone(), summary(spec, st, present));
-        if !present {
-            if spec.required && !partial.objects.is_empty() {
-                f.push(
-                    Check::Required,
-                    json!({"present": false}),
-                    json!({"required": true}),
-                    None,
-                    format!("required column {:?} is missing", spec.name),
-                );
-            }
-            continue;
-        }
-        let ty = spec.ty.as_str();
-        if st.type_errors.count > 0 {
+        if present {
+            column_checks(&mut f, spec, st);
+        } else if spec.required && !partial.objects.is_empty() {
             f.push(
-                Check::Type,
-                json!({"invalid_values": st.type_errors.count, "rows": st.rows}),
-                json!({"type": ty}),
-                Some(&st.type_errors),
-                format!(
-                    "{} value(s) of {:?} are not {ty}",
-                    st.type_errors.count, spec.name
-                ),
-            );
-        }
-        if let Some(max) = spec.max_null_ratio {
-            let ratio = st.null_ratio();
-            if ratio > max {
-                f.push(
-                    Check::NullRatio,
-                    json!({"null_ratio": round6(ratio), "nulls": st.nulls, "rows": st.rows}),
-                    json!({"max_null_ratio": max}),
-                    None,
-                    format!(
-                        "{:?} is {:.2}% null ({} of {}); at most {:.2}% allowed",
-                        spec.name,
-                        ratio * 100.0,
-                        st.nulls,
-                        st.rows,
-                        max * 100.0
-                    ),
-                );
-            }
-        }
-        if st.out_of_range.count > 0 {
-            f.push(
-                Check::Range,
-                json!({"out_of_range": st.out_of_range.count,
-                       "min": st.min.map(|x| values::display(spec.ty, x)), "max": st.max.map(|x| values::display(spec.ty, x))}),
-                json!({"min": spec.min, "max": spec.max}),
-                Some(&st.out_of_range),
-                format!("{} value(s) of {:?} are outside [{}, {}]", st.out_of_range.count, spec.name, show_bound(&spec.min), show_bound(&spec.max)),
-            );
-        }
-        if st.not_allowed.count > 0 {
-            let n = spec.allowed_values.as_ref().map_or(0, |v| v.len());
-            f.push(
-                Check::AllowedValues,
-                json!({"not_allowed": st.not_allowed.count}),
-                json!({"allowed_values": spec.allowed_values}),
-                Some(&st.not_allowed),
-                format!(
-                    "{} value(s) of {:?} are not among the {n} allowed values",
-                    st.not_allowed.count, spec.name
-                ),
-            );
-        }
-        let card = st.distinct.count();
-        let too_few = match (spec.min_cardinality, card) {
-            (Some(m), Cardinality::Exact(n)) => n < m,
-            _ => false,
-        };
-        let too_many = match (spec.max_cardinality, card) {
-            (Some(m), Cardinality::Exact(n)) => n > m,
-            (Some(m), Cardinality::MoreThan(b)) => b >= m,
-            _ => false,
-        };
-        if too_few || too_many {
-            f.push(
-                Check::Cardinality,
-                json!({"distinct": card.to_json()}),
-                json!({"min_cardinality": spec.min_cardinality, "max_cardinality": spec.max_cardinality}),
+                Check::Required,
+                json!({"present": false}),
+                json!({"required": true}),
                 None,
-                format!(
-                    "{:?} has {} distinct values; the contract wants {}",
-                    spec.name,
-                    match card {
-                        Cardinality::Exact(n) => n.to_string(),
-                        Cardinality::MoreThan(b) => format!("more than {b}"),
-                    },
-                    match (spec.min_cardinality, spec.max_cardinality) {
-                        (Some(a), Some(b)) => format!("between {a} and {b}"),
-                        (Some(a), None) => format!("at least {a}"),
-                        (None, Some(b)) => format!("at most {b}"),
-                        (None, None) => String::new(),
-                    }
-                ),
+                format!("required column {:?} is missing", spec.name),
             );
         }
     }
-
     let mut counts = SeverityCounts::default();
     for v in &f.out {
         match v.severity {
@@ -353,6 +219,154 @@ pub fn evaluate(
         findings: f.out,
         columns,
         checked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+/// "between a and b", "at least a", "at most b" (empty when unbounded).
+fn bounds_text<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) => format!("between {a} and {b}"),
+        (Some(a), None) => format!("at least {a}"),
+        (None, Some(b)) => format!("at most {b}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The dataset's row count against the contract's bounds.
+fn row_count_check(f: &mut Findings<'_>, contract: &Contract, partial: &PartialResult) {
+    let Some(rc) = &contract.row_count else {
+        return;
+    };
+    let low = rc.min.is_some_and(|m| partial.rows < m);
+    let high = rc.max.is_some_and(|m| partial.rows > m);
+    if low || high {
+        f.push_with(
+            Check::RowCount,
+            rc.severity,
+            json!({"rows": partial.rows}),
+            json!({"min": rc.min, "max": rc.max}),
+            None,
+            format!(
+                "{} rows; the contract wants {}",
+                partial.rows,
+                bounds_text(rc.min, rc.max)
+            ),
+        );
+    }
+}
+
+/// Columns the data has and the contract does not, at the contract's severity.
+fn extra_column_checks(f: &mut Findings<'_>, contract: &Contract, partial: &PartialResult) {
+    let sev = match contract.extra_columns {
+        ExtraColumns::Allow => return,
+        ExtraColumns::Warning => Severity::Warning,
+        ExtraColumns::Error => Severity::Error,
+    };
+    for c in &partial.schema {
+        if contract.column(&c.name).is_none() {
+            f.out.push(Violation {
+                column: Some(c.name.clone()),
+                check: Check::ExtraColumn,
+                severity: sev,
+                observed: json!({"present": true}),
+                expected: json!({"extra_columns": contract.extra_columns}),
+                count: 1,
+                examples: vec![],
+                message: format!("column {:?} is not in the contract", c.name),
+            });
+        }
+    }
+}
+
+/// A present column's checks: type, null ratio, range, allowed values, cardinality.
+fn column_checks(f: &mut Findings<'_>, spec: &ColumnSpec, st: &ColumnStats) {
+    let ty = spec.ty.as_str();
+    if st.type_errors.count > 0 {
+        f.push(
+            Check::Type,
+            json!({"invalid_values": st.type_errors.count, "rows": st.rows}),
+            json!({"type": ty}),
+            Some(&st.type_errors),
+            format!(
+                "{} value(s) of {:?} are not {ty}",
+                st.type_errors.count, spec.name
+            ),
+        );
+    }
+    if let Some(max) = spec.max_null_ratio {
+        let ratio = st.null_ratio();
+        if ratio > max {
+            f.push(
+                Check::NullRatio,
+                json!({"null_ratio": round6(ratio), "nulls": st.nulls, "rows": st.rows}),
+                json!({"max_null_ratio": max}),
+                None,
+                format!(
+                    "{:?} is {:.2}% null ({} of {}); at most {:.2}% allowed",
+                    spec.name,
+                    ratio * 100.0,
+                    st.nulls,
+                    st.rows,
+                    max * 100.0
+                ),
+            );
+        }
+    }
+    if st.out_of_range.count > 0 {
+        f.push(
+            Check::Range,
+            json!({"out_of_range": st.out_of_range.count,
+                   "min": st.min.map(|x| values::display(spec.ty, x)), "max": st.max.map(|x| values::display(spec.ty, x))}),
+            json!({"min": spec.min, "max": spec.max}),
+            Some(&st.out_of_range),
+            format!("{} value(s) of {:?} are outside [{}, {}]", st.out_of_range.count, spec.name, show_bound(&spec.min), show_bound(&spec.max)),
+        );
+    }
+    if st.not_allowed.count > 0 {
+        let n = spec.allowed_values.as_ref().map_or(0, |v| v.len());
+        f.push(
+            Check::AllowedValues,
+            json!({"not_allowed": st.not_allowed.count}),
+            json!({"allowed_values": spec.allowed_values}),
+            Some(&st.not_allowed),
+            format!(
+                "{} value(s) of {:?} are not among the {n} allowed values",
+                st.not_allowed.count, spec.name
+            ),
+        );
+    }
+    cardinality_check(f, spec, st);
+}
+
+/// Distinct values against the contract's cardinality bounds (a count past the tracking
+/// limit is "more than" that limit).
+fn cardinality_check(f: &mut Findings<'_>, spec: &ColumnSpec, st: &ColumnStats) {
+    let card = st.distinct.count();
+    let too_few = match (spec.min_cardinality, card) {
+        (Some(m), Cardinality::Exact(n)) => n < m,
+        _ => false,
+    };
+    let too_many = match (spec.max_cardinality, card) {
+        (Some(m), Cardinality::Exact(n)) => n > m,
+        (Some(m), Cardinality::MoreThan(b)) => b >= m,
+        _ => false,
+    };
+    if too_few || too_many {
+        f.push(
+            Check::Cardinality,
+            json!({"distinct": card.to_json()}),
+            json!({"min_cardinality": spec.min_cardinality, "max_cardinality": spec.max_cardinality}),
+            None,
+            format!(
+                "{:?} has {} distinct values; the contract wants {}",
+                spec.name,
+                match card {
+                    Cardinality::Exact(n) => n.to_string(),
+                    Cardinality::MoreThan(b) => format!("more than {b}"),
+                },
+                bounds_text(spec.min_cardinality, spec.max_cardinality)
+            ),
+        );
     }
 }
 
