@@ -84,6 +84,97 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run that has not done anything yet.
+    fn empty(req: &Request, run_id: &str) -> Report {
+        Report {
+            execution_name: req.execution_name.clone(),
+            stage: req.stage,
+            run_id: run_id.to_string(),
+            journal_uri: req.journal_uri(),
+            done: Vec::new(),
+            skipped: Vec::new(),
+            failed: Vec::new(),
+            remaining: Vec::new(),
+            objects_deleted: 0,
+            retries: 0,
+            stopped_early: None,
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Another run holds the lease: what the journal says is done is skipped, the rest
+    /// remains, and nothing is touched.
+    fn lease_held_elsewhere(
+        &mut self,
+        actions: &[PlannedAction],
+        journal: &journal::Journal,
+        lease: &journal::Lease,
+    ) {
+        for pa in actions {
+            match journal.completed.get(&pa.id) {
+                Some(c) => self.skipped.push(skipped_from_journal(pa, c)),
+                None => self.remaining.push(pa.id.clone()),
+            }
+        }
+        self.stopped_early = Some(format!(
+            "another run ({}) holds the saga journal lease until {}; it is compensating now",
+            lease.owner, lease.expires_at
+        ));
+        tracing::warn!(holder = %lease.owner, expires_at = %lease.expires_at, "saga lease held by another run; doing nothing");
+    }
+
+    /// File one performed action under done, skipped or failed (and remaining), and log it.
+    fn file(
+        &mut self,
+        pa: &PlannedAction,
+        outcome: &Outcome,
+        elapsed_ms: f64,
+        deleted: u64,
+        key_errors: u64,
+    ) {
+        let label = outcome.label();
+        match outcome {
+            Outcome::Done(d) => {
+                tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = label, detail = %d, duration_ms = elapsed_ms, objects_deleted = deleted, "compensating action");
+                self.done.push(ActionResult {
+                    action: pa.id.clone(),
+                    stage: pa.stage,
+                    detail: d.clone(),
+                });
+            }
+            Outcome::Already(d) => {
+                tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = label, detail = %d, duration_ms = elapsed_ms, "compensating action");
+                self.skipped.push(ActionResult {
+                    action: pa.id.clone(),
+                    stage: pa.stage,
+                    detail: d.clone(),
+                });
+            }
+            Outcome::Waiting(e) => {
+                tracing::warn!(action = %pa.id, kind = pa.action.kind(), outcome = label, reason = %e, duration_ms = elapsed_ms, "compensating action");
+                self.failed.push(ActionFailure {
+                    action: pa.id.clone(),
+                    stage: pa.stage,
+                    error: e.clone(),
+                    waiting: true,
+                    retryable: true,
+                });
+                self.remaining.push(pa.id.clone());
+            }
+            Outcome::Failed { error, retryable } => {
+                tracing::error!(action = %pa.id, kind = pa.action.kind(), outcome = label, error = %error, retryable, duration_ms = elapsed_ms, objects_deleted = deleted, key_errors, "compensating action");
+                self.failed.push(ActionFailure {
+                    action: pa.id.clone(),
+                    stage: pa.stage,
+                    error: truncate_chars(error, 1000),
+                    waiting: false,
+                    retryable: *retryable,
+                });
+                self.remaining.push(pa.id.clone());
+            }
+        }
+    }
+
     /// True when nothing remains.
     pub fn is_complete(&self) -> bool {
         self.remaining.is_empty()
@@ -169,6 +260,51 @@ enum Outcome {
     Already(String),
     Waiting(String),
     Failed { error: String, retryable: bool },
+}
+
+impl Outcome {
+    /// The outcome as logs and metrics name it.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Done(_) => "done",
+            Outcome::Already(_) => "skipped",
+            Outcome::Waiting(_) => "waiting",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Write one action's outcome to the journal: completed (done or already so) or its
+/// failure (waiting or failed), so the next run knows what is left.
+async fn record_outcome<S: S3Ops>(
+    handle: &mut JournalHandle<'_, S>,
+    pa: &PlannedAction,
+    outcome: &Outcome,
+    run_id: &str,
+) -> Result<(), JournalError> {
+    match outcome {
+        Outcome::Done(d) | Outcome::Already(d) => {
+            let rec = Completed {
+                outcome: if matches!(outcome, Outcome::Done(_)) {
+                    "done"
+                } else {
+                    "already"
+                }
+                .into(),
+                detail: d.clone(),
+                stage: pa.stage,
+                at: Utc::now(),
+                run_id: run_id.to_string(),
+            };
+            handle.record_completed(&pa.id, rec).await
+        }
+        Outcome::Waiting(e) => {
+            handle
+                .record_failure(&pa.id, &format!("waiting: {e}"))
+                .await
+        }
+        Outcome::Failed { error, .. } => handle.record_failure(&pa.id, error).await,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -273,27 +409,57 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
     /// could be done at all (bad journal, storage refused); a report with `remaining`
     /// actions is still `Ok` here: [`Report::into_result`] turns it into
     /// `Compensation.Incomplete`.
+    ///
+    /// The steps: claim the journal lease (or report what another run holding it has
+    /// done), run each planned action not yet recorded as done, then release the lease
+    /// with the run's result.
     pub async fn execute(&self, req: &Request) -> Result<Report, SagaError> {
         let started = Instant::now();
         let run_id = new_run_id();
         let retry = self.retry(req);
         let actions = plan(req);
-        let mut report = Report {
-            execution_name: req.execution_name.clone(),
-            stage: req.stage,
-            run_id: run_id.clone(),
-            journal_uri: req.journal_uri(),
-            done: Vec::new(),
-            skipped: Vec::new(),
-            failed: Vec::new(),
-            remaining: Vec::new(),
-            objects_deleted: 0,
-            retries: 0,
-            stopped_early: None,
-            metrics: Vec::new(),
+        let mut report = Report::empty(req, &run_id);
+        let mut handle = match self.claim(req, &run_id, &retry).await? {
+            Claim::Held(h) => h,
+            Claim::Busy { journal, lease } => {
+                report.lease_held_elsewhere(&actions, &journal, &lease);
+                report.retries = retry.count();
+                report
+                    .metrics
+                    .push(self.summary_metrics(req, &report, started));
+                return Ok(report);
+            }
         };
+        tracing::info!(run_id = %run_id, stage = %req.stage, actions = actions.len(), journal = %req.journal_uri(), "compensation started");
+        let aborted = self
+            .run_actions(req, &actions, &retry, &mut handle, &mut report)
+            .await;
+        let result = self.finish(&mut handle, &mut report, aborted).await;
+        report.retries = retry.count();
+        report
+            .metrics
+            .push(self.summary_metrics(req, &report, started));
+        tracing::info!(
+            run_id = %run_id,
+            done = report.done.len(),
+            skipped = report.skipped.len(),
+            failed = report.failed.len(),
+            remaining = report.remaining.len(),
+            objects_deleted = report.objects_deleted,
+            "compensation {result}"
+        );
+        Ok(report)
+    }
+
+    /// Take the journal lease for this run, or learn who holds it.
+    async fn claim<'a>(
+        &'a self,
+        req: &Request,
+        run_id: &str,
+        retry: &Retry,
+    ) -> Result<Claim<'a, S>, SagaError> {
         let record = RunRecord {
-            run_id: run_id.clone(),
+            run_id: run_id.to_string(),
             stage: req.stage,
             started_at: Utc::now(),
             finished_at: None,
@@ -303,44 +469,31 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             skipped: 0,
             failed: 0,
         };
-        let ttl = Duration::from_secs(req.options.lease_seconds);
-        let claim = journal::acquire(
+        journal::acquire(
             &self.s3,
             &req.bucket,
             &req.journal_key(),
             &req.execution_name,
             record,
-            ttl,
+            Duration::from_secs(req.options.lease_seconds),
             retry.clone(),
         )
         .await
-        .map_err(journal_error)?;
-        let mut handle = match claim {
-            Claim::Held(h) => h,
-            Claim::Busy { journal, lease } => {
-                for pa in &actions {
-                    match journal.completed.get(&pa.id) {
-                        Some(c) => report.skipped.push(skipped_from_journal(pa, c)),
-                        None => report.remaining.push(pa.id.clone()),
-                    }
-                }
-                report.stopped_early = Some(format!(
-                    "another run ({}) holds the saga journal lease until {}; it is compensating now",
-                    lease.owner, lease.expires_at
-                ));
-                tracing::warn!(holder = %lease.owner, expires_at = %lease.expires_at, "saga lease held by another run; doing nothing");
-                report.retries = retry.count();
-                report
-                    .metrics
-                    .push(self.summary_metrics(req, &report, started));
-                return Ok(report);
-            }
-        };
-        tracing::info!(run_id = %run_id, stage = %req.stage, actions = actions.len(), journal = %req.journal_uri(), "compensation started");
+        .map_err(journal_error)
+    }
 
-        // Set when the journal can no longer be written (lease lost, S3 refusing): the
-        // run must stop acting at once and cannot release a lease it no longer holds.
-        let mut aborted: Option<String> = None;
+    /// Every planned action in order: skipped when the journal says it is done, else
+    /// performed and recorded, until the deadline is close or the journal can no longer
+    /// be written. Returns why the run had to stop acting (lease lost, S3 refusing), if
+    /// it did: then it cannot release a lease it no longer holds.
+    async fn run_actions(
+        &self,
+        req: &Request,
+        actions: &[PlannedAction],
+        retry: &Retry,
+        handle: &mut JournalHandle<'_, S>,
+        report: &mut Report,
+    ) -> Option<String> {
         for (i, pa) in actions.iter().enumerate() {
             if let Some(c) = handle.completed(&pa.id) {
                 let r = skipped_from_journal(pa, c);
@@ -356,107 +509,69 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 report
                     .remaining
                     .extend(actions[i..].iter().map(|p| p.id.clone()));
-                break;
+                return None;
             }
-            let t0 = Instant::now();
-            let retries_before = retry.count();
-            let (outcome, del) = self.perform(pa, req, &retry, Some(&mut handle)).await;
-            let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
-            let (deleted, key_errors) = del
-                .as_ref()
-                .map(|d| (d.deleted, d.failed.len() as u64))
-                .unwrap_or((0, 0));
-            report.objects_deleted += deleted;
-            if let Some(e) = del.and_then(|d| d.abort) {
-                aborted = Some(e.to_string());
-            }
-            let label = match &outcome {
-                Outcome::Done(_) => "done",
-                Outcome::Already(_) => "skipped",
-                Outcome::Waiting(_) => "waiting",
-                Outcome::Failed { .. } => "failed",
-            };
-            let journal_write = match &outcome {
-                Outcome::Done(d) | Outcome::Already(d) => {
-                    let rec = Completed {
-                        outcome: if matches!(outcome, Outcome::Done(_)) {
-                            "done"
-                        } else {
-                            "already"
-                        }
-                        .into(),
-                        detail: d.clone(),
-                        stage: pa.stage,
-                        at: Utc::now(),
-                        run_id: run_id.clone(),
-                    };
-                    handle.record_completed(&pa.id, rec).await
-                }
-                Outcome::Waiting(e) => {
-                    handle
-                        .record_failure(&pa.id, &format!("waiting: {e}"))
-                        .await
-                }
-                Outcome::Failed { error, .. } => handle.record_failure(&pa.id, error).await,
-            };
-            match &outcome {
-                Outcome::Done(d) => {
-                    tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = label, detail = %d, duration_ms = elapsed_ms, objects_deleted = deleted, "compensating action");
-                    report.done.push(ActionResult {
-                        action: pa.id.clone(),
-                        stage: pa.stage,
-                        detail: d.clone(),
-                    });
-                }
-                Outcome::Already(d) => {
-                    tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = label, detail = %d, duration_ms = elapsed_ms, "compensating action");
-                    report.skipped.push(ActionResult {
-                        action: pa.id.clone(),
-                        stage: pa.stage,
-                        detail: d.clone(),
-                    });
-                }
-                Outcome::Waiting(e) => {
-                    tracing::warn!(action = %pa.id, kind = pa.action.kind(), outcome = label, reason = %e, duration_ms = elapsed_ms, "compensating action");
-                    report.failed.push(ActionFailure {
-                        action: pa.id.clone(),
-                        stage: pa.stage,
-                        error: e.clone(),
-                        waiting: true,
-                        retryable: true,
-                    });
-                    report.remaining.push(pa.id.clone());
-                }
-                Outcome::Failed { error, retryable } => {
-                    tracing::error!(action = %pa.id, kind = pa.action.kind(), outcome = label, error = %error, retryable, duration_ms = elapsed_ms, objects_deleted = deleted, key_errors, "compensating action");
-                    report.failed.push(ActionFailure {
-                        action: pa.id.clone(),
-                        stage: pa.stage,
-                        error: truncate_chars(error, 1000),
-                        waiting: false,
-                        retryable: *retryable,
-                    });
-                    report.remaining.push(pa.id.clone());
-                }
-            }
-            let retries = retry.count() - retries_before;
-            report.metrics.push(
-                self.action_metrics(req, pa, label, elapsed_ms, deleted, key_errors, retries),
-            );
-            if let Err(e) = journal_write {
-                // The action happened (or failed) but is not recorded; the next run
-                // repeats it, harmlessly, since every action is idempotent.
-                tracing::error!(action = %pa.id, error = %e, "could not record the action in the journal; stopping");
-                aborted.get_or_insert(e.to_string());
-            }
-            if aborted.is_some() {
-                report.stopped_early = aborted.clone();
+            if let Some(abort) = self.run_action(req, pa, retry, handle, report).await {
+                report.stopped_early = Some(abort.clone());
                 report
                     .remaining
                     .extend(actions[i + 1..].iter().map(|p| p.id.clone()));
-                break;
+                return Some(abort);
             }
         }
+        None
+    }
+
+    /// Perform one action, record its outcome in the journal and in the report.
+    /// Returns why the run must stop, if the journal could not be written.
+    async fn run_action(
+        &self,
+        req: &Request,
+        pa: &PlannedAction,
+        retry: &Retry,
+        handle: &mut JournalHandle<'_, S>,
+        report: &mut Report,
+    ) -> Option<String> {
+        let t0 = Instant::now();
+        let retries_before = retry.count();
+        let (outcome, del) = self.perform(pa, req, retry, Some(&mut *handle)).await;
+        let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let (deleted, key_errors) = del
+            .as_ref()
+            .map(|d| (d.deleted, d.failed.len() as u64))
+            .unwrap_or((0, 0));
+        report.objects_deleted += deleted;
+        let mut aborted = del.and_then(|d| d.abort).map(|e| e.to_string());
+        let journal_write = record_outcome(handle, pa, &outcome, &report.run_id).await;
+        report.file(pa, &outcome, elapsed_ms, deleted, key_errors);
+        let retries = retry.count() - retries_before;
+        report.metrics.push(self.action_metrics(
+            req,
+            pa,
+            outcome.label(),
+            elapsed_ms,
+            deleted,
+            key_errors,
+            retries,
+        ));
+        if let Err(e) = journal_write {
+            // The action happened (or failed) but is not recorded; the next run
+            // repeats it, harmlessly, since every action is idempotent.
+            tracing::error!(action = %pa.id, error = %e, "could not record the action in the journal; stopping");
+            aborted.get_or_insert(e.to_string());
+        }
+        aborted
+    }
+
+    /// Release the lease with the run's result ("complete" or "incomplete"), unless the
+    /// run lost the journal; make sure a retry comes when the journal does not yet say
+    /// what was done.
+    async fn finish(
+        &self,
+        handle: &mut JournalHandle<'_, S>,
+        report: &mut Report,
+        aborted: Option<String>,
+    ) -> &'static str {
         if aborted.is_some() && report.remaining.is_empty() {
             // All the work is done but the journal does not say so: let the state
             // machine retry, so the next run records it (repeating at most one action).
@@ -467,41 +582,29 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         } else {
             "incomplete"
         };
-        if aborted.is_none() {
-            if let Err(e) = handle
-                .release(
-                    result,
-                    report.done.len(),
-                    report.skipped.len(),
-                    report.remaining.len(),
-                )
-                .await
-            {
-                tracing::error!(error = %e, "could not release the saga journal lease");
-                if matches!(e, JournalError::LeaseLost(_)) && report.stopped_early.is_none() {
-                    report.stopped_early = Some(e.to_string());
-                    // Everything was done, but another run now holds the journal: let
-                    // the state machine retry so the outcome is read from the journal.
-                    if report.remaining.is_empty() {
-                        report.remaining.push("journal.release".into());
-                    }
+        if aborted.is_some() {
+            return result;
+        }
+        if let Err(e) = handle
+            .release(
+                result,
+                report.done.len(),
+                report.skipped.len(),
+                report.remaining.len(),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not release the saga journal lease");
+            if matches!(e, JournalError::LeaseLost(_)) && report.stopped_early.is_none() {
+                report.stopped_early = Some(e.to_string());
+                // Everything was done, but another run now holds the journal: let
+                // the state machine retry so the outcome is read from the journal.
+                if report.remaining.is_empty() {
+                    report.remaining.push("journal.release".into());
                 }
             }
         }
-        report.retries = retry.count();
-        report
-            .metrics
-            .push(self.summary_metrics(req, &report, started));
-        tracing::info!(
-            run_id = %run_id,
-            done = report.done.len(),
-            skipped = report.skipped.len(),
-            failed = report.failed.len(),
-            remaining = report.remaining.len(),
-            objects_deleted = report.objects_deleted,
-            "compensation {result}"
-        );
-        Ok(report)
+        result
     }
 
     /// The dry run: the plan, and what each action would do given the current state.
