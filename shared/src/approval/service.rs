@@ -420,6 +420,9 @@ impl ApprovalService {
         result
     }
 
+    /// The decision's steps: who may decide what (`gate`), claim it with a conditional
+    /// write, set the registry, resume the execution; each later step undoes the earlier
+    /// ones when it fails.
     async fn decide_inner(
         &self,
         req: &DecideRequest,
@@ -433,44 +436,8 @@ impl ApprovalService {
             .map_err(|e| Refusal::Unavailable(format!("could not read the approval: {e}")))?
             .ok_or(Refusal::UnknownId)?;
         *seen = Some(rec.clone());
-        if let Some(sent) = &req.csrf_token {
-            match sent {
-                Some(t) if constant_time_eq(t, &rec.csrf_token) => {}
-                _ => return Err(Refusal::BadCsrf),
-            }
-        }
-        if !identity.may_approve(&rec.approvers) {
-            return Err(Refusal::NotApprover);
-        }
-        if identity.is_starter(rec.started_by.as_deref()) {
-            return Err(Refusal::SelfApproval);
-        }
-        match rec.status {
-            Status::Pending => {}
-            s @ (Status::Approved | Status::Rejected) => return Err(Refusal::AlreadyDecided(s)),
-            Status::Expired => return Err(Refusal::Expired),
-            Status::Closed => {
-                return Err(Refusal::NoLongerOpen(
-                    rec.closed_reason.clone().unwrap_or_else(|| "closed".into()),
-                ))
-            }
-        }
         let now = Utc::now();
-        if rec.is_expired(now) {
-            let mut exp = rec.clone();
-            exp.status = Status::Expired;
-            exp.updated_at = Some(now);
-            let _ = self.store.replace(&exp, &etag).await;
-            return Err(Refusal::Expired);
-        }
-        let decision = req.decision.ok_or_else(|| {
-            Refusal::BadRequest("`decision` must be `approve` or `reject`".into())
-        })?;
-        if req.comment.chars().count() > MAX_COMMENT_CHARS {
-            return Err(Refusal::BadRequest(format!(
-                "the comment is longer than {MAX_COMMENT_CHARS} characters"
-            )));
-        }
+        let decision = self.gate(req, identity, &rec, &etag, now).await?;
 
         // 1. Claim the decision: the first conditional write wins.
         let info = DecisionInfo {
@@ -485,7 +452,7 @@ impl ApprovalService {
         };
         let mut claimed = rec.clone();
         claimed.status = decision.status();
-        claimed.decision = Some(info.clone());
+        claimed.decision = Some(info);
         claimed.updated_at = Some(now);
         let claimed_etag = self.write_claim(&claimed, &etag).await?;
 
@@ -509,16 +476,97 @@ impl ApprovalService {
         }
 
         // 3. Resume the execution.
+        if let Err((code, msg)) = self
+            .resume_execution(&rec, decision, identity, &req.comment, now)
+            .await
+        {
+            return Err(self
+                .undo_unsent(&rec, &claimed, &claimed_etag, code.as_deref(), &msg)
+                .await);
+        }
+        Ok(Outcome {
+            approval_id: rec.approval_id.clone(),
+            status: decision.status(),
+            reviewer: identity.display.clone(),
+            comment: req.comment.clone(),
+            decided_at: now,
+            execution_name: rec.execution_name.clone(),
+            model_package_arn: rec.model_package_arn.clone(),
+        })
+    }
+
+    /// Whether this request may decide this approval, and what it decides: the CSRF
+    /// token (form posts), an approver who did not start the run, a pending approval
+    /// that has not expired (an expired one is marked so), a decision and a comment of
+    /// bounded length.
+    async fn gate(
+        &self,
+        req: &DecideRequest,
+        identity: &Identity,
+        rec: &ApprovalRecord,
+        etag: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, Refusal> {
+        if let Some(sent) = &req.csrf_token {
+            match sent {
+                Some(t) if constant_time_eq(t, &rec.csrf_token) => {}
+                _ => return Err(Refusal::BadCsrf),
+            }
+        }
+        if !identity.may_approve(&rec.approvers) {
+            return Err(Refusal::NotApprover);
+        }
+        if identity.is_starter(rec.started_by.as_deref()) {
+            return Err(Refusal::SelfApproval);
+        }
+        match rec.status {
+            Status::Pending => {}
+            s @ (Status::Approved | Status::Rejected) => return Err(Refusal::AlreadyDecided(s)),
+            Status::Expired => return Err(Refusal::Expired),
+            Status::Closed => {
+                return Err(Refusal::NoLongerOpen(
+                    rec.closed_reason.clone().unwrap_or_else(|| "closed".into()),
+                ))
+            }
+        }
+        if rec.is_expired(now) {
+            let mut exp = rec.clone();
+            exp.status = Status::Expired;
+            exp.updated_at = Some(now);
+            let _ = self.store.replace(&exp, etag).await;
+            return Err(Refusal::Expired);
+        }
+        let decision = req.decision.ok_or_else(|| {
+            Refusal::BadRequest("`decision` must be `approve` or `reject`".into())
+        })?;
+        if req.comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(Refusal::BadRequest(format!(
+                "the comment is longer than {MAX_COMMENT_CHARS} characters"
+            )));
+        }
+        Ok(decision)
+    }
+
+    /// SendTaskSuccess (approve) or SendTaskFailure with `Approval.Rejected` (reject).
+    /// On failure: the service's error code and a message with the token redacted.
+    async fn resume_execution(
+        &self,
+        rec: &ApprovalRecord,
+        decision: Decision,
+        identity: &Identity,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), (Option<String>, String)> {
         let token = rec.task_token.expose();
         let payload = json!({
             "decision": decision.status().as_str(),
             "reviewer": identity.display,
-            "comment": req.comment,
+            "comment": comment,
             "decided_at": now.to_rfc3339(),
             "approval_id": rec.approval_id,
         })
         .to_string();
-        let sent = match decision {
+        match decision {
             Decision::Approve => self
                 .sfn
                 .send_task_success()
@@ -554,45 +602,43 @@ impl ApprovalService {
                         ),
                     )
                 }),
-        };
-        if let Err((code, msg)) = sent {
-            let _ = self
-                .set_package_status(
-                    &rec,
-                    ModelApprovalStatus::PendingManualApproval,
-                    "approval did not reach the pipeline",
-                )
-                .await;
-            return match code.as_deref() {
-                Some(c @ ("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
-                    let mut closed = rec.clone();
-                    closed.status = Status::Closed;
-                    closed.closed_reason = Some(format!(
-                        "Step Functions no longer waits for this approval ({c})"
-                    ));
-                    closed.updated_at = Some(Utc::now());
-                    let _ = self.store.replace(&closed, &claimed_etag).await;
-                    Err(Refusal::NoLongerOpen(format!(
-                        "Step Functions answered {c}"
-                    )))
-                }
-                _ => {
-                    self.revert(&claimed, &claimed_etag, &rec).await;
-                    Err(Refusal::Unavailable(format!(
-                        "Step Functions could not be told ({msg})"
-                    )))
-                }
-            };
         }
-        Ok(Outcome {
-            approval_id: rec.approval_id.clone(),
-            status: decision.status(),
-            reviewer: identity.display.clone(),
-            comment: req.comment.clone(),
-            decided_at: now,
-            execution_name: rec.execution_name.clone(),
-            model_package_arn: rec.model_package_arn.clone(),
-        })
+    }
+
+    /// The execution could not be told: put the registry back to pending, and either
+    /// close the approval (Step Functions no longer waits for it) or revert the claim so
+    /// the reviewer can try again.
+    async fn undo_unsent(
+        &self,
+        rec: &ApprovalRecord,
+        claimed: &ApprovalRecord,
+        claimed_etag: &str,
+        code: Option<&str>,
+        msg: &str,
+    ) -> Refusal {
+        let _ = self
+            .set_package_status(
+                rec,
+                ModelApprovalStatus::PendingManualApproval,
+                "approval did not reach the pipeline",
+            )
+            .await;
+        match code {
+            Some(c @ ("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
+                let mut closed = rec.clone();
+                closed.status = Status::Closed;
+                closed.closed_reason = Some(format!(
+                    "Step Functions no longer waits for this approval ({c})"
+                ));
+                closed.updated_at = Some(Utc::now());
+                let _ = self.store.replace(&closed, claimed_etag).await;
+                Refusal::NoLongerOpen(format!("Step Functions answered {c}"))
+            }
+            _ => {
+                self.revert(claimed, claimed_etag, rec).await;
+                Refusal::Unavailable(format!("Step Functions could not be told ({msg})"))
+            }
+        }
     }
 
     /// The conditional write of the claimed record; returns its new ETag.
