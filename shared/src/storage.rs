@@ -104,6 +104,35 @@ impl From<S3Uri> for String {
     }
 }
 
+/// The object key of an S3 event notification, decoded. Notifications URL-encode keys
+/// like a form field: `+` is a space and `%XX` a byte (S3 escapes `+`, `=`, `&`, `%`
+/// themselves). Strict on purpose: a malformed escape or bytes that are not UTF-8 are an
+/// error, never a guess, so a mangled key cannot start a run on the wrong object.
+/// EventBridge "Object Created" events carry the key plain and need no decoding.
+pub fn decode_notification_key(raw: &str) -> Result<String, CommonError> {
+    let bad = |why: &str| CommonError::InvalidInput(format!("S3 key {raw:?}: {why}"));
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .ok_or_else(|| bad("bad %-escape"))?;
+                let digit = |h: u8| (h as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(digit(hex[0]) * 16 + digit(hex[1]));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| bad("does not decode to UTF-8"))
+}
+
 /// A dataset or artifact location: S3 or (CLI only) the local file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -323,6 +352,28 @@ impl S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorName;
+
+    #[test]
+    fn notification_keys_decode_strictly() {
+        assert_eq!(
+            decode_notification_key("a/b+c%3Dd.csv").unwrap(),
+            "a/b c=d.csv"
+        );
+        assert_eq!(
+            decode_notification_key("caf%C3%A9.csv").unwrap(),
+            "café.csv"
+        );
+        assert_eq!(
+            decode_notification_key("data/a%3Db%26c.csv").unwrap(),
+            "data/a=b&c.csv"
+        );
+        assert_eq!(decode_notification_key("100%25+sure").unwrap(), "100% sure");
+        for bad in ["bad%zz", "cut%4", "end%", "%+f", "%-1", "lone%FF"] {
+            let e = decode_notification_key(bad).unwrap_err();
+            assert_eq!(e.error_name(), "InputError.InvalidEvent", "{bad}");
+        }
+    }
 
     #[test]
     fn parses_uris() {

@@ -128,31 +128,6 @@ fn uri(s: &str) -> Result<S3Uri, SchemaError> {
     Ok(S3Uri::parse(s)?)
 }
 
-/// Decode `+` and `%XX` in an S3 event key (S3 notifications URL-encode keys).
-pub fn decode_s3_key(key: &str) -> Result<String, SchemaError> {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = key
-                    .get(i + 1..i + 3)
-                    .ok_or_else(|| invalid(format!("bad escape in S3 key {key:?}")))?;
-                out.push(
-                    u8::from_str_radix(hex, 16)
-                        .map_err(|_| invalid(format!("bad escape in S3 key {key:?}")))?,
-                );
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| invalid(format!("S3 key {key:?} does not decode to UTF-8")))
-}
-
 /// Decode any accepted input shape.
 pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError> {
     let execution_name = crate::lambda::execution_name(input);
@@ -193,7 +168,7 @@ pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError
                     .ok_or_else(|| invalid("S3 record without object key"))?;
             data.push(S3Uri::parse(&format!(
                 "s3://{bucket}/{}",
-                decode_s3_key(key)?
+                crate::storage::decode_notification_key(key)?
             ))?);
         }
         if data.is_empty() {
@@ -726,11 +701,17 @@ mod tests {
     }
 
     #[test]
-    fn s3_keys_are_url_decoded() {
-        assert_eq!(decode_s3_key("a/b+c%3Dd.csv").unwrap(), "a/b c=d.csv");
-        assert_eq!(decode_s3_key("caf%C3%A9.csv").unwrap(), "café.csv");
-        assert!(decode_s3_key("bad%zz").is_err());
-        assert!(decode_s3_key("cut%4").is_err());
+    fn s3_notification_keys_are_url_decoded_and_bad_ones_refused() {
+        // The sample notification (the shape S3 sends) with another key.
+        let event = |key: &str| {
+            let mut v = sample("s3-event.json");
+            v["Records"][0]["s3"]["object"]["key"] = json!(key);
+            v
+        };
+        let r = decode(&event("in/my+file%3D1.csv"), &cfg()).unwrap();
+        assert_eq!(r.data[0].key, "in/my file=1.csv");
+        let e = decode(&event("in/bad%zz.csv"), &cfg()).unwrap_err();
+        assert_eq!(e.error_name(), "InputError.InvalidEvent");
     }
 
     #[test]

@@ -108,7 +108,7 @@ fn decode_s3(v: &Value) -> Result<TriggerEvent, CommonError> {
                 .ok_or_else(|| CommonError::MissingField("Records[].s3.object.key".into()))?;
         objects.push(ObjectCreated {
             bucket,
-            key: decode_notification_key(&raw_key),
+            key: crate::storage::decode_notification_key(&raw_key)?,
             version_id: r.s3.object.version_id.clone().filter(|s| !s.is_empty()),
             etag: r
                 .s3
@@ -173,21 +173,6 @@ fn decode_eventbridge(v: &Value) -> Result<TriggerEvent, CommonError> {
             "EventBridge event {source:?} / {dt:?} is neither an S3 \"Object Created\" nor a \"Scheduled Event\""
         ))),
     }
-}
-
-/// S3 notifications URL-encode keys (form encoding: `+` is a space). S3 encodes `=` and
-/// `&` too, so parsing the key as one form field decodes it exactly.
-fn decode_notification_key(raw: &str) -> String {
-    url::form_urlencoded::parse(raw.as_bytes())
-        .next()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.into_owned()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .unwrap_or_else(|| raw.to_string())
 }
 
 fn unquote(s: &str) -> &str {
