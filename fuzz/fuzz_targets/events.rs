@@ -29,7 +29,7 @@ use trainguard::drift::task::{parse_config, TaskInput};
 use trainguard::schema::service::{decode, ServiceConfig};
 use trainguard::schema::Contract;
 use trainguard::storage::Location;
-use trainguard::trigger::{self, select, Request, TriggerConfig, TriggerMode};
+use trainguard::trigger::{self, select_best, Request, TriggerConfig, TriggerMode};
 use trainguard_fuzz::{block_on, check_name, BoundedAlloc};
 
 #[global_allocator]
@@ -149,7 +149,7 @@ fn pipeline_trigger(v: &Value) {
             }
         }
         Ok(Request::SelectBest(req)) => {
-            if let Err(e) = select::select_best(&req) {
+            if let Err(e) = select_best::select_best(&req) {
                 check_name(&e);
             }
         }

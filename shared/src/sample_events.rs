@@ -86,7 +86,7 @@ fn decode_sample(function: &str, name: &str, bytes: &[u8]) -> Result<(), String>
                 Request::Trigger(event) => trigger::plan(&event, &cfg)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
-                Request::SelectBest(req) => trigger::select::select_best(&req)
+                Request::SelectBest(req) => trigger::select_best::select_best(&req)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
                 Request::Fingerprint(_) | Request::ReadEvaluation(_) => Ok(()),

@@ -8,7 +8,7 @@ use trainguard::aws::Clients;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
 use trainguard::storage::S3Store;
 use trainguard::trigger::{
-    self, evaluation, fingerprint, select, Request, SfnStarter, TriggerConfig,
+    self, fingerprint, read_evaluation, select_best, Request, SfnStarter, TriggerConfig,
 };
 
 struct PipelineTrigger {
@@ -35,12 +35,12 @@ impl Function for PipelineTrigger {
                 let plans = trigger::plan(&event, &config)?;
                 Ok(trigger::start_all(&self.starter, plans, &config).await?)
             }
-            Request::SelectBest(req) => Ok(select::select_best(&req)?),
+            Request::SelectBest(req) => Ok(select_best::select_best(&req)?),
             Request::Fingerprint(req) => {
                 Ok(fingerprint::fingerprint(&self.store, &req, inv.deadline).await?)
             }
             Request::ReadEvaluation(req) => {
-                Ok(evaluation::read_evaluation(&self.store, &req).await?)
+                Ok(read_evaluation::read_evaluation(&self.store, &req).await?)
             }
         }
     }

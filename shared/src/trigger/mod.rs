@@ -1,34 +1,38 @@
 //! The pipeline's own function (`pipeline-trigger`): it starts executions and runs the
-//! state machine's two small steps that need code.
+//! state machine's three small steps that need code. One module per job:
 //!
-//! - **Start** ([`event`], [`name`], [`start`]): an S3 event notification, an EventBridge
-//!   "Object Created" event or a scheduled event becomes one `StartExecution` per new
-//!   object (or schedule tick) with the trigger context in the execution input. The
-//!   execution name is derived from bucket, key and version (or ETag), so a duplicate
-//!   delivery of the same object version, whichever channel brings it, names the same
-//!   execution and starts nothing new: `ExecutionAlreadyExists` counts as success.
-//! - **`select-best`** ([`select`]): the best configuration of the training sweep by the
-//!   objective metric (JSONPath has no argmax).
+//! - [`request`]: tells a state machine step (`task` field) from an event.
+//! - **Starting executions**: [`decode_event`] decodes an S3 event notification, an
+//!   EventBridge "Object Created" event or a scheduled event into one model;
+//!   [`plan`] chooses what to start (one execution per new object or schedule tick, the
+//!   trigger context in its input) under the settings of [`config`]; [`execution_name`]
+//!   names it from bucket, key and version (or ETag), so a duplicate delivery of the same
+//!   object version, whichever channel brings it, names the same execution; [`start`]
+//!   calls `StartExecution` (`ExecutionAlreadyExists` counts as success).
+//! - **`select-best`** ([`select_best`]): the best configuration of the training sweep by
+//!   the objective metric (JSONPath has no argmax).
 //! - **`fingerprint`** ([`fingerprint`]): the SHA-256 of the training data, recorded on
 //!   the model package for lineage.
-//! - **`read-evaluation`** ([`evaluation`]): the evaluation report, checked, for the
+//! - **`read-evaluation`** ([`read_evaluation`]): the evaluation report, checked, for the
 //!   evaluation gate (a missing objective value is an error, never a pass).
 
-pub mod evaluation;
-pub mod event;
+pub mod config;
+pub mod decode_event;
+pub mod execution_name;
 pub mod fingerprint;
-pub mod name;
-pub mod select;
+pub mod plan;
+pub mod read_evaluation;
+pub mod request;
+pub mod select_best;
 pub mod start;
-
-use serde_json::Value;
 
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 
-pub use event::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
-pub use start::{
-    plan, start_all, ExecutionStarter, Plan, SfnStarter, StartOutcome, TriggerConfig, TriggerMode,
-};
+pub use config::{TriggerConfig, TriggerMode};
+pub use decode_event::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
+pub use plan::{plan, Plan};
+pub use request::{classify, Request};
+pub use start::{start_all, ExecutionStarter, SfnStarter, StartOutcome};
 
 /// Errors of the pipeline function.
 #[derive(Debug, thiserror::Error)]
@@ -71,69 +75,9 @@ pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "SageMaker.AmazonSageMakerException", retryable: true, meaning: "(Step Functions SageMaker integration) a SageMaker API call was refused (throttling and other unmodelled codes); the job was not created, so the state machine retries the same request" },
 ];
 
-/// Which kind of request the function received.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Request {
-    /// An S3 / EventBridge / schedule event: start executions.
-    Trigger(TriggerEvent),
-    /// `{"task": "select-best", ...}` from the state machine.
-    SelectBest(select::SelectBestInput),
-    /// `{"task": "fingerprint", ...}` from the state machine.
-    Fingerprint(fingerprint::FingerprintInput),
-    /// `{"task": "read-evaluation", ...}` from the state machine.
-    ReadEvaluation(evaluation::ReadEvaluationInput),
-}
-
-/// Tell the request kinds apart by shape: a `task` field is a state machine step;
-/// anything else must be an event.
-pub fn classify(input: &Value) -> Result<Request, CommonError> {
-    match input.get("task").and_then(Value::as_str) {
-        Some("select-best") => Ok(Request::SelectBest(parse(input)?)),
-        Some("fingerprint") => Ok(Request::Fingerprint(parse(input)?)),
-        Some("read-evaluation") => Ok(Request::ReadEvaluation(parse(input)?)),
-        Some(other) => Err(CommonError::InvalidInput(format!(
-            "unknown task {other:?} (expected select-best, fingerprint or read-evaluation)"
-        ))),
-        None => Ok(Request::Trigger(event::decode(input)?)),
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, CommonError> {
-    serde_json::from_value(input.clone()).map_err(|e| {
-        let msg = e.to_string();
-        match msg.strip_prefix("missing field `") {
-            Some(rest) => {
-                CommonError::MissingField(rest.split('`').next().unwrap_or(rest).to_string())
-            }
-            None => CommonError::InvalidInput(msg),
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn classifies_by_shape() {
-        assert!(matches!(
-            classify(
-                &json!({"task": "select-best", "candidates": [], "objective": {"metric": "m"}})
-            )
-            .unwrap(),
-            Request::SelectBest(_)
-        ));
-        assert!(matches!(
-            classify(&json!({"task": "fingerprint", "data": "s3://bkt/x"})).unwrap(),
-            Request::Fingerprint(_)
-        ));
-        let e = classify(&json!({"task": "nope"})).unwrap_err();
-        assert_eq!(e.error_name(), "InputError.InvalidEvent");
-        let e = classify(&json!({"task": "fingerprint"})).unwrap_err();
-        assert_eq!(e.error_name(), "InputError.MissingField");
-        assert!(e.to_string().contains("data"), "{e}");
-    }
 
     #[test]
     fn every_variant_is_documented() {

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::select::Objective;
+use super::select_best::Objective;
 use super::TriggerError;
 use crate::storage::{S3Store, S3Uri};
 
@@ -96,7 +96,7 @@ pub async fn read_evaluation(
 
 #[cfg(test)]
 mod tests {
-    use super::super::select::Goal;
+    use super::super::select_best::Goal;
     use super::*;
     use crate::error::ErrorName;
 

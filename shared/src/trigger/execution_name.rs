@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::event::{ObjectCreated, ScheduleTick};
+use super::decode_event::{ObjectCreated, ScheduleTick};
 
 /// Longest name Step Functions accepts.
 pub const MAX_LEN: usize = 80;
@@ -86,7 +86,7 @@ pub fn is_valid(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::event::Channel;
+    use super::super::decode_event::Channel;
     use super::*;
     use proptest::prelude::*;
 
