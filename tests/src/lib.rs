@@ -6,6 +6,12 @@
 //! project's virtualenv (`.venv/bin/moto_server`, made by `scripts/setup.sh`). If it is
 //! missing the test fails with a message saying how to install it: a test that needs
 //! moto never passes silently without it.
+//!
+//! HTTP without an HTTP crate: [`http_client`] is the one client (moto's own API, the e2e
+//! router), [`lambda_router`] the one in-process server and Lambda Invoke router.
+
+pub mod http_client;
+pub mod lambda_router;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -177,25 +183,21 @@ impl MotoServer {
         .await;
     }
 
-    /// POST a JSON body to a moto path (minimal HTTP/1.1 client: no extra dependency).
+    /// POST a JSON body to a moto path; panics unless moto answers 2xx. Returns the
+    /// whole reply.
     pub async fn post_json(&self, path: &str, body: &str) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .unwrap();
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.port,
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.unwrap();
+        let reply = http_client::post_json(&self.endpoint, path, body, &[]).await;
         assert!(
-            out.starts_with("HTTP/1.1 2") || out.starts_with("HTTP/1.0 2"),
-            "moto {path}: {out}"
+            (200..300).contains(&reply.status),
+            "moto {path}: {}",
+            reply.raw
         );
-        out
+        reply.raw
+    }
+
+    /// GET a moto path (e.g. `/moto-api/data.json`); the body, de-chunked.
+    pub async fn get(&self, path: &str) -> String {
+        http_client::get(&self.endpoint, path).await.body
     }
 }
 

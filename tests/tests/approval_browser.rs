@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use approval_common::*;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use trainguard::approval::{handle_event, ApprovalService};
+use trainguard_tests::http_client;
+use trainguard_tests::lambda_router::{bind_loopback, serve, Response};
 use trainguard_tests::{output_dir, workspace_root};
 
 /// Tokens the stand-in authorizer accepts, and the claims each stands for.
@@ -32,66 +33,54 @@ fn claims_for(bearer: &str) -> Option<Value> {
 }
 
 /// Serve the handler over HTTP, as API Gateway (HTTP API, payload v2) would.
-fn spawn_api_gateway(listener: TcpListener, service: Arc<ApprovalService>) {
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, peer)) = listener.accept().await else {
-                return;
+fn spawn_api_gateway(listener: tokio::net::TcpListener, service: Arc<ApprovalService>) {
+    serve(listener, move |req, peer| {
+        let service = service.clone();
+        async move {
+            let (path, query) = req.path.split_once('?').unwrap_or((req.path.as_str(), ""));
+            let mut headers = serde_json::Map::new();
+            for (k, v) in &req.headers {
+                headers.insert(k.to_ascii_lowercase(), json!(v));
+            }
+            let mut ctx = json!({
+                "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1",
+                "requestId": "r", "routeKey": "$default", "stage": "$default", "timeEpoch": 0,
+                "http": {"method": req.method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": peer.ip().to_string(), "userAgent": req.header("user-agent").unwrap_or("")}
+            });
+            let bearer = req
+                .header("authorization")
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if let Some(claims) = claims_for(bearer) {
+                ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+            }
+            // API Gateway would forward the header; dropping it here shows the handler
+            // takes the identity from the authorizer context alone.
+            headers.remove("authorization");
+            let event = json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+                "headers": headers, "requestContext": ctx,
+                "body": String::from_utf8_lossy(&req.body), "isBase64Encoded": false
+            });
+            let out = match handle_event(&service, event).await {
+                Ok(v) => v,
+                Err(e) => {
+                    json!({"statusCode": 500, "headers": {"content-type": "text/plain"}, "body": e.to_string()})
+                }
             };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let Some(req) = read_request(&mut sock).await else {
-                    return;
-                };
-                let (path, query) = req.path.split_once('?').unwrap_or((req.path.as_str(), ""));
-                let mut headers = serde_json::Map::new();
-                for (k, v) in &req.headers {
-                    headers.insert(k.to_ascii_lowercase(), json!(v));
-                }
-                let mut ctx = json!({
-                    "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1",
-                    "requestId": "r", "routeKey": "$default", "stage": "$default", "timeEpoch": 0,
-                    "http": {"method": req.method, "path": path, "protocol": "HTTP/1.1",
-                             "sourceIp": peer.ip().to_string(), "userAgent": req.header("user-agent").unwrap_or("")}
-                });
-                let bearer = req
-                    .header("authorization")
-                    .and_then(|a| a.strip_prefix("Bearer "))
-                    .unwrap_or("");
-                if let Some(claims) = claims_for(bearer) {
-                    ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
-                }
-                // API Gateway would forward the header; dropping it here shows the handler
-                // takes the identity from the authorizer context alone.
-                headers.remove("authorization");
-                let event = json!({
-                    "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-                    "headers": headers, "requestContext": ctx,
-                    "body": String::from_utf8_lossy(&req.body), "isBase64Encoded": false
-                });
-                let out = match handle_event(&service, event).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        json!({"statusCode": 500, "headers": {"content-type": "text/plain"}, "body": e.to_string()})
-                    }
-                };
-                let status = out["statusCode"].as_u64().unwrap_or(500) as u16;
-                let hdrs: Vec<(String, String)> = out["headers"]
+            Response {
+                status: out["statusCode"].as_u64().unwrap_or(500) as u16,
+                headers: out["headers"]
                     .as_object()
                     .map(|m| {
                         m.iter()
                             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                             .collect()
                     })
-                    .unwrap_or_default();
-                write_response(
-                    &mut sock,
-                    status,
-                    &hdrs,
-                    out["body"].as_str().unwrap_or("").as_bytes(),
-                )
-                .await;
-            });
+                    .unwrap_or_default(),
+                body: out["body"].as_str().unwrap_or("").as_bytes().to_vec(),
+            }
         }
     });
 }
@@ -105,7 +94,7 @@ async fn reviewer_approves_in_a_real_browser() {
         "chromium or playwright-core missing: run `bash scripts/setup.d/approval-browser.sh` (scripts/setup.sh does)"
     );
 
-    let web = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web = bind_loopback().await;
     let base = format!("http://127.0.0.1:{}", web.local_addr().unwrap().port());
     let fx = Fixture::start(&base).await;
     spawn_api_gateway(web, fx.service.clone());
@@ -125,11 +114,8 @@ async fn reviewer_approves_in_a_real_browser() {
     let url = format!("{base}/approvals/{id}");
 
     // Without a token the page is refused (the stand-in authorizer adds no identity).
-    let mut anon = tokio::net::TcpStream::connect(web_addr(&base))
-        .await
-        .unwrap();
-    let anon_reply = raw_get(&mut anon, &format!("/approvals/{id}")).await;
-    assert!(anon_reply.starts_with("HTTP/1.1 401"), "{anon_reply}");
+    let anon_reply = http_client::get(&base, &format!("/approvals/{id}")).await;
+    assert_eq!(anon_reply.status, 401, "{}", anon_reply.raw);
 
     let shot = output_dir("approval").join("approval-page-after-approve.png");
     let _ = std::fs::remove_file(&shot);
@@ -205,18 +191,4 @@ async fn reviewer_approves_in_a_real_browser() {
     for m in fx.sns_messages().await {
         assert_no_token(token, "an SNS notification", &m);
     }
-}
-
-fn web_addr(base: &str) -> String {
-    base.trim_start_matches("http://").to_string()
-}
-
-async fn raw_get(s: &mut tokio::net::TcpStream, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use trainguard_tests::{output_dir, workspace_root};
+use trainguard_tests::{http_client, output_dir, workspace_root};
 
 /// The stack supervisor; it stops everything it started when its stdin closes.
 struct Stack {
@@ -179,27 +179,25 @@ impl Stack {
 
     /// Invoke a function the way Step Functions does (through the router, AWS's Invoke API).
     async fn invoke(&self, function: &str, payload: &Value) -> (bool, Value) {
-        let (status, headers, body) = http_post(
+        let reply = http_client::post_json(
             &self.router,
             &format!("/2015-03-31/functions/{function}/invocations"),
             &payload.to_string(),
             &[],
         )
         .await;
-        assert_eq!(status, 200, "invoke {function}: {body}");
-        let failed = headers
-            .to_ascii_lowercase()
-            .contains("x-amz-function-error");
+        assert_eq!(reply.status, 200, "invoke {function}: {}", reply.body);
+        let failed = reply.header("x-amz-function-error").is_some();
         (
             !failed,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+            serde_json::from_str(&reply.body).unwrap_or(Value::String(reply.body)),
         )
     }
 
     async fn faults(&self, body: Value) {
-        let (status, _, text) =
-            http_post(&self.router, "/_e2e/faults", &body.to_string(), &[]).await;
-        assert_eq!(status, 200, "{text}");
+        let reply =
+            http_client::post_json(&self.router, "/_e2e/faults", &body.to_string(), &[]).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
     }
 
     fn execution_arn(&self, name: &str) -> String {
@@ -412,40 +410,6 @@ fn dummy_s3() -> aws_sdk_s3::Client {
             .behavior_version_latest()
             .build(),
     )
-}
-
-/// Minimal HTTP/1.1 POST over tokio (no HTTP client crate in the workspace).
-async fn http_post(
-    base: &str,
-    path: &str,
-    body: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let hostport = base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(hostport)
-        .await
-        .expect("connect");
-    let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
 }
 
 fn assert_subsequence(path: &[String], expected: &[&str], what: &str) {

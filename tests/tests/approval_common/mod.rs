@@ -1,11 +1,12 @@
 //! Shared pieces of the approval-handler tests: a moto server whose Step Functions
-//! interpreter runs a real `lambda:invoke.waitForTaskToken` state machine, a tiny
-//! "Lambda" router that serves its invoke with the real handler logic, API Gateway v2
-//! event builders, and a log capture to prove no task token is ever logged.
+//! interpreter runs a real `lambda:invoke.waitForTaskToken` state machine, the tests'
+//! Lambda router (`trainguard_tests::lambda_router::LambdaRouter`) serving its invoke
+//! with the real handler logic, API Gateway v2 event builders, and a log capture to
+//! prove no task token is ever logged.
 //!
 //! Why a router: moto's interpreter sends every service-integration call, the Lambda
 //! invoke included, to `http://localhost:$MOTO_PORT`. Starting moto with `MOTO_PORT`
-//! pointing at a listener of ours lets the invoke reach `approval::handle_event` with the
+//! pointing at the router lets the invoke reach `approval::handle_event` with the
 //! exact payload the ASL builds (`$$.Task.Token` included), so the token travels the real
 //! path: execution → handler → S3 record → SendTask* → execution resumes. Nothing reads
 //! the token from the execution history.
@@ -17,11 +18,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use trainguard::approval::{handle_event, ApprovalConfig, ApprovalService};
 use trainguard::aws::Clients;
-use trainguard::ErrorName;
+use trainguard_tests::lambda_router::LambdaRouter;
 use trainguard_tests::*;
 
 // ---------------------------------------------------------------- log capture
@@ -59,127 +58,6 @@ pub fn init_logs() {
 /// Everything logged so far in this test binary.
 pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.get().expect("init_logs first").lock().unwrap()).into_owned()
-}
-
-// ---------------------------------------------------------------- minimal HTTP/1.1
-
-/// One HTTP request read off a socket.
-#[derive(Debug, Clone)]
-pub struct RawRequest {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl RawRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Read one request (headers + Content-Length body).
-pub async fn read_request(s: &mut TcpStream) -> Option<RawRequest> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 16384];
-    let head_end = loop {
-        let n = s.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(p) = find(&buf, b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split_whitespace();
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + len {
-        let n = s.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-    }
-    let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
-    Some(RawRequest {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
-
-/// Write a response and close.
-pub async fn write_response(
-    s: &mut TcpStream,
-    status: u16,
-    headers: &[(String, String)],
-    body: &[u8],
-) {
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = s.write_all(head.as_bytes()).await;
-    let _ = s.write_all(body).await;
-    let _ = s.shutdown().await;
-}
-
-/// A minimal GET against moto (for `/moto-api/data.json`).
-pub async fn http_get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    // moto may answer chunked; data.json is one JSON document, so strip chunk framing.
-    if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut rest = body.as_str();
-        let mut joined = String::new();
-        while let Some((size, tail)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || tail.len() < n {
-                break;
-            }
-            joined.push_str(&tail[..n]);
-            rest = tail[n..].trim_start_matches("\r\n");
-        }
-        joined
-    } else {
-        body
-    }
 }
 
 // ---------------------------------------------------------------- API Gateway events
@@ -290,8 +168,8 @@ impl Fixture {
     /// local server) or a placeholder.
     pub async fn start(base_url: &str) -> Fixture {
         init_logs();
-        let router = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let router_port = router.local_addr().unwrap().port().to_string();
+        let router = LambdaRouter::bind().await;
+        let router_port = router.port().to_string();
         let moto = MotoServer::start_with_env(&[("MOTO_PORT", router_port.as_str())]);
         moto.enable_sfn_execution().await;
         let clients = moto.clients().await;
@@ -313,8 +191,14 @@ impl Fixture {
             ..ApprovalConfig::default()
         };
         let service = Arc::new(ApprovalService::new(&clients, config).unwrap());
-        let invocations = Arc::new(Mutex::new(Vec::new()));
-        spawn_lambda_router(router, service.clone(), invocations.clone());
+        let invocations = router.replies();
+        let handler = service.clone();
+        router
+            .function("approval-handler", move |event| {
+                let service = handler.clone();
+                async move { Ok(handle_event(&service, event).await?) }
+            })
+            .spawn();
 
         let state_machine_arn = clients
             .sfn
@@ -483,7 +367,7 @@ impl Fixture {
     /// Every SNS message published (moto keeps them on the topic; read via its API).
     pub async fn sns_messages(&self) -> Vec<String> {
         let data: Value =
-            serde_json::from_str(&http_get(self.moto.port, "/moto-api/data.json").await).unwrap();
+            serde_json::from_str(&self.moto.get("/moto-api/data.json").await).unwrap();
         let mut out = Vec::new();
         for topic in data["sns"]["Topic"].as_array().cloned().unwrap_or_default() {
             for n in topic["sent_notifications"]
@@ -529,62 +413,6 @@ impl Fixture {
             out["body"].as_str().unwrap_or("").to_string(),
         )
     }
-}
-
-/// Serve moto's Lambda invokes with the real handler; anything else is a test bug.
-fn spawn_lambda_router(
-    listener: TcpListener,
-    service: Arc<ApprovalService>,
-    replies: Arc<Mutex<Vec<String>>>,
-) {
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let service = service.clone();
-            let replies = replies.clone();
-            tokio::spawn(async move {
-                let Some(req) = read_request(&mut sock).await else {
-                    return;
-                };
-                if !(req.method == "POST"
-                    && req.path.contains("/functions/")
-                    && req.path.contains("/invocations"))
-                {
-                    let body = format!(
-                        "{{\"message\":\"test router: unexpected {} {}\"}}",
-                        req.method, req.path
-                    );
-                    write_response(
-                        &mut sock,
-                        404,
-                        &[("Content-Type".into(), "application/json".into())],
-                        body.as_bytes(),
-                    )
-                    .await;
-                    return;
-                }
-                let payload: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-                let (headers, body) = match handle_event(&service, payload).await {
-                    Ok(v) => (
-                        vec![("Content-Type".to_string(), "application/json".to_string())],
-                        v.to_string(),
-                    ),
-                    Err(e) => (
-                        vec![
-                            ("Content-Type".to_string(), "application/json".to_string()),
-                            ("X-Amz-Function-Error".to_string(), "Unhandled".to_string()),
-                        ],
-                        json!({"errorType": e.error_name(), "errorMessage": e.to_string()})
-                            .to_string(),
-                    ),
-                };
-                replies.lock().unwrap().push(body.clone());
-                write_response(&mut sock, 200, &headers, body.as_bytes()).await;
-            });
-        }
-    });
 }
 
 /// The value of `name="csrf_token"` in a page.
