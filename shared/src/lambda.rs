@@ -10,10 +10,13 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "aws")]
 use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
+#[cfg(feature = "aws")]
 use tracing::Instrument;
 
+#[cfg(feature = "aws")]
 use crate::aws::Clients;
 use crate::error::ErrorName;
 
@@ -41,6 +44,7 @@ impl<E: ErrorName> From<E> for HandlerError {
     }
 }
 
+#[cfg(feature = "aws")]
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
         Diagnostic {
@@ -90,6 +94,7 @@ impl Deadline {
     }
 
     /// The invocation deadline minus `margin`.
+    #[cfg(feature = "aws")]
     pub fn from_context(ctx: &Context, margin: Duration) -> Self {
         Self::from_deadline_ms(ctx.deadline, margin, SystemTime::now())
     }
@@ -140,6 +145,7 @@ pub fn deadline_margin() -> Duration {
 }
 
 /// What a handler knows about the invocation it serves.
+#[cfg(feature = "aws")]
 #[derive(Debug, Clone)]
 pub struct Invocation {
     /// The Lambda deadline minus [`deadline_margin`].
@@ -150,6 +156,7 @@ pub struct Invocation {
     pub context: Context,
 }
 
+#[cfg(feature = "aws")]
 /// One Lambda function of the project. `functions/<role>/src/main.rs` implements it for
 /// a small struct and its `main` is `trainguard::lambda::run::<ThatStruct>().await`.
 pub trait Function: Sized + Send + Sync {
@@ -169,6 +176,7 @@ pub trait Function: Sized + Send + Sync {
     ) -> impl Future<Output = Result<Value, HandlerError>> + Send;
 }
 
+#[cfg(feature = "aws")]
 /// Run a [`Function`] on the Lambda runtime: clients from the standard environment
 /// (`AWS_ENDPOINT_URL*` included), then [`serve`].
 pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
@@ -186,6 +194,7 @@ pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+#[cfg(feature = "aws")]
 /// Run a JSON-in/JSON-out handler on the Lambda runtime with JSON logs, an
 /// `invocation` span carrying the function, request id and execution name, and errors
 /// reported under their documented names.
@@ -224,6 +233,7 @@ mod tests {
     use crate::error::CommonError;
     use serde_json::json;
 
+    #[cfg(feature = "aws")]
     #[test]
     fn handler_error_keeps_documented_name() {
         let e: HandlerError = CommonError::MissingField("data".into()).into();

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use approval_common::*;
 use serde_json::{json, Value};
 use trainguard::approval::{handle_event, ApprovalService};
+use trainguard::aws::sdk::SdkAws;
 use trainguard_tests::http_client;
 use trainguard_tests::lambda_router::{bind_loopback, serve, Response};
 use trainguard_tests::{output_dir, workspace_root};
@@ -33,7 +34,7 @@ fn claims_for(bearer: &str) -> Option<Value> {
 }
 
 /// Serve the handler over HTTP, as API Gateway (HTTP API, payload v2) would.
-fn spawn_api_gateway(listener: tokio::net::TcpListener, service: Arc<ApprovalService>) {
+fn spawn_api_gateway(listener: tokio::net::TcpListener, service: Arc<ApprovalService<SdkAws>>) {
     serve(listener, move |req, peer| {
         let service = service.clone();
         async move {

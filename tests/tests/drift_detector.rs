@@ -6,9 +6,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use trainguard::aws::S3Store;
 use trainguard::drift::task::{self, Io, TaskInput};
 use trainguard::lambda::{Deadline, HandlerError};
-use trainguard::storage::S3Store;
 use trainguard_tests::{get_object, moto_with_bucket, put_object, MotoServer};
 
 /// CSV with numeric `age`, `income`, `score`, categorical `segment`, a constant `version`

@@ -1,7 +1,8 @@
 //! The harness itself: moto starts, answers S3 through trainguard's own client
 //! builder and storage layer, and stops by PID.
 
-use trainguard::storage::{ConditionalPut, S3Store, S3Uri};
+use trainguard::aws::{PutOutcome, S3Store};
+use trainguard::storage::S3Uri;
 use trainguard_tests::*;
 
 #[tokio::test]
@@ -36,14 +37,14 @@ async fn moto_round_trip_through_trainguard_storage() {
             .put_conditional(&j, "1", "application/json", None)
             .await
             .unwrap(),
-        ConditionalPut::Written(_)
+        PutOutcome::Written { .. }
     ));
     assert_eq!(
         store
             .put_conditional(&j, "2", "application/json", None)
             .await
             .unwrap(),
-        ConditionalPut::PreconditionFailed
+        PutOutcome::PreconditionFailed
     );
     assert_eq!(&store.get(&j).await.unwrap()[..], b"1");
 

@@ -20,12 +20,12 @@ use aws_sdk_sagemaker::types::{
     TrainingInputMode, TrainingInstanceType,
 };
 use serde_json::{json, Value};
+use trainguard::aws::fault::{Fault, Faulty};
+use trainguard::aws::sdk::{SdkS3, SdkSageMaker};
 use trainguard::aws::Clients;
-use trainguard::saga::fault::{Fault, Faulty};
+use trainguard::aws::S3Store;
 use trainguard::saga::journal::Journal;
-use trainguard::saga::sdk::{SdkS3, SdkSageMaker};
 use trainguard::saga::{compensate, Compensator, Options, Request};
-use trainguard::storage::S3Store;
 use trainguard::ErrorName;
 use trainguard_tests::*;
 

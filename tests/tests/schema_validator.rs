@@ -5,9 +5,9 @@
 
 use serde_json::{json, Value};
 use trainguard::aws::Clients;
+use trainguard::aws::S3Store;
 use trainguard::lambda::Deadline;
 use trainguard::schema::service::{metrics, Service, ServiceConfig};
-use trainguard::storage::S3Store;
 use trainguard::ErrorName;
 use trainguard_tests::*;
 

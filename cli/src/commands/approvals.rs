@@ -8,6 +8,10 @@
 use std::process::ExitCode;
 
 use trainguard::approval::{ApprovalConfig, ApprovalService, DecideRequest, Decision, Via};
+use std::sync::Arc;
+
+use trainguard::approval::caller_identity;
+use trainguard::aws::sdk::SdkAws;
 use trainguard::aws::Clients;
 use trainguard::ErrorName;
 
@@ -42,11 +46,11 @@ pub struct DecideArgs {
     pub bucket: String,
 }
 
-async fn service(bucket: &str) -> Result<(ApprovalService, Clients), ExitCode> {
+async fn service(bucket: &str) -> Result<(ApprovalService<SdkAws>, Clients), ExitCode> {
     let mut config = ApprovalConfig::from_env();
     config.bucket = Some(bucket.to_string());
     let clients = Clients::from_env().await;
-    match ApprovalService::new(&clients, config) {
+    match ApprovalService::new(Arc::new(SdkAws::new(&clients)), config) {
         Ok(s) => Ok((s, clients)),
         Err(e) => Err(super::unusable(e.error_name(), &e.to_string())),
     }
@@ -58,7 +62,7 @@ pub async fn run_list(a: ApprovalsArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let viewer = ApprovalService::caller_identity(&clients.config).await.ok();
+    let viewer = caller_identity(&clients.config).await.ok();
     match svc.list_pending(viewer.as_ref()).await {
         Ok(list) if json => {
             println!("{}", serde_json::json!({ "pending": list }));
@@ -94,7 +98,7 @@ pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let identity = match ApprovalService::caller_identity(&clients.config).await {
+    let identity = match caller_identity(&clients.config).await {
         Ok(i) => Some(i),
         Err(e) => {
             return super::unusable(e.error_name(), &format!("could not tell who you are: {e}"))

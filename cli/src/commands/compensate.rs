@@ -10,9 +10,9 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 use trainguard::aws::Clients;
-use trainguard::saga::sdk::{SdkS3, SdkSageMaker};
+use trainguard::aws::sdk::{SdkS3, SdkSageMaker};
 use trainguard::saga::{Compensator, Options, Preview, Request};
-use trainguard::storage::S3Store;
+use trainguard::aws::S3Store;
 use trainguard::ErrorName;
 
 #[derive(clap::Args, Debug)]

@@ -8,7 +8,8 @@ use trainguard::drift::task::{self, Io};
 use trainguard::drift::{check, DriftConfig};
 use trainguard::lambda::{Deadline, HandlerError};
 use trainguard::profile::ProfileOptions;
-use trainguard::storage::{Location, S3Store};
+use trainguard::aws::S3Store;
+use trainguard::storage::Location;
 
 #[derive(clap::Args, Debug)]
 pub struct BaselineArgs {

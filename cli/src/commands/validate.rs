@@ -11,7 +11,8 @@ use trainguard::lambda::Deadline;
 use trainguard::schema::{
     self, infer_contract, Contract, InferOptions, Report, SchemaError, Severity,
 };
-use trainguard::storage::{Location, S3Store};
+use trainguard::aws::S3Store;
+use trainguard::storage::Location;
 use trainguard::ErrorName;
 
 #[derive(clap::Args, Debug)]

@@ -8,19 +8,25 @@
 #![recursion_limit = "256"]
 
 use serde_json::Value;
+use std::sync::Arc;
 use trainguard::approval::{handle_event, ApprovalConfig, ApprovalError, ApprovalService};
+
+use trainguard::aws::sdk::SdkAws;
 use trainguard::aws::Clients;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
 
 /// A configuration that does not parse is kept, so every event is answered with
 /// `Approval.Misconfigured` instead of the function failing to start.
-struct ApprovalHandler(Result<ApprovalService, ApprovalError>);
+struct ApprovalHandler(Result<ApprovalService<SdkAws>, ApprovalError>);
 
 impl Function for ApprovalHandler {
     const NAME: &'static str = "approval-handler";
 
     fn init(clients: Clients) -> Self {
-        ApprovalHandler(ApprovalService::new(&clients, ApprovalConfig::from_env()))
+        ApprovalHandler(ApprovalService::new(
+            Arc::new(SdkAws::new(&clients)),
+            ApprovalConfig::from_env(),
+        ))
     }
 
     async fn handle(&self, event: Value, _inv: &Invocation) -> Result<Value, HandlerError> {

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 use trainguard::aws::Clients;
+use trainguard::aws::S3Store;
 use trainguard::drift::task::{self, Io, TaskInput};
 use trainguard::error::CommonError;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
-use trainguard::storage::S3Store;
 
 struct DriftDetector(Io);
 

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 use trainguard::aws::Clients;
+use trainguard::aws::S3Store;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
-use trainguard::storage::S3Store;
 use trainguard::trigger::{
     self, fingerprint, read_evaluation, select_best, Request, SfnStarter, TriggerConfig,
 };

@@ -5,11 +5,11 @@
 //! invocation fails with `Compensation.Incomplete` (retryable), whose message lists it.
 
 use serde_json::Value;
+use trainguard::aws::sdk::{SdkS3, SdkSageMaker};
 use trainguard::aws::Clients;
+use trainguard::aws::S3Store;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
-use trainguard::saga::sdk::{SdkS3, SdkSageMaker};
 use trainguard::saga::{compensate, Compensator, Options, Request};
-use trainguard::storage::S3Store;
 
 struct SagaCompensator(Clients);
 

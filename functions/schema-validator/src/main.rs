@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 use trainguard::aws::Clients;
+use trainguard::aws::S3Store;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
 use trainguard::schema::service::{metrics, Service, ServiceConfig};
-use trainguard::storage::S3Store;
 
 struct SchemaValidator(Service);
 

@@ -21,6 +21,7 @@ use super::identity::{Identity, IdentityKind};
 use super::model::{is_valid_id, Decision};
 use super::page::{render_page, PageContext};
 use super::service::{ApprovalService, DecideRequest, Refusal, Via};
+use crate::aws::Aws;
 
 /// True when the event is an API Gateway HTTP API (v2) request.
 pub fn is_http_event(v: &Value) -> bool {
@@ -230,7 +231,7 @@ fn refusal_response(r: &Refusal, html: bool, base_origin: Option<&str>) -> HttpR
 }
 
 /// Handle one HTTP API event.
-pub async fn handle(service: &ApprovalService, event: Value) -> HttpResponse {
+pub async fn handle<A: Aws>(service: &ApprovalService<A>, event: Value) -> HttpResponse {
     let base_origin = service.config.base_origin();
     let base_origin = base_origin.as_deref();
     let req: ApiGatewayV2httpRequest = match serde_json::from_value(event) {
@@ -356,8 +357,8 @@ pub async fn handle(service: &ApprovalService, event: Value) -> HttpResponse {
     }
 }
 
-async fn page(
-    service: &ApprovalService,
+async fn page<A: Aws>(
+    service: &ApprovalService<A>,
     id: &str,
     identity: Option<&Identity>,
     base_origin: Option<&str>,

@@ -28,6 +28,8 @@
 //!   model package). Nothing overwrites an audit object.
 
 mod identity;
+#[cfg(test)]
+mod memory_tests;
 mod metrics;
 mod model;
 mod page;
@@ -44,6 +46,8 @@ pub use model::{
 };
 pub use page::render_page;
 pub use page::PageContext;
+#[cfg(feature = "aws")]
+pub use service::caller_identity;
 pub use service::{ApprovalService, Created, DecideRequest, Outcome, PendingSummary, Refusal, Via};
 pub use store::{ApprovalStore, AuditEvent};
 
@@ -193,8 +197,8 @@ impl ApprovalConfig {
 
 /// One entry point for both event shapes the function receives: an API Gateway HTTP API
 /// (v2) request, or the state machine's approval request (it carries `task_token`).
-pub async fn handle_event(
-    service: &ApprovalService,
+pub async fn handle_event<A: crate::aws::Aws>(
+    service: &ApprovalService<A>,
     event: serde_json::Value,
 ) -> Result<serde_json::Value, ApprovalError> {
     if http::is_http_event(&event) {

@@ -3,9 +3,6 @@
 
 use std::time::Duration as StdDuration;
 
-use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_sagemaker::types::ModelApprovalStatus;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -18,9 +15,11 @@ use super::model::{
 };
 use super::store::{ApprovalStore, AuditEvent};
 use super::{ApprovalConfig, ApprovalError, REJECTED_ERROR};
-use crate::aws::{classify_sdk_error, Clients};
+use std::sync::Arc;
+
+use crate::aws::{Aws, PutOutcome, S3Ops, SageMakerOps, SfnOps, SnsOps};
 use crate::error::CommonError;
-use crate::storage::{ConditionalPut, S3Uri};
+use crate::storage::S3Uri;
 
 /// Longest comment kept (SendTaskFailure's Cause allows 32 KB; a review note needs less,
 /// and the registry's ApprovalDescription takes 1024 characters).
@@ -185,33 +184,28 @@ fn redact(msg: &str, secret: &str) -> String {
     }
 }
 
-/// The approval operations over AWS.
-#[derive(Debug, Clone)]
-pub struct ApprovalService {
+/// The approval operations over AWS, through the AWS layer ([`Aws`]): the SDK in the
+/// Lambda and the CLI (`crate::aws::sdk::SdkAws`), the in-memory doubles in unit tests.
+#[derive(Debug)]
+pub struct ApprovalService<A> {
     pub config: ApprovalConfig,
-    pub store: ApprovalStore,
-    s3: aws_sdk_s3::Client,
-    sfn: aws_sdk_sfn::Client,
-    sagemaker: aws_sdk_sagemaker::Client,
-    sns: aws_sdk_sns::Client,
+    pub store: ApprovalStore<A>,
+    aws: Arc<A>,
 }
 
-impl ApprovalService {
+impl<A: Aws> ApprovalService<A> {
     /// Needs `config.bucket`.
-    pub fn new(clients: &Clients, config: ApprovalConfig) -> Result<Self, ApprovalError> {
+    pub fn new(aws: Arc<A>, config: ApprovalConfig) -> Result<Self, ApprovalError> {
         let bucket = config.require_bucket()?.to_string();
         Ok(ApprovalService {
             store: ApprovalStore::new(
-                clients.s3.clone(),
+                Arc::clone(&aws),
                 &bucket,
                 &config.record_prefix,
                 &config.audit_prefix,
             ),
             config,
-            s3: clients.s3.clone(),
-            sfn: clients.sfn.clone(),
-            sagemaker: clients.sagemaker.clone(),
-            sns: clients.sns.clone(),
+            aws,
         })
     }
 
@@ -324,14 +318,10 @@ impl ApprovalService {
         if let Some(d) = rec.drift.get("drift_detected").and_then(Value::as_bool) {
             lines.push(format!("Drift detected: {}", if d { "yes" } else { "no" }));
         }
-        self.sns
-            .publish()
-            .topic_arn(topic)
-            .subject(subject)
-            .message(lines.join("\n"))
-            .send()
-            .await
-            .map_err(|e| classify_sdk_error(&e, "SNS Publish"))?;
+        self.aws
+            .sns()
+            .publish(topic, &subject, &lines.join("\n"))
+            .await?;
         Ok(())
     }
 
@@ -458,8 +448,8 @@ impl ApprovalService {
 
         // 2. The registry, so registry and pipeline agree.
         let status = match decision {
-            Decision::Approve => ModelApprovalStatus::Approved,
-            Decision::Reject => ModelApprovalStatus::Rejected,
+            Decision::Approve => "Approved",
+            Decision::Reject => "Rejected",
         };
         let note = format!(
             "{} by {} via trainguard approval {}: {}",
@@ -566,43 +556,19 @@ impl ApprovalService {
             "approval_id": rec.approval_id,
         })
         .to_string();
-        match decision {
-            Decision::Approve => self
-                .sfn
-                .send_task_success()
-                .task_token(token)
-                .output(payload)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        e.code().map(str::to_string),
-                        redact(
-                            &classify_sdk_error(&e, "SendTaskSuccess").to_string(),
-                            token,
-                        ),
-                    )
-                }),
-            Decision::Reject => self
-                .sfn
-                .send_task_failure()
-                .task_token(token)
-                .error(REJECTED_ERROR)
-                .cause(payload)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        e.code().map(str::to_string),
-                        redact(
-                            &classify_sdk_error(&e, "SendTaskFailure").to_string(),
-                            token,
-                        ),
-                    )
-                }),
-        }
+        let sent = match decision {
+            Decision::Approve => self.aws.sfn().send_task_success(token, &payload).await,
+            Decision::Reject => {
+                self.aws
+                    .sfn()
+                    .send_task_failure(token, REJECTED_ERROR, &payload)
+                    .await
+            }
+        };
+        sent.map_err(|e| {
+            let code = (!e.code.is_empty()).then(|| e.code.clone());
+            (code, redact(&CommonError::from(e).to_string(), token))
+        })
     }
 
     /// The execution could not be told: put the registry back to pending, and either
@@ -619,7 +585,7 @@ impl ApprovalService {
         let _ = self
             .set_package_status(
                 rec,
-                ModelApprovalStatus::PendingManualApproval,
+                "PendingManualApproval",
                 "approval did not reach the pipeline",
             )
             .await;
@@ -644,16 +610,14 @@ impl ApprovalService {
     /// The conditional write of the claimed record; returns its new ETag.
     async fn write_claim(&self, claimed: &ApprovalRecord, etag: &str) -> Result<String, Refusal> {
         match self.store.replace(claimed, etag).await {
-            Ok(ConditionalPut::Written(Some(t))) => Ok(t),
-            Ok(ConditionalPut::Written(None)) => {
-                match self.store.load(&claimed.approval_id).await {
-                    Ok(Some((_, t))) => Ok(t),
-                    _ => Err(Refusal::Unavailable(
-                        "could not read back the decision".into(),
-                    )),
-                }
-            }
-            Ok(ConditionalPut::PreconditionFailed) => {
+            Ok(PutOutcome::Written { etag }) if !etag.is_empty() => Ok(etag),
+            Ok(PutOutcome::Written { .. }) => match self.store.load(&claimed.approval_id).await {
+                Ok(Some((_, t))) => Ok(t),
+                _ => Err(Refusal::Unavailable(
+                    "could not read back the decision".into(),
+                )),
+            },
+            Ok(PutOutcome::PreconditionFailed) => {
                 match self.store.load(&claimed.approval_id).await {
                     Ok(Some((now, _)))
                         if matches!(now.status, Status::Approved | Status::Rejected) =>
@@ -683,7 +647,7 @@ impl ApprovalService {
         back.updated_at = Some(Utc::now());
         if !matches!(
             self.store.replace(&back, claimed_etag).await,
-            Ok(ConditionalPut::Written(_))
+            Ok(PutOutcome::Written { .. })
         ) {
             tracing::error!(approval_id = %claimed.approval_id, "could not revert the approval record");
         }
@@ -692,35 +656,18 @@ impl ApprovalService {
     async fn set_package_status(
         &self,
         rec: &ApprovalRecord,
-        status: ModelApprovalStatus,
+        status: &str,
         note: &str,
     ) -> Result<(), CommonError> {
         let Some(arn) = rec.model_package_arn.as_deref().filter(|a| !a.is_empty()) else {
             return Ok(());
         };
         let note: String = note.chars().take(1024).collect();
-        self.sagemaker
-            .update_model_package()
-            .model_package_arn(arn)
-            .model_approval_status(status)
-            .approval_description(note)
-            .send()
-            .await
-            .map_err(|e| classify_sdk_error(&e, &format!("UpdateModelPackage {arn}")))?;
+        self.aws
+            .sagemaker()
+            .set_model_package_status(arn, status, &note)
+            .await?;
         Ok(())
-    }
-
-    /// The CLI caller's identity from STS GetCallerIdentity (the credentials in use).
-    pub async fn caller_identity(config: &aws_config::SdkConfig) -> Result<Identity, CommonError> {
-        let sts = aws_sdk_sts::Client::new(config);
-        let out = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| classify_sdk_error(&e, "STS GetCallerIdentity"))?;
-        let arn = out.arn().unwrap_or_default();
-        Identity::from_principal_arn(arn, super::identity::IdentityKind::Sts)
-            .ok_or_else(|| CommonError::AccessDenied("STS returned no caller ARN".into()))
     }
 
     /// The record of `id` (no checks): for the page.
@@ -760,17 +707,9 @@ impl ApprovalService {
         if u.is_prefix() {
             return None;
         }
-        let cfg = PresigningConfig::expires_in(StdDuration::from_secs(self.config.presign_seconds))
-            .ok()?;
-        match self
-            .s3
-            .get_object()
-            .bucket(&u.bucket)
-            .key(&u.key)
-            .presigned(cfg)
-            .await
-        {
-            Ok(p) => Some(p.uri().to_string()),
+        let expires = StdDuration::from_secs(self.config.presign_seconds);
+        match self.aws.s3().presign_get(&u.bucket, &u.key, expires).await {
+            Ok(link) => Some(link),
             Err(e) => {
                 tracing::warn!(uri = %u, error = %e, "could not presign a report link");
                 None
@@ -800,6 +739,20 @@ impl ApprovalService {
         }
         out
     }
+}
+
+#[cfg(feature = "aws")]
+/// The CLI caller's identity from STS GetCallerIdentity (the credentials in use).
+pub async fn caller_identity(config: &aws_config::SdkConfig) -> Result<Identity, CommonError> {
+    let sts = aws_sdk_sts::Client::new(config);
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| crate::aws::sdk::classify_sdk_error(&e, "STS GetCallerIdentity"))?;
+    let arn = out.arn().unwrap_or_default();
+    Identity::from_principal_arn(arn, super::identity::IdentityKind::Sts)
+        .ok_or_else(|| CommonError::AccessDenied("STS returned no caller ARN".into()))
 }
 
 #[cfg(test)]

@@ -11,14 +11,16 @@
 //!   `audit/approvals/`): one object per event, written with `If-None-Match: *`, never
 //!   overwritten (pair with S3 Object Lock or a deny-delete bucket policy in production).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
 
 use super::model::{is_valid_id, ApprovalRecord, Decision};
-use crate::aws::classify_sdk_error;
+use crate::aws::{Aws, PageToken, PutOutcome, S3Ops};
 use crate::error::CommonError;
-use crate::storage::{ConditionalPut, S3Store, S3Uri};
+use crate::storage::S3Uri;
 
 /// One audit entry (no secrets: no task token, no CSRF token).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -47,26 +49,30 @@ pub struct AuditEvent {
     pub model_package_arn: Option<String>,
 }
 
-/// Records and audit entries of one approvals bucket.
-#[derive(Debug, Clone)]
-pub struct ApprovalStore {
-    s3: aws_sdk_s3::Client,
-    store: S3Store,
+/// Records and audit entries of one approvals bucket, through the AWS layer's S3.
+#[derive(Debug)]
+pub struct ApprovalStore<A> {
+    aws: Arc<A>,
     pub bucket: String,
     record_prefix: String,
     audit_prefix: String,
 }
 
-impl ApprovalStore {
-    pub fn new(
-        s3: aws_sdk_s3::Client,
-        bucket: &str,
-        record_prefix: &str,
-        audit_prefix: &str,
-    ) -> Self {
+impl<A> Clone for ApprovalStore<A> {
+    fn clone(&self) -> Self {
         ApprovalStore {
-            store: S3Store::new(s3.clone()),
-            s3,
+            aws: Arc::clone(&self.aws),
+            bucket: self.bucket.clone(),
+            record_prefix: self.record_prefix.clone(),
+            audit_prefix: self.audit_prefix.clone(),
+        }
+    }
+}
+
+impl<A: Aws> ApprovalStore<A> {
+    pub fn new(aws: Arc<A>, bucket: &str, record_prefix: &str, audit_prefix: &str) -> Self {
+        ApprovalStore {
+            aws,
             bucket: bucket.to_string(),
             record_prefix: record_prefix.to_string(),
             audit_prefix: audit_prefix.to_string(),
@@ -84,30 +90,10 @@ impl ApprovalStore {
             return Ok(None);
         }
         let uri = self.record_uri(id);
-        let out = match self
-            .s3
-            .get_object()
-            .bucket(&uri.bucket)
-            .key(&uri.key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                let c = classify_sdk_error(&e, &format!("GetObject {uri}"));
-                return match c {
-                    CommonError::NotFound(_) => Ok(None),
-                    other => Err(other),
-                };
-            }
+        let Some(obj) = self.aws.s3().get_object(&uri.bucket, &uri.key).await? else {
+            return Ok(None);
         };
-        let etag = out.e_tag().unwrap_or_default().to_string();
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| CommonError::Transient(format!("reading {uri}: {e}")))?
-            .into_bytes();
+        let (body, etag) = (obj.body, obj.etag);
         let rec: ApprovalRecord = serde_json::from_slice(&body)
             .map_err(|e| CommonError::Storage(format!("{uri} is not an approval record: {e}")))?;
         Ok(Some((rec, etag)))
@@ -122,12 +108,13 @@ impl ApprovalStore {
     pub async fn create(&self, rec: &ApprovalRecord) -> Result<(), CommonError> {
         let uri = self.record_uri(&rec.approval_id);
         match self
-            .store
-            .put_conditional(&uri, Self::encode(rec)?, "application/json", None)
+            .aws
+            .s3()
+            .put_object_conditional(&uri.bucket, &uri.key, Self::encode(rec)?, None)
             .await?
         {
-            ConditionalPut::Written(_) => Ok(()),
-            ConditionalPut::PreconditionFailed => {
+            PutOutcome::Written { .. } => Ok(()),
+            PutOutcome::PreconditionFailed => {
                 Err(CommonError::Storage(format!("{uri} already exists")))
             }
         }
@@ -138,19 +125,34 @@ impl ApprovalStore {
         &self,
         rec: &ApprovalRecord,
         etag: &str,
-    ) -> Result<ConditionalPut, CommonError> {
+    ) -> Result<PutOutcome, CommonError> {
         let uri = self.record_uri(&rec.approval_id);
-        self.store
-            .put_conditional(&uri, Self::encode(rec)?, "application/json", Some(etag))
-            .await
+        Ok(self
+            .aws
+            .s3()
+            .put_object_conditional(&uri.bucket, &uri.key, Self::encode(rec)?, Some(etag))
+            .await?)
     }
 
     /// Every record (any status), newest first.
     pub async fn list_records(&self) -> Result<Vec<ApprovalRecord>, CommonError> {
-        let prefix = S3Uri::new(&self.bucket, &self.record_prefix);
+        let mut keys = Vec::new();
+        let mut token: Option<PageToken> = None;
+        loop {
+            let page = self
+                .aws
+                .s3()
+                .list_objects(&self.bucket, &self.record_prefix, token.as_ref())
+                .await?;
+            keys.extend(page.objects.into_iter().map(|o| o.key));
+            match page.next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
         let mut out = Vec::new();
-        for obj in self.store.list(&prefix).await? {
-            let Some(name) = obj.uri.key.strip_prefix(&self.record_prefix) else {
+        for key in keys {
+            let Some(name) = key.strip_prefix(&self.record_prefix) else {
                 continue;
             };
             let Some(id) = name.strip_suffix(".json") else {
@@ -167,7 +169,9 @@ impl ApprovalStore {
         Ok(out)
     }
 
-    /// Write the lineage pointer under the execution's prefix.
+    /// Write the lineage pointer under the execution's prefix. Written once
+    /// (`If-None-Match: *`); its content depends on the id alone, so finding it already
+    /// there (a retried request) is success.
     pub async fn write_pointer(
         &self,
         bucket: &str,
@@ -179,8 +183,9 @@ impl ApprovalStore {
             "approval_id": id,
             "record_uri": self.record_uri(id).to_string(),
         });
-        self.store
-            .put(&uri, body.to_string(), "application/json")
+        self.aws
+            .s3()
+            .put_object_conditional(&uri.bucket, &uri.key, body.to_string().into_bytes(), None)
             .await?;
         Ok(uri)
     }
@@ -210,9 +215,10 @@ impl ApprovalStore {
                 hex::encode(r)
             );
             let uri = S3Uri::new(&self.bucket, key);
-            if let ConditionalPut::Written(_) = self
-                .store
-                .put_conditional(&uri, body.clone(), "application/json", None)
+            if let PutOutcome::Written { .. } = self
+                .aws
+                .s3()
+                .put_object_conditional(&uri.bucket, &uri.key, body.clone(), None)
                 .await?
             {
                 return Ok(uri);

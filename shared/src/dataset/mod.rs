@@ -9,7 +9,8 @@
 //! ```no_run
 //! # async fn demo(s3: aws_sdk_s3::Client) -> Result<(), trainguard::dataset::DataError> {
 //! use trainguard::dataset::{DataReader, ReadOptions};
-//! use trainguard::storage::{Location, S3Store};
+//! use trainguard::aws::S3Store;
+//! use trainguard::storage::Location;
 //!
 //! let reader = DataReader::new(Some(S3Store::new(s3)), ReadOptions::default());
 //! let loc = Location::parse("s3://bucket/features/").map_err(trainguard::dataset::DataError::from)?;
@@ -87,7 +88,8 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use crate::error::{CommonError, ErrorDoc, ErrorName};
-use crate::storage::{Location, S3Store, S3Uri};
+use crate::aws::S3Store;
+use crate::storage::{Location, S3Uri};
 
 pub use detect::{Compression, Format};
 pub use utf8::Utf8Checked;

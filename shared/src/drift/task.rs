@@ -14,7 +14,8 @@ use crate::dataset::{DataReader, ReadOptions};
 use crate::error::CommonError;
 use crate::lambda::{Deadline, HandlerError};
 use crate::profile::{Profile, ProfileBuilder, ProfileOptions};
-use crate::storage::{Location, S3Store, S3Uri};
+use crate::aws::S3Store;
+use crate::storage::{Location, S3Uri};
 
 /// Rows per record batch when profiling: large batches amortise per-batch work.
 pub const BATCH_ROWS: usize = 65_536;

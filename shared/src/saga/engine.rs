@@ -23,13 +23,13 @@ use serde::Serialize;
 
 use super::input::{Request, Stage};
 use super::journal::{self, Claim, Completed, JournalError, JournalHandle, RunRecord};
-use super::ops::{
-    key_error_is_transient, KeyError, ObjectRef, OpError, OpErrorKind, PageToken, S3Ops,
-    SageMakerOps,
-};
 use super::plan::{plan, truncate_chars, Action, PlannedAction};
 use super::retry::Retry;
 use super::SagaError;
+use crate::aws::{
+    key_error_is_transient, AwsError, AwsErrorKind, KeyError, ObjectRef, PageToken, S3Ops,
+    SageMakerOps,
+};
 use crate::error::CommonError;
 use crate::lambda::Deadline;
 use crate::telemetry::{Metrics, Unit};
@@ -311,7 +311,7 @@ async fn record_outcome<S: S3Ops>(
 struct DeleteResult {
     deleted: u64,
     failed: Vec<KeyError>,
-    error: Option<OpError>,
+    error: Option<AwsError>,
     refused: Option<String>,
     interrupted: bool,
     abort: Option<JournalError>,
@@ -326,7 +326,7 @@ pub struct Compensator<S, M> {
     function: String,
 }
 
-fn failed_from(e: &OpError) -> Outcome {
+fn failed_from(e: &AwsError) -> Outcome {
     Outcome::Failed {
         error: e.to_string(),
         retryable: op_retryable(e),
@@ -334,8 +334,8 @@ fn failed_from(e: &OpError) -> Outcome {
 }
 
 /// Whether running again may help: not for access denied or a rejected request.
-fn op_retryable(e: &OpError) -> bool {
-    !matches!(e.kind, OpErrorKind::AccessDenied | OpErrorKind::Invalid)
+fn op_retryable(e: &AwsError) -> bool {
+    !matches!(e.kind, AwsErrorKind::AccessDenied | AwsErrorKind::Invalid)
 }
 
 fn new_run_id() -> String {
@@ -356,13 +356,13 @@ fn journal_error(e: JournalError) -> SagaError {
             SagaError::Incomplete(format!("lost the saga journal lease: {m}"))
         }
         JournalError::Storage(op) => match op.kind {
-            OpErrorKind::Throttled | OpErrorKind::Conflict => SagaError::Incomplete(format!(
+            AwsErrorKind::Throttled | AwsErrorKind::Conflict => SagaError::Incomplete(format!(
                 "could not use the saga journal, nothing was done: {op}"
             )),
-            OpErrorKind::NotFound => {
+            AwsErrorKind::NotFound => {
                 SagaError::Common(CommonError::NotFound(format!("saga journal: {op}")))
             }
-            OpErrorKind::AccessDenied => {
+            AwsErrorKind::AccessDenied => {
                 SagaError::Common(CommonError::AccessDenied(format!("saga journal: {op}")))
             }
             _ => SagaError::Common(CommonError::Storage(format!("saga journal: {op}"))),
@@ -670,7 +670,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         pa: &PlannedAction,
         req: &Request,
         retry: &Retry,
-    ) -> Result<Decision, OpError> {
+    ) -> Result<Decision, AwsError> {
         match &pa.action {
             Action::DeleteS3Prefix {
                 prefix,
@@ -779,7 +779,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                         _ => Outcome::Done(done),
                     };
                 }
-                Err(e) if matches!(e.kind, OpErrorKind::NotFound | OpErrorKind::Conflict) => {
+                Err(e) if matches!(e.kind, AwsErrorKind::NotFound | AwsErrorKind::Conflict) => {
                     match self.decide(action, retry).await {
                         Ok(Decision::Already(d)) => return Outcome::Already(d),
                         Ok(Decision::Wait(w)) => return Outcome::Waiting(w),
@@ -790,7 +790,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                             }
                         }
                         Ok(Decision::Act(_))
-                            if e.kind == OpErrorKind::Conflict && attempt < retry.max_attempts =>
+                            if e.kind == AwsErrorKind::Conflict && attempt < retry.max_attempts =>
                         {
                             tracing::warn!(operation = %e.operation, attempt, "conflict; retrying");
                             retry.pause(attempt).await;
@@ -809,7 +809,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         &self,
         jobs: &[String],
         retry: &Retry,
-    ) -> Result<Option<String>, OpError> {
+    ) -> Result<Option<String>, AwsError> {
         for job in jobs {
             match retry
                 .run(|| self.sagemaker.describe_training_job(job))
@@ -821,14 +821,14 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                     )))
                 }
                 Ok(_) => {}
-                Err(e) if e.kind == OpErrorKind::NotFound => {}
+                Err(e) if e.kind == AwsErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(None)
     }
 
-    async fn decide(&self, action: &Action, retry: &Retry) -> Result<Decision, OpError> {
+    async fn decide(&self, action: &Action, retry: &Retry) -> Result<Decision, AwsError> {
         let sm = &self.sagemaker;
         match action {
             Action::StopTrainingJob { job } => {
@@ -836,7 +836,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                     Ok(s) if s == "InProgress" => Ok(Decision::Act(format!("training job is {s}"))),
                     Ok(s) if s == "Stopping" => Ok(Decision::Already("already stopping".into())),
                     Ok(s) => Ok(Decision::Already(format!("already {s}"))),
-                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         Ok(Decision::Already("not found: already gone".into()))
                     }
                     Err(e) => Err(e),
@@ -846,7 +846,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 match retry.run(|| sm.describe_model_package(package)).await {
                     Ok(s) if s == "Rejected" => Ok(Decision::Already("already Rejected".into())),
                     Ok(s) => Ok(Decision::Act(format!("model package is {s}"))),
-                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         Ok(Decision::Already("not found: already gone".into()))
                     }
                     Err(e) => Err(e),
@@ -855,7 +855,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             Action::DeleteModelPackage { package } => {
                 match retry.run(|| sm.describe_model_package(package)).await {
                     Ok(s) => Ok(Decision::Act(format!("model package exists ({s})"))),
-                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         Ok(Decision::Already("not found: already gone".into()))
                     }
                     Err(e) => Err(e),
@@ -868,7 +868,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             } => {
                 let st = match retry.run(|| sm.describe_endpoint(endpoint)).await {
                     Ok(st) => st,
-                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         return Ok(Decision::Already(
                             "endpoint not found: nothing to roll back".into(),
                         ))
@@ -903,7 +903,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             } => {
                 let st = match retry.run(|| sm.describe_endpoint(endpoint)).await {
                     Ok(st) => st,
-                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         return Ok(Decision::Already("not found: already deleted".into()))
                     }
                     Err(e) => return Err(e),
@@ -925,7 +925,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             Action::DeleteEndpointConfig { config } => {
                 match retry.run(|| sm.describe_endpoint_config(config)).await {
                     Ok(()) => {}
-                    Err(e) if e.kind == OpErrorKind::NotFound => {
+                    Err(e) if e.kind == AwsErrorKind::NotFound => {
                         return Ok(Decision::Already("not found: already deleted".into()))
                     }
                     Err(e) => return Err(e),
@@ -940,7 +940,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                                 users.push(format!("{name} ({})", st.status));
                             }
                         }
-                        Err(e) if e.kind == OpErrorKind::NotFound => {}
+                        Err(e) if e.kind == AwsErrorKind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -957,7 +957,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         }
     }
 
-    async fn act(&self, action: &Action, retry: &Retry) -> Result<String, OpError> {
+    async fn act(&self, action: &Action, retry: &Retry) -> Result<String, AwsError> {
         let sm = &self.sagemaker;
         match action {
             Action::StopTrainingJob { job } => {
@@ -969,7 +969,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
                 description,
             } => {
                 retry
-                    .run(|| sm.reject_model_package(package, description))
+                    .run(|| sm.set_model_package_status(package, "Rejected", description))
                     .await?;
                 Ok("model package set to Rejected".into())
             }

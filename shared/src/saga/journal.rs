@@ -32,8 +32,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::input::{CaughtError, Stage};
-use super::ops::{OpError, OpErrorKind, PutOutcome, S3Ops};
 use super::retry::Retry;
+use crate::aws::{AwsError, AwsErrorKind, PutOutcome, S3Ops};
 
 /// Runs kept in the journal's history (oldest dropped first).
 pub const MAX_RUNS_KEPT: usize = 50;
@@ -146,7 +146,7 @@ pub enum JournalError {
     LeaseLost(String),
     /// S3 failed.
     #[error("journal storage: {0}")]
-    Storage(OpError),
+    Storage(AwsError),
 }
 
 /// The result of trying to take the lease.
@@ -251,7 +251,7 @@ pub async fn acquire<'a, S: S3Ops>(
             }
             Ok(PutOutcome::PreconditionFailed) => continue,
             // If-Match on a journal deleted in between: read again.
-            Err(e) if e.kind == OpErrorKind::NotFound => continue,
+            Err(e) if e.kind == AwsErrorKind::NotFound => continue,
             Err(e) => return Err(JournalError::Storage(e)),
         }
     }
@@ -335,7 +335,7 @@ impl<S: S3Ops> JournalHandle<'_, S> {
                     self.run_id
                 )))
             }
-            Err(e) if e.kind == OpErrorKind::NotFound => Err(JournalError::LeaseLost(format!(
+            Err(e) if e.kind == AwsErrorKind::NotFound => Err(JournalError::LeaseLost(format!(
                 "the journal was deleted under run {}",
                 self.run_id
             ))),
@@ -410,8 +410,8 @@ impl<S: S3Ops> JournalHandle<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::memory::InMemoryS3;
     use super::*;
+    use crate::aws::memory::InMemoryS3;
 
     fn run(id: &str) -> RunRecord {
         RunRecord {

@@ -13,18 +13,15 @@
 //! ([`journal`]) records completed actions, guarded by a lease taken and renewed with
 //! S3 conditional writes so two concurrent runs cannot both act.
 //!
-//! AWS is reached through two small traits ([`ops`]) with real ([`sdk`]), in-memory
-//! ([`memory`]) and fault-injecting ([`fault`]) implementations.
+//! AWS is reached through the AWS layer's traits ([`crate::aws::S3Ops`],
+//! [`crate::aws::SageMakerOps`]), so the engine runs the same against the SDK, the
+//! in-memory doubles and fault injection.
 
 pub mod engine;
-pub mod fault;
 pub mod input;
 pub mod journal;
-pub mod memory;
-pub mod ops;
 pub mod plan;
 pub mod retry;
-pub mod sdk;
 
 pub use engine::{ActionFailure, ActionResult, Compensator, Preview, PreviewItem, Report};
 pub use input::{CaughtError, Options, Request, Resources, Stage};
@@ -114,7 +111,7 @@ pub const ERRORS: &[ErrorDoc] = &[
 
 /// Run (or, with `options.dry_run`, preview) a compensation and encode the task output.
 /// `emit_metrics` prints the EMF documents (the Lambda handler); the CLI leaves it off.
-pub async fn compensate<S: ops::S3Ops, M: ops::SageMakerOps>(
+pub async fn compensate<S: crate::aws::S3Ops, M: crate::aws::SageMakerOps>(
     compensator: &Compensator<S, M>,
     req: &Request,
     emit_metrics: bool,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::ops::OpError;
+use crate::aws::AwsError;
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone)]
@@ -65,10 +65,10 @@ impl Retry {
     }
 
     /// Run `f` until it succeeds, fails with a non-transient error, or the attempts are used up.
-    pub async fn run<T, F, Fut>(&self, mut f: F) -> Result<T, OpError>
+    pub async fn run<T, F, Fut>(&self, mut f: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, OpError>>,
+        Fut: Future<Output = Result<T, AwsError>>,
     {
         let mut attempt = 1;
         loop {
@@ -93,10 +93,10 @@ mod tests {
     async fn retries_only_transient_errors_and_stops_at_the_limit() {
         let r = Retry::new(3, Duration::from_millis(1));
         let calls = AtomicU32::new(0);
-        let out: Result<(), OpError> = r
+        let out: Result<(), AwsError> = r
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(OpError::new(
+                Err(AwsError::new(
                     "StopTrainingJob",
                     "ThrottlingException",
                     "Rate exceeded",
@@ -109,10 +109,10 @@ mod tests {
         assert_eq!(r.count(), 2);
 
         let calls = AtomicU32::new(0);
-        let out: Result<(), OpError> = r
+        let out: Result<(), AwsError> = r
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(OpError::new(
+                Err(AwsError::new(
                     "DescribeEndpoint",
                     "ValidationException",
                     "Could not find endpoint \"e\".",
@@ -127,7 +127,7 @@ mod tests {
         let out = r
             .run(|| async {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(OpError::new(
+                    Err(AwsError::new(
                         "DeleteObjects",
                         "SlowDown",
                         "Please reduce your request rate.",

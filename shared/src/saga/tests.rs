@@ -14,11 +14,11 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::fault::{Fault, Faulty};
 use super::journal::{self, Claim, Journal, RunRecord};
-use super::memory::{InMemoryS3, InMemorySageMaker};
 use super::retry::Retry;
 use super::*;
+use crate::aws::fault::{Fault, Faulty};
+use crate::aws::memory::{InMemoryS3, InMemorySageMaker};
 use crate::ErrorName;
 
 const BUCKET: &str = "ml-bucket";
@@ -63,7 +63,10 @@ fn world(s3: &InMemoryS3, sm: &InMemorySageMaker, objects_per_dir: usize) {
     sm.add_endpoint("churn", "churn-cfg-7", "InService");
 }
 
-fn compensator<S: ops::S3Ops, M: ops::SageMakerOps>(s3: S, sm: M) -> Compensator<S, M> {
+fn compensator<S: crate::aws::S3Ops, M: crate::aws::SageMakerOps>(
+    s3: S,
+    sm: M,
+) -> Compensator<S, M> {
     Compensator::new(s3, sm).with_base_delay(Duration::from_millis(1))
 }
 

@@ -27,7 +27,7 @@ pub mod values;
 use crate::dataset::{DataError, DataReader, ObjectRef, ReadOptions};
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 use crate::lambda::Deadline;
-use crate::storage::S3Store;
+use crate::aws::S3Store;
 
 pub use contract::{Check, ColumnSpec, ColumnType, Contract, ExtraColumns, RowCount, Severity};
 pub use infer::{infer_contract, InferOptions};

@@ -42,7 +42,8 @@ use super::{observe_objects, reader_for, SchemaError};
 use crate::dataset::{DataError, DataReader};
 use crate::error::CommonError;
 use crate::lambda::Deadline;
-use crate::storage::{Location, S3Store, S3Uri};
+use crate::aws::S3Store;
+use crate::storage::{Location, S3Uri};
 
 /// Configuration from the environment.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::aws::classify_sdk_error;
 use crate::error::CommonError;
 
 /// The log group SageMaker training jobs write to.
@@ -96,105 +95,6 @@ impl LogSource for InMemoryLogs {
             })
             .collect();
         async move { Ok(tails) }
-    }
-}
-
-/// The CloudWatch Logs reader.
-#[derive(Debug, Clone)]
-pub struct CloudWatchLogs {
-    client: aws_sdk_cloudwatchlogs::Client,
-    group: String,
-}
-
-impl CloudWatchLogs {
-    /// A reader of [`TRAINING_LOG_GROUP`].
-    pub fn new(client: aws_sdk_cloudwatchlogs::Client) -> Self {
-        CloudWatchLogs {
-            client,
-            group: TRAINING_LOG_GROUP.to_string(),
-        }
-    }
-
-    /// A reader of another group (tests, custom setups).
-    pub fn with_group(client: aws_sdk_cloudwatchlogs::Client, group: &str) -> Self {
-        CloudWatchLogs {
-            client,
-            group: group.to_string(),
-        }
-    }
-
-    async fn stream_names(
-        &self,
-        job_name: &str,
-        max_streams: usize,
-    ) -> Result<Vec<String>, CommonError> {
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .describe_log_streams()
-                .log_group_name(&self.group)
-                .log_stream_name_prefix(stream_prefix(job_name))
-                .set_next_token(token.clone())
-                .limit(50)
-                .send()
-                .await
-                .map_err(|e| {
-                    classify_sdk_error(&e, &format!("DescribeLogStreams {}", self.group))
-                })?;
-            names.extend(
-                out.log_streams()
-                    .iter()
-                    .filter_map(|s| s.log_stream_name().map(str::to_string)),
-            );
-            token = out.next_token().map(str::to_string);
-            if token.is_none() || names.len() >= max_streams || out.log_streams().is_empty() {
-                break;
-            }
-        }
-        names.sort();
-        names.truncate(max_streams);
-        Ok(names)
-    }
-}
-
-impl LogSource for CloudWatchLogs {
-    // Written out (not `async fn`) so the `+ Send` promise of the trait is visible here.
-    #[allow(clippy::manual_async_fn)]
-    fn job_tails(
-        &self,
-        job_name: &str,
-        max_lines: usize,
-        max_streams: usize,
-    ) -> impl Future<Output = Result<Vec<StreamTail>, CommonError>> + Send {
-        async move {
-            let mut tails = Vec::new();
-            // GetLogEvents takes at most 10,000 events per call; a tail needs far fewer.
-            let limit = max_lines.clamp(1, 10_000) as i32;
-            for stream in self.stream_names(job_name, max_streams).await? {
-                let out = self
-                    .client
-                    .get_log_events()
-                    .log_group_name(&self.group)
-                    .log_stream_name(&stream)
-                    .start_from_head(false)
-                    .limit(limit)
-                    .send()
-                    .await
-                    .map_err(|e| classify_sdk_error(&e, &format!("GetLogEvents {stream}")))?;
-                let mut lines: Vec<String> = out
-                    .events()
-                    .iter()
-                    .filter_map(|e| e.message())
-                    .flat_map(|m| m.lines().map(str::to_string).collect::<Vec<_>>())
-                    .collect();
-                let cut = lines.len().saturating_sub(max_lines);
-                lines.drain(..cut);
-                tails.push(StreamTail { stream, lines });
-            }
-            Ok(tails)
-        }
     }
 }
 

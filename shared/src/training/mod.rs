@@ -29,9 +29,11 @@ pub mod shapes;
 
 use serde_json::{Map, Value};
 
+#[cfg(feature = "aws")]
+pub use crate::aws::sdk::CloudWatchLogs;
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 pub use classify::{Classification, Evidence, EvidenceSource, FailureClass, FailureKind};
-pub use logs::{CloudWatchLogs, InMemoryLogs, LogSource, NoLogs, StreamTail, TRAINING_LOG_GROUP};
+pub use logs::{InMemoryLogs, LogSource, NoLogs, StreamTail, TRAINING_LOG_GROUP};
 pub use plan::{Action, AttemptRecord, Decision, HaltReason};
 pub use policy::Policy;
 pub use shapes::{CaughtError, FailureSource};

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::aws::S3Store;
 use crate::error::CommonError;
 use crate::lambda::Deadline;
-use crate::storage::{S3Store, S3Uri};
+use crate::storage::S3Uri;
 
 /// Task input.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

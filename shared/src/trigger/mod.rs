@@ -28,11 +28,13 @@ pub mod start;
 
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 
+#[cfg(feature = "aws")]
+pub use crate::aws::sdk::SfnStarter;
 pub use config::{TriggerConfig, TriggerMode};
 pub use decode_event::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
 pub use plan::{plan, Plan};
 pub use request::{classify, Request};
-pub use start::{start_all, ExecutionStarter, SfnStarter, StartOutcome};
+pub use start::{start_all, ExecutionStarter, StartOutcome};
 
 /// Errors of the pipeline function.
 #[derive(Debug, thiserror::Error)]

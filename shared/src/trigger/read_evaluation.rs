@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 
 use super::select_best::Objective;
 use super::TriggerError;
-use crate::storage::{S3Store, S3Uri};
+use crate::aws::S3Store;
+use crate::storage::S3Uri;
 
 /// Largest report read (the task output stays small whatever the report holds).
 pub const MAX_REPORT_BYTES: usize = 1 << 20;

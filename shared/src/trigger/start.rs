@@ -1,8 +1,8 @@
 //! Starting: the plan's executions through `StartExecution`.
 //!
 //! [`start_all`] runs the [`plan`](super::plan) through an [`ExecutionStarter`];
-//! `ExecutionAlreadyExists` is a duplicate delivery, reported as success. [`SfnStarter`]
-//! is the Step Functions implementation (the only AWS SDK code of the trigger).
+//! `ExecutionAlreadyExists` is a duplicate delivery, reported as success. The Step
+//! Functions implementation is `crate::aws::sdk::SfnStarter`, in the AWS layer.
 
 use std::future::Future;
 
@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use super::config::TriggerConfig;
 use super::plan::Plan;
 use super::TriggerError;
-use crate::aws::classify_sdk_error;
 use crate::error::CommonError;
 
 /// What StartExecution said.
@@ -33,10 +32,6 @@ pub trait ExecutionStarter {
     ) -> impl Future<Output = Result<StartOutcome, CommonError>> + Send;
 }
 
-/// The real one.
-#[derive(Debug, Clone)]
-pub struct SfnStarter(pub aws_sdk_sfn::Client);
-
 /// How much earlier than our request an execution must have started to count as one
 /// that existed before it (clock skew between this function and Step Functions).
 const IDEMPOTENT_REPLY_SKEW: std::time::Duration = std::time::Duration::from_secs(2);
@@ -46,7 +41,7 @@ const IDEMPOTENT_REPLY_SKEW: std::time::Duration = std::time::Duration::from_sec
 /// twice, byte for byte). Its `startDate` then predates the request: that is how a
 /// duplicate with identical input that raced past the DescribeExecution check is told
 /// from a new execution.
-fn started_before(start_date_ms: Option<i64>, asked: std::time::SystemTime) -> bool {
+pub(crate) fn started_before(start_date_ms: Option<i64>, asked: std::time::SystemTime) -> bool {
     let Some(ms) = start_date_ms else {
         return false;
     };
@@ -55,58 +50,6 @@ fn started_before(start_date_ms: Option<i64>, asked: std::time::SystemTime) -> b
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     ms < asked_ms - IDEMPOTENT_REPLY_SKEW.as_millis() as i64
-}
-
-impl ExecutionStarter for SfnStarter {
-    async fn start(
-        &self,
-        state_machine_arn: &str,
-        name: &str,
-        input: &str,
-    ) -> Result<StartOutcome, CommonError> {
-        // A duplicate delivery usually finds its execution already there. Asking first
-        // tells it apart even when its input is identical, which StartExecution would
-        // answer without an error. Any failure here (not found, or no permission) just
-        // goes on to StartExecution, which decides.
-        let arn = execution_arn(state_machine_arn, name);
-        if self
-            .0
-            .describe_execution()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .is_ok()
-        {
-            return Ok(StartOutcome::AlreadyExists);
-        }
-        let asked = std::time::SystemTime::now();
-        match self
-            .0
-            .start_execution()
-            .state_machine_arn(state_machine_arn)
-            .name(name)
-            .input(input)
-            .send()
-            .await
-        {
-            Ok(out) if started_before(out.start_date().to_millis().ok(), asked) => {
-                Ok(StartOutcome::AlreadyExists)
-            }
-            Ok(out) => Ok(StartOutcome::Started {
-                execution_arn: out.execution_arn().to_string(),
-            }),
-            Err(e) => {
-                if e.as_service_error()
-                    .map(|s| s.is_execution_already_exists())
-                    .unwrap_or(false)
-                {
-                    Ok(StartOutcome::AlreadyExists)
-                } else {
-                    Err(classify_sdk_error(&e, &format!("StartExecution {name}")))
-                }
-            }
-        }
-    }
 }
 
 /// The ARN an execution of `state_machine_arn` named `name` has.

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use trainguard::approval::{handle_event, ApprovalConfig, ApprovalService};
+use trainguard::aws::sdk::SdkAws;
 use trainguard::aws::Clients;
 use trainguard_tests::lambda_router::LambdaRouter;
 use trainguard_tests::*;
@@ -122,7 +123,7 @@ pub const MOTO_CLI_ARN: &str = "arn:aws:sts::123456789012:user/moto";
 pub struct Fixture {
     pub moto: MotoServer,
     pub clients: Clients,
-    pub service: Arc<ApprovalService>,
+    pub service: Arc<ApprovalService<SdkAws>>,
     pub bucket: String,
     pub topic_arn: String,
     pub state_machine_arn: String,
@@ -190,7 +191,8 @@ impl Fixture {
             topic_arn: Some(topic_arn.clone()),
             ..ApprovalConfig::default()
         };
-        let service = Arc::new(ApprovalService::new(&clients, config).unwrap());
+        let service =
+            Arc::new(ApprovalService::new(Arc::new(SdkAws::new(&clients)), config).unwrap());
         let invocations = router.replies();
         let handler = service.clone();
         router

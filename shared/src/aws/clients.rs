@@ -9,12 +9,6 @@
 //! Build the [`Clients`] once per Lambda container, outside the handler, and share them.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
-use crate::error::CommonError;
 
 /// Load the shared SDK configuration from the standard environment.
 pub async fn load_config() -> SdkConfig {
@@ -90,45 +84,5 @@ impl Clients {
     /// Load the environment and build every client.
     pub async fn from_env() -> Self {
         Self::from_config(load_config().await)
-    }
-}
-
-/// Classify an SDK error (of any service) into the common error families by its
-/// service error code and HTTP status, so every module maps AWS failures the same way.
-pub fn classify_sdk_error<E>(err: &SdkError<E, HttpResponse>, what: &str) -> CommonError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let code = err.code().unwrap_or("");
-    let detail = format!("{what}: {}", DisplayErrorContext(err));
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    if matches!(
-        err,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
-    ) {
-        return CommonError::Transient(detail);
-    }
-    match code {
-        "NoSuchKey"
-        | "NoSuchBucket"
-        | "NotFound"
-        | "ResourceNotFound"
-        | "ResourceNotFoundException" => CommonError::NotFound(detail),
-        "AccessDenied" | "AccessDeniedException" | "Forbidden" => CommonError::AccessDenied(detail),
-        "SlowDown"
-        | "Throttling"
-        | "ThrottlingException"
-        | "ThrottledException"
-        | "RequestTimeout"
-        | "InternalError"
-        | "ServiceUnavailable"
-        | "RequestLimitExceeded"
-        | "TooManyRequestsException" => CommonError::Transient(detail),
-        _ => match status {
-            Some(404) => CommonError::NotFound(detail),
-            Some(403) => CommonError::AccessDenied(detail),
-            Some(s) if s == 429 || s >= 500 => CommonError::Transient(detail),
-            _ => CommonError::Storage(detail),
-        },
     }
 }

@@ -1,9 +1,9 @@
-//! The real implementations of [`S3Ops`] and [`SageMakerOps`] over the AWS SDK.
+//! The real implementations of the [`super::ops`] traits over the AWS SDK.
 //!
 //! One SDK call per method; errors keep the service's code, message and HTTP status
-//! and are classified by [`super::ops::classify`]. The journal's conditional write goes
-//! through [`crate::storage::S3Store::put_conditional`], the project's one
-//! implementation of `If-None-Match`/`If-Match`.
+//! and are classified by [`super::error::classify`] ([`from_sdk`]). The conditional
+//! write goes through [`S3Store::put_conditional`], the project's one implementation of
+//! `If-None-Match`/`If-Match`.
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -11,28 +11,37 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, OpError, OpErrorKind, PageToken, PutOutcome,
-    S3Ops, SageMakerOps, StoredObject,
-};
-use crate::error::CommonError;
-use crate::storage::{ConditionalPut, S3Store, S3Uri};
+use std::future::Future;
+use std::time::Duration;
 
-/// Turn an SDK error into an [`OpError`].
-pub fn op_error<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> OpError
+use super::clients::Clients;
+use super::error::{AwsError, AwsErrorKind};
+use super::ops::{
+    Aws, EndpointState, KeyError, ListPage, ObjectRef, PageToken, PutOutcome, S3Ops, SageMakerOps,
+    SfnOps, SnsOps, StoredObject,
+};
+use super::s3_store::S3Store;
+use crate::error::CommonError;
+use crate::storage::S3Uri;
+use crate::training::logs::{stream_prefix, LogSource, StreamTail, TRAINING_LOG_GROUP};
+use crate::trigger::start::{execution_arn, started_before, ExecutionStarter, StartOutcome};
+
+/// Turn an SDK error (of any service) into an [`AwsError`]: timeouts and dispatch
+/// failures are transient, a reply keeps its code, message and status.
+pub fn from_sdk<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            OpError::transport(operation, &DisplayErrorContext(err).to_string())
+            AwsError::transport(operation, &DisplayErrorContext(err).to_string())
         }
-        SdkError::ConstructionFailure(_) => OpError {
+        SdkError::ConstructionFailure(_) => AwsError {
             operation: operation.to_string(),
             code: "ConstructionFailure".into(),
             message: DisplayErrorContext(err).to_string(),
             status: None,
-            kind: OpErrorKind::Invalid,
+            kind: AwsErrorKind::Invalid,
         },
         _ => {
             let status = err.raw_response().map(|r| r.status().as_u16());
@@ -40,9 +49,20 @@ where
                 .message()
                 .map(str::to_string)
                 .unwrap_or_else(|| DisplayErrorContext(err).to_string());
-            OpError::new(operation, err.code().unwrap_or(""), &message, status)
+            AwsError::new(operation, err.code().unwrap_or(""), &message, status)
         }
     }
+}
+
+/// An SDK error as one of the common error families, with `what` (the operation and
+/// resource) and the SDK's whole error chain in the message.
+pub fn classify_sdk_error<E>(err: &SdkError<E, HttpResponse>, what: &str) -> CommonError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut e = from_sdk(what, err);
+    e.message = DisplayErrorContext(err).to_string();
+    CommonError::from(e)
 }
 
 /// S3 through the SDK.
@@ -63,7 +83,7 @@ impl S3Ops for SdkS3 {
         bucket: &str,
         prefix: &str,
         token: Option<&PageToken>,
-    ) -> Result<ListPage, OpError> {
+    ) -> Result<ListPage, AwsError> {
         let mut req = self
             .store
             .client()
@@ -77,7 +97,7 @@ impl S3Ops for SdkS3 {
         let out = req
             .send()
             .await
-            .map_err(|e| op_error("ListObjectsV2", &e))?;
+            .map_err(|e| from_sdk("ListObjectsV2", &e))?;
         let objects = out
             .contents()
             .iter()
@@ -99,7 +119,7 @@ impl S3Ops for SdkS3 {
         bucket: &str,
         prefix: &str,
         token: Option<&PageToken>,
-    ) -> Result<ListPage, OpError> {
+    ) -> Result<ListPage, AwsError> {
         let mut req = self
             .store
             .client()
@@ -119,7 +139,7 @@ impl S3Ops for SdkS3 {
         let out = req
             .send()
             .await
-            .map_err(|e| op_error("ListObjectVersions", &e))?;
+            .map_err(|e| from_sdk("ListObjectVersions", &e))?;
         let mut objects: Vec<ObjectRef> = out
             .versions()
             .iter()
@@ -150,13 +170,13 @@ impl S3Ops for SdkS3 {
         &self,
         bucket: &str,
         objects: &[ObjectRef],
-    ) -> Result<Vec<KeyError>, OpError> {
-        let invalid = |e: &dyn std::fmt::Display| OpError {
+    ) -> Result<Vec<KeyError>, AwsError> {
+        let invalid = |e: &dyn std::fmt::Display| AwsError {
             operation: "DeleteObjects".into(),
             code: "BuildError".into(),
             message: e.to_string(),
             status: None,
-            kind: OpErrorKind::Invalid,
+            kind: AwsErrorKind::Invalid,
         };
         let ids = objects
             .iter()
@@ -181,7 +201,7 @@ impl S3Ops for SdkS3 {
             .delete(delete)
             .send()
             .await
-            .map_err(|e| op_error("DeleteObjects", &e))?;
+            .map_err(|e| from_sdk("DeleteObjects", &e))?;
         Ok(out
             .errors()
             .iter()
@@ -196,7 +216,7 @@ impl S3Ops for SdkS3 {
             .collect())
     }
 
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, OpError> {
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, AwsError> {
         let out = match self
             .store
             .client()
@@ -208,9 +228,9 @@ impl S3Ops for SdkS3 {
         {
             Ok(o) => o,
             Err(e) => {
-                let err = op_error("GetObject", &e);
+                let err = from_sdk("GetObject", &e);
                 // A missing key is "no journal yet"; a missing bucket is a real error.
-                if err.kind == OpErrorKind::NotFound && err.code != "NoSuchBucket" {
+                if err.kind == AwsErrorKind::NotFound && err.code != "NoSuchBucket" {
                     return Ok(None);
                 }
                 return Err(err);
@@ -218,7 +238,7 @@ impl S3Ops for SdkS3 {
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let body = out.body.collect().await.map_err(|e| {
-            OpError::transport("GetObject", &format!("reading s3://{bucket}/{key}: {e}"))
+            AwsError::transport("GetObject", &format!("reading s3://{bucket}/{key}: {e}"))
         })?;
         Ok(Some(StoredObject {
             body: body.into_bytes().to_vec(),
@@ -232,35 +252,22 @@ impl S3Ops for SdkS3 {
         key: &str,
         body: Vec<u8>,
         if_match: Option<&str>,
-    ) -> Result<PutOutcome, OpError> {
+    ) -> Result<PutOutcome, AwsError> {
         let uri = S3Uri::new(bucket, key);
-        match self
-            .store
+        self.store
             .put_conditional(&uri, body, "application/json", if_match)
             .await
-        {
-            Ok(ConditionalPut::Written(etag)) => Ok(PutOutcome::Written {
-                etag: etag.unwrap_or_default(),
-            }),
-            Ok(ConditionalPut::PreconditionFailed) => Ok(PutOutcome::PreconditionFailed),
-            Err(e) => {
-                let (code, kind) = match &e {
-                    CommonError::NotFound(_) => ("NoSuchKey", OpErrorKind::NotFound),
-                    CommonError::AccessDenied(_) => ("AccessDenied", OpErrorKind::AccessDenied),
-                    CommonError::Transient(_) | CommonError::DeadlineExceeded(_) => {
-                        ("Transient", OpErrorKind::Throttled)
-                    }
-                    _ => ("StorageError", OpErrorKind::Other),
-                };
-                Err(OpError {
-                    operation: "PutObject".into(),
-                    code: code.into(),
-                    message: e.to_string(),
-                    status: None,
-                    kind,
-                })
-            }
-        }
+    }
+
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: Duration,
+    ) -> Result<String, AwsError> {
+        self.store
+            .presign_get(&S3Uri::new(bucket, key), expires)
+            .await
     }
 }
 
@@ -277,74 +284,79 @@ impl SdkSageMaker {
 }
 
 impl SageMakerOps for SdkSageMaker {
-    async fn describe_training_job(&self, name: &str) -> Result<String, OpError> {
+    async fn describe_training_job(&self, name: &str) -> Result<String, AwsError> {
         let out = self
             .client
             .describe_training_job()
             .training_job_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DescribeTrainingJob", &e))?;
+            .map_err(|e| from_sdk("DescribeTrainingJob", &e))?;
         Ok(out
             .training_job_status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "Unknown".into()))
     }
 
-    async fn stop_training_job(&self, name: &str) -> Result<(), OpError> {
+    async fn stop_training_job(&self, name: &str) -> Result<(), AwsError> {
         self.client
             .stop_training_job()
             .training_job_name(name)
             .send()
             .await
-            .map_err(|e| op_error("StopTrainingJob", &e))?;
+            .map_err(|e| from_sdk("StopTrainingJob", &e))?;
         Ok(())
     }
 
-    async fn describe_model_package(&self, name: &str) -> Result<String, OpError> {
+    async fn describe_model_package(&self, name: &str) -> Result<String, AwsError> {
         let out = self
             .client
             .describe_model_package()
             .model_package_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DescribeModelPackage", &e))?;
+            .map_err(|e| from_sdk("DescribeModelPackage", &e))?;
         Ok(out
             .model_approval_status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "Unknown".into()))
     }
 
-    async fn reject_model_package(&self, arn: &str, description: &str) -> Result<(), OpError> {
+    async fn set_model_package_status(
+        &self,
+        arn: &str,
+        status: &str,
+        description: &str,
+    ) -> Result<(), AwsError> {
         self.client
             .update_model_package()
             .model_package_arn(arn)
-            .model_approval_status(aws_sdk_sagemaker::types::ModelApprovalStatus::Rejected)
+            .model_approval_status(aws_sdk_sagemaker::types::ModelApprovalStatus::from(status))
             .approval_description(description)
             .send()
             .await
-            .map_err(|e| op_error("UpdateModelPackage", &e))?;
+            .map_err(|e| from_sdk("UpdateModelPackage", &e))?;
         Ok(())
     }
 
-    async fn delete_model_package(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_model_package(&self, name: &str) -> Result<(), AwsError> {
         self.client
             .delete_model_package()
             .model_package_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DeleteModelPackage", &e))?;
+            .map_err(|e| from_sdk("DeleteModelPackage", &e))?;
         Ok(())
     }
 
-    async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, OpError> {
+    async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, AwsError> {
         let out = self
             .client
             .describe_endpoint()
             .endpoint_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DescribeEndpoint", &e))?;
+            .map_err(|e| from_sdk("DescribeEndpoint", &e))?;
         Ok(EndpointState {
             status: out
                 .endpoint_status()
@@ -358,32 +370,32 @@ impl SageMakerOps for SdkSageMaker {
         })
     }
 
-    async fn update_endpoint(&self, name: &str, config: &str) -> Result<(), OpError> {
+    async fn update_endpoint(&self, name: &str, config: &str) -> Result<(), AwsError> {
         self.client
             .update_endpoint()
             .endpoint_name(name)
             .endpoint_config_name(config)
             .send()
             .await
-            .map_err(|e| op_error("UpdateEndpoint", &e))?;
+            .map_err(|e| from_sdk("UpdateEndpoint", &e))?;
         Ok(())
     }
 
-    async fn delete_endpoint(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError> {
         self.client
             .delete_endpoint()
             .endpoint_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DeleteEndpoint", &e))?;
+            .map_err(|e| from_sdk("DeleteEndpoint", &e))?;
         Ok(())
     }
 
-    async fn list_endpoints(&self) -> Result<Vec<String>, OpError> {
+    async fn list_endpoints(&self) -> Result<Vec<String>, AwsError> {
         let mut names = Vec::new();
         let mut pages = self.client.list_endpoints().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| op_error("ListEndpoints", &e))?;
+            let page = page.map_err(|e| from_sdk("ListEndpoints", &e))?;
             names.extend(
                 page.endpoints()
                     .iter()
@@ -394,23 +406,23 @@ impl SageMakerOps for SdkSageMaker {
         Ok(names)
     }
 
-    async fn describe_endpoint_config(&self, name: &str) -> Result<(), OpError> {
+    async fn describe_endpoint_config(&self, name: &str) -> Result<(), AwsError> {
         self.client
             .describe_endpoint_config()
             .endpoint_config_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DescribeEndpointConfig", &e))?;
+            .map_err(|e| from_sdk("DescribeEndpointConfig", &e))?;
         Ok(())
     }
 
-    async fn delete_endpoint_config(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_endpoint_config(&self, name: &str) -> Result<(), AwsError> {
         self.client
             .delete_endpoint_config()
             .endpoint_config_name(name)
             .send()
             .await
-            .map_err(|e| op_error("DeleteEndpointConfig", &e))?;
+            .map_err(|e| from_sdk("DeleteEndpointConfig", &e))?;
         Ok(())
     }
 }
@@ -420,6 +432,274 @@ impl SageMakerOps for SdkSageMaker {
 /// DeleteModelPackage, so these are the tests of those three SDK calls and of the
 /// error mapping of their AWS replies (`__type` + `message`, as the awsJson1.1
 /// protocol sends them).
+/// Step Functions through the SDK.
+#[derive(Debug, Clone)]
+pub struct SdkSfn {
+    client: aws_sdk_sfn::Client,
+}
+
+impl SdkSfn {
+    pub fn new(client: aws_sdk_sfn::Client) -> Self {
+        SdkSfn { client }
+    }
+}
+
+impl SfnOps for SdkSfn {
+    async fn send_task_success(&self, token: &str, output: &str) -> Result<(), AwsError> {
+        self.client
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await
+            .map_err(|e| from_sdk("SendTaskSuccess", &e))?;
+        Ok(())
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .send_task_failure()
+            .task_token(token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map_err(|e| from_sdk("SendTaskFailure", &e))?;
+        Ok(())
+    }
+}
+
+/// SNS through the SDK.
+#[derive(Debug, Clone)]
+pub struct SdkSns {
+    client: aws_sdk_sns::Client,
+}
+
+impl SdkSns {
+    pub fn new(client: aws_sdk_sns::Client) -> Self {
+        SdkSns { client }
+    }
+}
+
+impl SnsOps for SdkSns {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| from_sdk("Publish", &e))?;
+        Ok(out.message_id().unwrap_or_default().to_string())
+    }
+}
+
+/// Every service through the SDK: what a Lambda runs on.
+#[derive(Debug, Clone)]
+pub struct SdkAws {
+    s3: SdkS3,
+    sfn: SdkSfn,
+    sagemaker: SdkSageMaker,
+    sns: SdkSns,
+}
+
+impl SdkAws {
+    pub fn new(clients: &Clients) -> Self {
+        SdkAws {
+            s3: SdkS3::new(S3Store::new(clients.s3.clone())),
+            sfn: SdkSfn::new(clients.sfn.clone()),
+            sagemaker: SdkSageMaker::new(clients.sagemaker.clone()),
+            sns: SdkSns::new(clients.sns.clone()),
+        }
+    }
+}
+
+impl Aws for SdkAws {
+    type S3 = SdkS3;
+    type Sfn = SdkSfn;
+    type SageMaker = SdkSageMaker;
+    type Sns = SdkSns;
+    fn s3(&self) -> &SdkS3 {
+        &self.s3
+    }
+    fn sfn(&self) -> &SdkSfn {
+        &self.sfn
+    }
+    fn sagemaker(&self) -> &SdkSageMaker {
+        &self.sagemaker
+    }
+    fn sns(&self) -> &SdkSns {
+        &self.sns
+    }
+}
+
+/// The training logs of a job, read from CloudWatch Logs (the `LogSource` of a Lambda).
+#[derive(Debug, Clone)]
+pub struct CloudWatchLogs {
+    client: aws_sdk_cloudwatchlogs::Client,
+    group: String,
+}
+
+impl CloudWatchLogs {
+    /// A reader of [`TRAINING_LOG_GROUP`].
+    pub fn new(client: aws_sdk_cloudwatchlogs::Client) -> Self {
+        CloudWatchLogs {
+            client,
+            group: TRAINING_LOG_GROUP.to_string(),
+        }
+    }
+
+    /// A reader of another group (tests, custom setups).
+    pub fn with_group(client: aws_sdk_cloudwatchlogs::Client, group: &str) -> Self {
+        CloudWatchLogs {
+            client,
+            group: group.to_string(),
+        }
+    }
+
+    async fn stream_names(
+        &self,
+        job_name: &str,
+        max_streams: usize,
+    ) -> Result<Vec<String>, CommonError> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .describe_log_streams()
+                .log_group_name(&self.group)
+                .log_stream_name_prefix(stream_prefix(job_name))
+                .set_next_token(token.clone())
+                .limit(50)
+                .send()
+                .await
+                .map_err(|e| {
+                    classify_sdk_error(&e, &format!("DescribeLogStreams {}", self.group))
+                })?;
+            names.extend(
+                out.log_streams()
+                    .iter()
+                    .filter_map(|s| s.log_stream_name().map(str::to_string)),
+            );
+            token = out.next_token().map(str::to_string);
+            if token.is_none() || names.len() >= max_streams || out.log_streams().is_empty() {
+                break;
+            }
+        }
+        names.sort();
+        names.truncate(max_streams);
+        Ok(names)
+    }
+}
+
+impl LogSource for CloudWatchLogs {
+    // Written out (not `async fn`) so the `+ Send` promise of the trait is visible here.
+    #[allow(clippy::manual_async_fn)]
+    fn job_tails(
+        &self,
+        job_name: &str,
+        max_lines: usize,
+        max_streams: usize,
+    ) -> impl Future<Output = Result<Vec<StreamTail>, CommonError>> + Send {
+        async move {
+            let mut tails = Vec::new();
+            // GetLogEvents takes at most 10,000 events per call; a tail needs far fewer.
+            let limit = max_lines.clamp(1, 10_000) as i32;
+            for stream in self.stream_names(job_name, max_streams).await? {
+                let out = self
+                    .client
+                    .get_log_events()
+                    .log_group_name(&self.group)
+                    .log_stream_name(&stream)
+                    .start_from_head(false)
+                    .limit(limit)
+                    .send()
+                    .await
+                    .map_err(|e| classify_sdk_error(&e, &format!("GetLogEvents {stream}")))?;
+                let mut lines: Vec<String> = out
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.message())
+                    .flat_map(|m| m.lines().map(str::to_string).collect::<Vec<_>>())
+                    .collect();
+                let cut = lines.len().saturating_sub(max_lines);
+                lines.drain(..cut);
+                tails.push(StreamTail { stream, lines });
+            }
+            Ok(tails)
+        }
+    }
+}
+
+/// Starts executions through Step Functions (the trigger's `ExecutionStarter`).
+#[derive(Debug, Clone)]
+pub struct SfnStarter(pub aws_sdk_sfn::Client);
+
+impl ExecutionStarter for SfnStarter {
+    async fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> Result<StartOutcome, CommonError> {
+        // A duplicate delivery usually finds its execution already there. Asking first
+        // tells it apart even when its input is identical, which StartExecution would
+        // answer without an error. Any failure here (not found, or no permission) just
+        // goes on to StartExecution, which decides.
+        let arn = execution_arn(state_machine_arn, name);
+        if self
+            .0
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(StartOutcome::AlreadyExists);
+        }
+        let asked = std::time::SystemTime::now();
+        match self
+            .0
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+        {
+            Ok(out) if started_before(out.start_date().to_millis().ok(), asked) => {
+                Ok(StartOutcome::AlreadyExists)
+            }
+            Ok(out) => Ok(StartOutcome::Started {
+                execution_arn: out.execution_arn().to_string(),
+            }),
+            Err(e) => {
+                if e.as_service_error()
+                    .map(|s| s.is_execution_already_exists())
+                    .unwrap_or(false)
+                {
+                    Ok(StartOutcome::AlreadyExists)
+                } else {
+                    Err(classify_sdk_error(&e, &format!("StartExecution {name}")))
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::needless_borrows_for_generic_args)]
 mod tests {
@@ -499,11 +779,11 @@ mod tests {
         let e = sm.stop_training_job("t").await.unwrap_err();
         assert_eq!(
             (e.code.as_str(), e.kind, e.status),
-            ("ValidationException", OpErrorKind::Conflict, Some(400)),
+            ("ValidationException", AwsErrorKind::Conflict, Some(400)),
             "{e}"
         );
         let e = sm.update_endpoint("e", "c").await.unwrap_err();
-        assert_eq!(e.kind, OpErrorKind::Conflict, "{e}");
+        assert_eq!(e.kind, AwsErrorKind::Conflict, "{e}");
         assert!(
             e.message.contains("Cannot update in-progress endpoint"),
             "{e}"
@@ -512,7 +792,7 @@ mod tests {
             .delete_model_package("arn:aws:sagemaker:us-east-1:1:model-package/g/1")
             .await
             .unwrap_err();
-        assert_eq!(e.kind, OpErrorKind::NotFound, "{e}");
+        assert_eq!(e.kind, AwsErrorKind::NotFound, "{e}");
         let e = sm.delete_endpoint("e").await.unwrap_err();
         assert!(e.is_transient(), "{e}");
         assert_eq!(stop_done.num_calls(), 1);
@@ -531,15 +811,15 @@ mod tests {
             .match_requests(|r| r.training_job_name() == Some("job-1"))
             .then_output(|| StopTrainingJobOutput::builder().build());
         let sm = SdkSageMaker::new(client(&[&describe, &stop]));
-        let s3 = super::super::memory::InMemoryS3::new();
+        let s3 = crate::aws::memory::InMemoryS3::new();
         s3.create_bucket("bkt", false);
-        let req = super::super::Request::from_json(
+        let req = crate::saga::Request::from_json(
             &serde_json::json!({"stage": "training", "execution_name": "e", "bucket": "bkt",
                 "resources": {"training_jobs": ["job-1"]}}),
-            super::super::Options::default(),
+            crate::saga::Options::default(),
         )
         .unwrap();
-        let report = super::super::Compensator::new(&s3, &sm)
+        let report = crate::saga::Compensator::new(&s3, &sm)
             .with_base_delay(std::time::Duration::from_millis(1))
             .execute(&req)
             .await

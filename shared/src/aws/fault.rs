@@ -7,10 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use super::error::AwsError;
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, OpError, PageToken, PutOutcome, S3Ops,
-    SageMakerOps, StoredObject,
+    EndpointState, KeyError, ListPage, ObjectRef, PageToken, PutOutcome, S3Ops, SageMakerOps,
+    StoredObject,
 };
 
 /// What an injected fault does.
@@ -235,14 +237,14 @@ impl<T> Faulty<T> {
     }
 }
 
-async fn apply(operation: &str, fault: Option<Fault>) -> Result<(), OpError> {
+async fn apply(operation: &str, fault: Option<Fault>) -> Result<(), AwsError> {
     match fault {
         None | Some(Fault::KeyError { .. }) => Ok(()),
         Some(Fault::Error {
             code,
             message,
             status,
-        }) => Err(OpError::new(operation, &code, &message, status)),
+        }) => Err(AwsError::new(operation, &code, &message, status)),
         Some(Fault::Hang) => futures::future::pending().await,
     }
 }
@@ -253,7 +255,7 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         bucket: &str,
         prefix: &str,
         token: Option<&PageToken>,
-    ) -> Result<ListPage, OpError> {
+    ) -> Result<ListPage, AwsError> {
         apply("ListObjectsV2", self.check("ListObjectsV2", prefix)).await?;
         self.inner.list_objects(bucket, prefix, token).await
     }
@@ -263,7 +265,7 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         bucket: &str,
         prefix: &str,
         token: Option<&PageToken>,
-    ) -> Result<ListPage, OpError> {
+    ) -> Result<ListPage, AwsError> {
         apply(
             "ListObjectVersions",
             self.check("ListObjectVersions", prefix),
@@ -276,7 +278,7 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         &self,
         bucket: &str,
         objects: &[ObjectRef],
-    ) -> Result<Vec<KeyError>, OpError> {
+    ) -> Result<Vec<KeyError>, AwsError> {
         let first = objects.first().map(|o| o.key.as_str()).unwrap_or("");
         apply("DeleteObjects", self.check("DeleteObjects", first)).await?;
         let failing = self.key_faults(objects);
@@ -294,7 +296,7 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         Ok(errors)
     }
 
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, OpError> {
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, AwsError> {
         apply("GetObject", self.check("GetObject", key)).await?;
         self.inner.get_object(bucket, key).await
     }
@@ -305,16 +307,26 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
         key: &str,
         body: Vec<u8>,
         if_match: Option<&str>,
-    ) -> Result<PutOutcome, OpError> {
+    ) -> Result<PutOutcome, AwsError> {
         apply("PutObject", self.check("PutObject", key)).await?;
         self.inner
             .put_object_conditional(bucket, key, body, if_match)
             .await
     }
+
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: Duration,
+    ) -> Result<String, AwsError> {
+        apply("PresignGetObject", self.check("PresignGetObject", key)).await?;
+        self.inner.presign_get(bucket, key, expires).await
+    }
 }
 
 impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
-    async fn describe_training_job(&self, name: &str) -> Result<String, OpError> {
+    async fn describe_training_job(&self, name: &str) -> Result<String, AwsError> {
         apply(
             "DescribeTrainingJob",
             self.check("DescribeTrainingJob", name),
@@ -322,11 +334,11 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
         .await?;
         self.inner.describe_training_job(name).await
     }
-    async fn stop_training_job(&self, name: &str) -> Result<(), OpError> {
+    async fn stop_training_job(&self, name: &str) -> Result<(), AwsError> {
         apply("StopTrainingJob", self.check("StopTrainingJob", name)).await?;
         self.inner.stop_training_job(name).await
     }
-    async fn describe_model_package(&self, name: &str) -> Result<String, OpError> {
+    async fn describe_model_package(&self, name: &str) -> Result<String, AwsError> {
         apply(
             "DescribeModelPackage",
             self.check("DescribeModelPackage", name),
@@ -334,31 +346,38 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
         .await?;
         self.inner.describe_model_package(name).await
     }
-    async fn reject_model_package(&self, arn: &str, description: &str) -> Result<(), OpError> {
+    async fn set_model_package_status(
+        &self,
+        arn: &str,
+        status: &str,
+        description: &str,
+    ) -> Result<(), AwsError> {
         apply("UpdateModelPackage", self.check("UpdateModelPackage", arn)).await?;
-        self.inner.reject_model_package(arn, description).await
+        self.inner
+            .set_model_package_status(arn, status, description)
+            .await
     }
-    async fn delete_model_package(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_model_package(&self, name: &str) -> Result<(), AwsError> {
         apply("DeleteModelPackage", self.check("DeleteModelPackage", name)).await?;
         self.inner.delete_model_package(name).await
     }
-    async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, OpError> {
+    async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, AwsError> {
         apply("DescribeEndpoint", self.check("DescribeEndpoint", name)).await?;
         self.inner.describe_endpoint(name).await
     }
-    async fn update_endpoint(&self, name: &str, config: &str) -> Result<(), OpError> {
+    async fn update_endpoint(&self, name: &str, config: &str) -> Result<(), AwsError> {
         apply("UpdateEndpoint", self.check("UpdateEndpoint", name)).await?;
         self.inner.update_endpoint(name, config).await
     }
-    async fn delete_endpoint(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError> {
         apply("DeleteEndpoint", self.check("DeleteEndpoint", name)).await?;
         self.inner.delete_endpoint(name).await
     }
-    async fn list_endpoints(&self) -> Result<Vec<String>, OpError> {
+    async fn list_endpoints(&self) -> Result<Vec<String>, AwsError> {
         apply("ListEndpoints", self.check("ListEndpoints", "")).await?;
         self.inner.list_endpoints().await
     }
-    async fn describe_endpoint_config(&self, name: &str) -> Result<(), OpError> {
+    async fn describe_endpoint_config(&self, name: &str) -> Result<(), AwsError> {
         apply(
             "DescribeEndpointConfig",
             self.check("DescribeEndpointConfig", name),
@@ -366,7 +385,7 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
         .await?;
         self.inner.describe_endpoint_config(name).await
     }
-    async fn delete_endpoint_config(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_endpoint_config(&self, name: &str) -> Result<(), AwsError> {
         apply(
             "DeleteEndpointConfig",
             self.check("DeleteEndpointConfig", name),

@@ -10,11 +10,13 @@
 //! conditional PUTs honour `If-Match`/`If-None-Match`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
+use super::error::AwsError;
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, OpError, PageToken, PutOutcome, S3Ops,
-    SageMakerOps, StoredObject,
+    Aws, EndpointState, KeyError, ListPage, ObjectRef, PageToken, PutOutcome, S3Ops, SageMakerOps,
+    SfnOps, SnsOps, StoredObject,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -164,8 +166,8 @@ impl InMemoryS3 {
     }
 }
 
-fn no_such_bucket(op: &str, bucket: &str) -> OpError {
-    OpError::new(
+fn no_such_bucket(op: &str, bucket: &str) -> AwsError {
+    AwsError::new(
         op,
         "NoSuchBucket",
         &format!("The specified bucket does not exist: {bucket}"),
@@ -179,7 +181,7 @@ fn put_version(
     key: &str,
     body: Vec<u8>,
     delete_marker: bool,
-) -> Result<String, OpError> {
+) -> Result<String, AwsError> {
     s.counter += 1;
     let n = s.counter;
     let b = s
@@ -211,7 +213,7 @@ impl S3Ops for InMemoryS3 {
         bucket: &str,
         prefix: &str,
         token: Option<&PageToken>,
-    ) -> Result<ListPage, OpError> {
+    ) -> Result<ListPage, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("ListObjectsV2 {prefix}"));
         let b = s
@@ -221,7 +223,7 @@ impl S3Ops for InMemoryS3 {
         let after = match token {
             Some(PageToken::Continuation(t)) => Some(t.clone()),
             Some(other) => {
-                return Err(OpError::new(
+                return Err(AwsError::new(
                     "ListObjectsV2",
                     "InvalidArgument",
                     &format!("bad token {other:?}"),
@@ -263,7 +265,7 @@ impl S3Ops for InMemoryS3 {
         bucket: &str,
         prefix: &str,
         token: Option<&PageToken>,
-    ) -> Result<ListPage, OpError> {
+    ) -> Result<ListPage, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("ListObjectVersions {prefix}"));
         let b = s
@@ -309,7 +311,7 @@ impl S3Ops for InMemoryS3 {
                     .unwrap_or(all.len()),
             },
             Some(other) => {
-                return Err(OpError::new(
+                return Err(AwsError::new(
                     "ListObjectVersions",
                     "InvalidArgument",
                     &format!("bad token {other:?}"),
@@ -341,11 +343,11 @@ impl S3Ops for InMemoryS3 {
         &self,
         bucket: &str,
         objects: &[ObjectRef],
-    ) -> Result<Vec<KeyError>, OpError> {
+    ) -> Result<Vec<KeyError>, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteObjects {}", objects.len()));
         if objects.is_empty() || objects.len() > 1000 {
-            return Err(OpError::new(
+            return Err(AwsError::new(
                 "DeleteObjects",
                 "MalformedXML",
                 "The XML you provided was not well-formed or did not validate against our published schema",
@@ -390,7 +392,7 @@ impl S3Ops for InMemoryS3 {
         Ok(Vec::new())
     }
 
-    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, OpError> {
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("GetObject {key}"));
         let b = s
@@ -413,7 +415,7 @@ impl S3Ops for InMemoryS3 {
         key: &str,
         body: Vec<u8>,
         if_match: Option<&str>,
-    ) -> Result<PutOutcome, OpError> {
+    ) -> Result<PutOutcome, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("PutObject {key}"));
         let b = s
@@ -429,7 +431,7 @@ impl S3Ops for InMemoryS3 {
         match (if_match, current) {
             (None, Some(_)) => return Ok(PutOutcome::PreconditionFailed),
             (Some(_), None) => {
-                return Err(OpError::new(
+                return Err(AwsError::new(
                     "PutObject",
                     "NoSuchKey",
                     "The specified key does not exist.",
@@ -441,6 +443,32 @@ impl S3Ops for InMemoryS3 {
         }
         let etag = put_version(&mut s, bucket, key, body, false)?;
         Ok(PutOutcome::Written { etag })
+    }
+
+    /// Presigning is local in the SDK (no call); the double checks the bucket exists
+    /// and returns a recognisable link, `https://<bucket>.s3.memory/<key>?X-Amz-Expires=<s>`.
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: Duration,
+    ) -> Result<String, AwsError> {
+        let s = lock(&self.state);
+        if !s.buckets.contains_key(bucket) {
+            return Err(no_such_bucket("GetObject", bucket));
+        }
+        if expires.as_secs() == 0 || expires.as_secs() > 604_800 {
+            return Err(AwsError::new(
+                "GetObject",
+                "InvalidPresignConfig",
+                "presigned URLs expire between 1 second and 7 days",
+                None,
+            ));
+        }
+        Ok(format!(
+            "https://{bucket}.s3.memory/{key}?X-Amz-Expires={}",
+            expires.as_secs()
+        ))
     }
 }
 
@@ -635,8 +663,8 @@ fn finish_update(e: &mut Endpoint) {
     e.countdown = 0;
 }
 
-fn endpoint_not_found(op: &str, name: &str) -> OpError {
-    OpError::new(
+fn endpoint_not_found(op: &str, name: &str) -> AwsError {
+    AwsError::new(
         op,
         "ValidationException",
         &format!("Could not find endpoint \"{ARN_PREFIX}:endpoint/{name}\"."),
@@ -644,8 +672,8 @@ fn endpoint_not_found(op: &str, name: &str) -> OpError {
     )
 }
 
-fn config_not_found(op: &str, name: &str) -> OpError {
-    OpError::new(
+fn config_not_found(op: &str, name: &str) -> AwsError {
+    AwsError::new(
         op,
         "ValidationException",
         &format!("Could not find endpoint configuration \"{ARN_PREFIX}:endpoint-config/{name}\"."),
@@ -653,8 +681,8 @@ fn config_not_found(op: &str, name: &str) -> OpError {
     )
 }
 
-fn package_not_found(op: &str, name: &str) -> OpError {
-    OpError::new(
+fn package_not_found(op: &str, name: &str) -> AwsError {
+    AwsError::new(
         op,
         "ValidationException",
         &format!("ModelPackage {name} does not exist."),
@@ -663,11 +691,11 @@ fn package_not_found(op: &str, name: &str) -> OpError {
 }
 
 impl SageMakerOps for InMemorySageMaker {
-    async fn describe_training_job(&self, name: &str) -> Result<String, OpError> {
+    async fn describe_training_job(&self, name: &str) -> Result<String, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeTrainingJob {name}"));
         let job = s.jobs.get_mut(name).ok_or_else(|| {
-            OpError::new(
+            AwsError::new(
                 "DescribeTrainingJob",
                 "ValidationException",
                 "Requested resource not found.",
@@ -684,12 +712,12 @@ impl SageMakerOps for InMemorySageMaker {
         Ok(job.status.clone())
     }
 
-    async fn stop_training_job(&self, name: &str) -> Result<(), OpError> {
+    async fn stop_training_job(&self, name: &str) -> Result<(), AwsError> {
         let describes = self.transition_describes;
         let mut s = lock(&self.state);
         s.calls.push(format!("StopTrainingJob {name}"));
         let job = s.jobs.get_mut(name).ok_or_else(|| {
-            OpError::new(
+            AwsError::new(
                 "StopTrainingJob",
                 "ResourceNotFound",
                 &format!("Training job {name} does not exist."),
@@ -697,7 +725,7 @@ impl SageMakerOps for InMemorySageMaker {
             )
         })?;
         if job.status != "InProgress" {
-            return Err(OpError::new(
+            return Err(AwsError::new(
                 "StopTrainingJob",
                 "ValidationException",
                 &format!(
@@ -716,7 +744,7 @@ impl SageMakerOps for InMemorySageMaker {
         Ok(())
     }
 
-    async fn describe_model_package(&self, name: &str) -> Result<String, OpError> {
+    async fn describe_model_package(&self, name: &str) -> Result<String, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeModelPackage {name}"));
         s.packages
@@ -725,11 +753,16 @@ impl SageMakerOps for InMemorySageMaker {
             .ok_or_else(|| package_not_found("DescribeModelPackage", name))
     }
 
-    async fn reject_model_package(&self, arn: &str, description: &str) -> Result<(), OpError> {
+    async fn set_model_package_status(
+        &self,
+        arn: &str,
+        status: &str,
+        description: &str,
+    ) -> Result<(), AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("UpdateModelPackage {arn}"));
         if description.chars().count() > 1024 {
-            return Err(OpError::new(
+            return Err(AwsError::new(
                 "UpdateModelPackage",
                 "ValidationException",
                 "1 validation error detected: Value at 'approvalDescription' failed to satisfy constraint: Member must have length less than or equal to 1024",
@@ -740,12 +773,20 @@ impl SageMakerOps for InMemorySageMaker {
             .packages
             .get_mut(arn)
             .ok_or_else(|| package_not_found("UpdateModelPackage", arn))?;
-        p.status = "Rejected".into();
+        if !matches!(status, "Approved" | "Rejected" | "PendingManualApproval") {
+            return Err(AwsError::new(
+                "UpdateModelPackage",
+                "ValidationException",
+                &format!("1 validation error detected: Value '{status}' at 'modelApprovalStatus' failed to satisfy constraint: Member must satisfy enum value set: [Approved, Rejected, PendingManualApproval]"),
+                Some(400),
+            ));
+        }
+        p.status = status.into();
         p.description = Some(description.into());
         Ok(())
     }
 
-    async fn delete_model_package(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_model_package(&self, name: &str) -> Result<(), AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteModelPackage {name}"));
         s.packages
@@ -754,7 +795,7 @@ impl SageMakerOps for InMemorySageMaker {
             .ok_or_else(|| package_not_found("DeleteModelPackage", name))
     }
 
-    async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, OpError> {
+    async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeEndpoint {name}"));
         let e = s
@@ -775,7 +816,7 @@ impl SageMakerOps for InMemorySageMaker {
         })
     }
 
-    async fn update_endpoint(&self, name: &str, config: &str) -> Result<(), OpError> {
+    async fn update_endpoint(&self, name: &str, config: &str) -> Result<(), AwsError> {
         let describes = self.transition_describes;
         let mut s = lock(&self.state);
         s.calls.push(format!("UpdateEndpoint {name}"));
@@ -789,7 +830,7 @@ impl SageMakerOps for InMemorySageMaker {
         match e.status.as_str() {
             "InService" | "OutOfService" => {}
             "Failed" => {
-                return Err(OpError::new(
+                return Err(AwsError::new(
                     "UpdateEndpoint",
                     "ValidationException",
                     &format!(
@@ -799,7 +840,7 @@ impl SageMakerOps for InMemorySageMaker {
                 ))
             }
             _ => {
-                return Err(OpError::new(
+                return Err(AwsError::new(
                     "UpdateEndpoint",
                     "ValidationException",
                     &format!(
@@ -818,7 +859,7 @@ impl SageMakerOps for InMemorySageMaker {
         Ok(())
     }
 
-    async fn delete_endpoint(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_endpoint(&self, name: &str) -> Result<(), AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteEndpoint {name}"));
         s.endpoints
@@ -827,13 +868,13 @@ impl SageMakerOps for InMemorySageMaker {
             .ok_or_else(|| endpoint_not_found("DeleteEndpoint", name))
     }
 
-    async fn list_endpoints(&self) -> Result<Vec<String>, OpError> {
+    async fn list_endpoints(&self) -> Result<Vec<String>, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push("ListEndpoints".into());
         Ok(s.endpoints.keys().cloned().collect())
     }
 
-    async fn describe_endpoint_config(&self, name: &str) -> Result<(), OpError> {
+    async fn describe_endpoint_config(&self, name: &str) -> Result<(), AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DescribeEndpointConfig {name}"));
         if s.configs.contains(name) {
@@ -843,7 +884,7 @@ impl SageMakerOps for InMemorySageMaker {
         }
     }
 
-    async fn delete_endpoint_config(&self, name: &str) -> Result<(), OpError> {
+    async fn delete_endpoint_config(&self, name: &str) -> Result<(), AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteEndpointConfig {name}"));
         if s.configs.remove(name) {
@@ -854,133 +895,195 @@ impl SageMakerOps for InMemorySageMaker {
     }
 }
 
-// ------------------------------------------------------------- shared and borrowed ops
+// ------------------------------------------------------------------ Step Functions
 
-macro_rules! forward_s3 {
-    ($ty:ty) => {
-        impl<T: S3Ops + ?Sized> S3Ops for $ty {
-            fn list_objects(
-                &self,
-                bucket: &str,
-                prefix: &str,
-                token: Option<&PageToken>,
-            ) -> impl std::future::Future<Output = Result<ListPage, OpError>> + Send {
-                (**self).list_objects(bucket, prefix, token)
-            }
-            fn list_object_versions(
-                &self,
-                bucket: &str,
-                prefix: &str,
-                token: Option<&PageToken>,
-            ) -> impl std::future::Future<Output = Result<ListPage, OpError>> + Send {
-                (**self).list_object_versions(bucket, prefix, token)
-            }
-            fn delete_objects(
-                &self,
-                bucket: &str,
-                objects: &[ObjectRef],
-            ) -> impl std::future::Future<Output = Result<Vec<KeyError>, OpError>> + Send {
-                (**self).delete_objects(bucket, objects)
-            }
-            fn get_object(
-                &self,
-                bucket: &str,
-                key: &str,
-            ) -> impl std::future::Future<Output = Result<Option<StoredObject>, OpError>> + Send
-            {
-                (**self).get_object(bucket, key)
-            }
-            fn put_object_conditional(
-                &self,
-                bucket: &str,
-                key: &str,
-                body: Vec<u8>,
-                if_match: Option<&str>,
-            ) -> impl std::future::Future<Output = Result<PutOutcome, OpError>> + Send {
-                (**self).put_object_conditional(bucket, key, body, if_match)
-            }
-        }
-    };
+/// What happened to a task token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskResult {
+    Succeeded { output: String },
+    Failed { error: String, cause: String },
 }
 
-macro_rules! forward_sm {
-    ($ty:ty) => {
-        impl<T: SageMakerOps + ?Sized> SageMakerOps for $ty {
-            fn describe_training_job(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<String, OpError>> + Send {
-                (**self).describe_training_job(n)
-            }
-            fn stop_training_job(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).stop_training_job(n)
-            }
-            fn describe_model_package(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<String, OpError>> + Send {
-                (**self).describe_model_package(n)
-            }
-            fn reject_model_package(
-                &self,
-                a: &str,
-                d: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).reject_model_package(a, d)
-            }
-            fn delete_model_package(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).delete_model_package(n)
-            }
-            fn describe_endpoint(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<EndpointState, OpError>> + Send {
-                (**self).describe_endpoint(n)
-            }
-            fn update_endpoint(
-                &self,
-                n: &str,
-                c: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).update_endpoint(n, c)
-            }
-            fn delete_endpoint(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).delete_endpoint(n)
-            }
-            fn list_endpoints(
-                &self,
-            ) -> impl std::future::Future<Output = Result<Vec<String>, OpError>> + Send {
-                (**self).list_endpoints()
-            }
-            fn describe_endpoint_config(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).describe_endpoint_config(n)
-            }
-            fn delete_endpoint_config(
-                &self,
-                n: &str,
-            ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
-                (**self).delete_endpoint_config(n)
-            }
-        }
-    };
+#[derive(Debug, Default)]
+struct SfnState {
+    /// Tokens a state is waiting on, and the result once sent.
+    tokens: BTreeMap<String, Option<TaskResult>>,
+    calls: Vec<String>,
 }
 
-forward_s3!(&T);
-forward_s3!(Arc<T>);
-forward_sm!(&T);
-forward_sm!(Arc<T>);
+/// An in-memory Step Functions task-token service: a token is answered once; an unknown
+/// or already-answered token is `TaskDoesNotExist`, output that is not JSON or over
+/// 256 KiB is `InvalidOutput`, as the API reference says.
+#[derive(Debug, Default)]
+pub struct InMemorySfn {
+    state: Mutex<SfnState>,
+}
+
+impl InMemorySfn {
+    /// A state now waits on `token` (what a `.waitForTaskToken` task does).
+    pub fn wait_on(&self, token: &str) {
+        lock(&self.state).tokens.insert(token.to_string(), None);
+    }
+
+    /// What was sent for `token`, if anything.
+    pub fn result(&self, token: &str) -> Option<TaskResult> {
+        lock(&self.state).tokens.get(token).cloned().flatten()
+    }
+
+    /// The calls made, in order (`SendTaskSuccess`, `SendTaskFailure`).
+    pub fn calls(&self) -> Vec<String> {
+        lock(&self.state).calls.clone()
+    }
+
+    fn answer(&self, operation: &str, token: &str, result: TaskResult) -> Result<(), AwsError> {
+        let mut s = lock(&self.state);
+        s.calls.push(operation.to_string());
+        match s.tokens.get_mut(token) {
+            Some(slot @ None) => {
+                *slot = Some(result);
+                Ok(())
+            }
+            _ => Err(AwsError::new(
+                operation,
+                "TaskDoesNotExist",
+                "Task Token does not exist anymore",
+                Some(400),
+            )),
+        }
+    }
+}
+
+impl SfnOps for InMemorySfn {
+    async fn send_task_success(&self, token: &str, output: &str) -> Result<(), AwsError> {
+        if output.len() > 262_144 || serde_json::from_str::<serde_json::Value>(output).is_err() {
+            lock(&self.state).calls.push("SendTaskSuccess".into());
+            return Err(AwsError::new(
+                "SendTaskSuccess",
+                "InvalidOutput",
+                "The provided JSON output data is invalid or exceeds 256 KiB",
+                Some(400),
+            ));
+        }
+        self.answer(
+            "SendTaskSuccess",
+            token,
+            TaskResult::Succeeded {
+                output: output.to_string(),
+            },
+        )
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), AwsError> {
+        self.answer(
+            "SendTaskFailure",
+            token,
+            TaskResult::Failed {
+                error: error.to_string(),
+                cause: cause.to_string(),
+            },
+        )
+    }
+}
+
+// -------------------------------------------------------------------------------- SNS
+
+/// One published message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub topic_arn: String,
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+struct SnsState {
+    topics: BTreeSet<String>,
+    published: Vec<Published>,
+}
+
+/// An in-memory SNS: publishing to a topic that was not created is `NotFound`; a
+/// subject over 100 characters or an empty message is `InvalidParameter`.
+#[derive(Debug, Default)]
+pub struct InMemorySns {
+    state: Mutex<SnsState>,
+}
+
+impl InMemorySns {
+    pub fn create_topic(&self, arn: &str) {
+        lock(&self.state).topics.insert(arn.to_string());
+    }
+
+    /// Every message published so far.
+    pub fn published(&self) -> Vec<Published> {
+        lock(&self.state).published.clone()
+    }
+}
+
+impl SnsOps for InMemorySns {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<String, AwsError> {
+        let mut s = lock(&self.state);
+        if !s.topics.contains(topic_arn) {
+            return Err(AwsError::new(
+                "Publish",
+                "NotFound",
+                "Topic does not exist",
+                Some(404),
+            ));
+        }
+        if subject.chars().count() > 100 || message.is_empty() {
+            return Err(AwsError::new(
+                "Publish",
+                "InvalidParameter",
+                "Invalid parameter: Subject or Message",
+                Some(400),
+            ));
+        }
+        s.published.push(Published {
+            topic_arn: topic_arn.to_string(),
+            subject: subject.to_string(),
+            message: message.to_string(),
+        });
+        Ok(format!("msg-{}", s.published.len()))
+    }
+}
+
+/// Every service in memory, for unit tests of logic that takes an [`Aws`].
+#[derive(Debug, Default)]
+pub struct MemoryAws {
+    pub s3: InMemoryS3,
+    pub sfn: InMemorySfn,
+    pub sagemaker: InMemorySageMaker,
+    pub sns: InMemorySns,
+}
+
+impl Aws for MemoryAws {
+    type S3 = InMemoryS3;
+    type Sfn = InMemorySfn;
+    type SageMaker = InMemorySageMaker;
+    type Sns = InMemorySns;
+    fn s3(&self) -> &InMemoryS3 {
+        &self.s3
+    }
+    fn sfn(&self) -> &InMemorySfn {
+        &self.sfn
+    }
+    fn sagemaker(&self) -> &InMemorySageMaker {
+        &self.sagemaker
+    }
+    fn sns(&self) -> &InMemorySns {
+        &self.sns
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1023,14 +1126,14 @@ mod tests {
         assert_eq!(sm.describe_training_job("t").await.unwrap(), "Stopping");
         assert_eq!(sm.describe_training_job("t").await.unwrap(), "Stopped");
         let e = sm.stop_training_job("t").await.unwrap_err();
-        assert_eq!(e.kind, super::super::ops::OpErrorKind::Conflict, "{e}");
+        assert_eq!(e.kind, crate::aws::AwsErrorKind::Conflict, "{e}");
         let e = sm.describe_endpoint("nope").await.unwrap_err();
-        assert_eq!(e.kind, super::super::ops::OpErrorKind::NotFound, "{e}");
+        assert_eq!(e.kind, crate::aws::AwsErrorKind::NotFound, "{e}");
         sm.add_endpoint("ep", "old", "InService");
         sm.add_endpoint_config("new");
         sm.update_endpoint("ep", "new").await.unwrap();
         let e = sm.update_endpoint("ep", "old").await.unwrap_err();
-        assert_eq!(e.kind, super::super::ops::OpErrorKind::Conflict, "{e}");
+        assert_eq!(e.kind, crate::aws::AwsErrorKind::Conflict, "{e}");
         let st = sm.describe_endpoint("ep").await.unwrap();
         assert_eq!(
             (st.status.as_str(), st.pending_config_name.as_deref()),
@@ -1042,6 +1145,6 @@ mod tests {
             ("InService", Some("new"))
         );
         let e = sm.delete_model_package("arn:x").await.unwrap_err();
-        assert_eq!(e.kind, super::super::ops::OpErrorKind::NotFound, "{e}");
+        assert_eq!(e.kind, crate::aws::AwsErrorKind::NotFound, "{e}");
     }
 }
