@@ -75,6 +75,7 @@
 mod csv_io;
 mod detect;
 mod parquet_io;
+pub mod progress;
 mod utf8;
 mod values;
 
@@ -332,6 +333,14 @@ impl DataReader {
     /// An S3 URI without a trailing `/` is tried as an object first and, when no such
     /// object exists, as a prefix.
     pub async fn list(&self, loc: &Location) -> Result<Vec<ObjectRef>, DataError> {
+        let objects = self.list_objects(loc).await?;
+        if let Some(observer) = progress::current() {
+            observer.listed(&objects);
+        }
+        Ok(objects)
+    }
+
+    async fn list_objects(&self, loc: &Location) -> Result<Vec<ObjectRef>, DataError> {
         match loc {
             Location::S3(uri) => {
                 let store = self.store(uri)?;
@@ -410,12 +419,24 @@ impl DataReader {
         };
         let head = source.range(&name, 0, obj.size.min(8)).await?;
         let format = detect::detect(&head, &name)?;
-        match format {
+        let mut stream = match format {
             Format::Parquet => parquet_io::open(source, name, obj.size, &self.options).await,
             Format::Csv { compression, .. } => {
                 csv_io::open(source, name, compression, &self.options).await
             }
+        }?;
+        if let Some(observer) = progress::current() {
+            observer.object_opened(obj);
+            let inner = std::mem::replace(&mut stream.inner, futures::stream::empty().boxed());
+            stream.inner = inner
+                .inspect(move |batch| {
+                    if let Ok(b) = batch {
+                        observer.rows_read(b.num_rows() as u64);
+                    }
+                })
+                .boxed();
         }
+        Ok(stream)
     }
 
     /// Open a location (object or prefix) as one stream of batches across its objects,
