@@ -573,9 +573,12 @@ async fn cli_lists_and_decides_with_the_callers_sts_identity() {
     assert_eq!(rec["decision"]["reviewer"], MOTO_CLI_ARN);
     assert_eq!(rec["decision"]["via"], "cli");
 
-    let out = run(&["reject", &id, "--comment", "second"]);
+    let out = run(&["reject", &id, "--comment", "second", "--json"]);
     assert_eq!(out.status.code(), Some(1), "the second decision is refused");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already_decided"));
+    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(refused["refused"]["code"], "already_decided");
+    assert_eq!(refused["refused"]["http_status"], 409);
     let audit = fx.audit_events().await;
     assert!(audit
         .iter()

@@ -4,16 +4,22 @@
 //! identity (GetCallerIdentity), checked against the approval's list exactly like the
 //! page's, and the decision goes through the same library call (record, registry,
 //! SendTask*, audit) with `via: cli`.
+//!
+//! With `--json`: `approvals list` prints `{"pending": [...]}`; a decision prints the
+//! decided record's summary (`approval_id`, `status`, `reviewer`, `decided_at`, ...) or,
+//! refused (exit 1), `{"refused": {"code", "http_status", "message"}}`.
 
 use std::process::ExitCode;
 
-use trainguard::approval::{ApprovalConfig, ApprovalService, DecideRequest, Decision, Via};
 use std::sync::Arc;
+use trainguard::approval::{ApprovalConfig, ApprovalService, DecideRequest, Decision, Via};
 
 use trainguard::approval::caller_identity;
 use trainguard::aws::sdk::SdkAws;
 use trainguard::aws::Clients;
 use trainguard::ErrorName;
+
+use crate::output::Output;
 
 #[derive(clap::Args, Debug)]
 pub struct ApprovalsArgs {
@@ -28,9 +34,6 @@ pub enum ApprovalsAction {
         /// The approvals bucket.
         #[arg(long, env = "TRAINGUARD_APPROVAL_BUCKET")]
         bucket: String,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -46,26 +49,29 @@ pub struct DecideArgs {
     pub bucket: String,
 }
 
-async fn service(bucket: &str) -> Result<(ApprovalService<SdkAws>, Clients), ExitCode> {
+async fn service(
+    bucket: &str,
+    out: Output,
+) -> Result<(ApprovalService<SdkAws>, Clients), ExitCode> {
     let mut config = ApprovalConfig::from_env();
     config.bucket = Some(bucket.to_string());
     let clients = Clients::from_env().await;
     match ApprovalService::new(Arc::new(SdkAws::new(&clients)), config) {
         Ok(s) => Ok((s, clients)),
-        Err(e) => Err(super::unusable(e.error_name(), &e.to_string())),
+        Err(e) => Err(out.fail(e.error_name(), &e.to_string())),
     }
 }
 
-pub async fn run_list(a: ApprovalsArgs) -> ExitCode {
-    let ApprovalsAction::List { bucket, json } = a.action;
-    let (svc, clients) = match service(&bucket).await {
+pub async fn run_list(a: ApprovalsArgs, out: Output) -> ExitCode {
+    let ApprovalsAction::List { bucket } = a.action;
+    let (svc, clients) = match service(&bucket, out).await {
         Ok(s) => s,
         Err(code) => return code,
     };
     let viewer = caller_identity(&clients.config).await.ok();
     match svc.list_pending(viewer.as_ref()).await {
-        Ok(list) if json => {
-            println!("{}", serde_json::json!({ "pending": list }));
+        Ok(list) if out.json => {
+            out.emit(&serde_json::json!({ "pending": list }));
             ExitCode::SUCCESS
         }
         Ok(list) => {
@@ -89,20 +95,18 @@ pub async fn run_list(a: ApprovalsArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => super::unusable(e.error_name(), &e.to_string()),
+        Err(e) => out.fail(e.error_name(), &e.to_string()),
     }
 }
 
-pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
-    let (svc, clients) = match service(&a.bucket).await {
+pub async fn run_decide(a: DecideArgs, approve: bool, out: Output) -> ExitCode {
+    let (svc, clients) = match service(&a.bucket, out).await {
         Ok(s) => s,
         Err(code) => return code,
     };
     let identity = match caller_identity(&clients.config).await {
         Ok(i) => Some(i),
-        Err(e) => {
-            return super::unusable(e.error_name(), &format!("could not tell who you are: {e}"))
-        }
+        Err(e) => return out.fail(e.error_name(), &format!("could not tell who you are: {e}")),
     };
     let req = DecideRequest {
         approval_id: a.id.trim().to_string(),
@@ -119,13 +123,17 @@ pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
         via: Via::Cli,
     };
     match svc.decide(req).await {
-        Ok(out) => {
+        Ok(decided) if out.json => {
+            out.emit(&decided);
+            ExitCode::SUCCESS
+        }
+        Ok(decided) => {
             println!(
                 "{} {} by {} at {}",
-                out.approval_id,
-                out.status.as_str(),
-                out.reviewer,
-                out.decided_at.to_rfc3339()
+                decided.approval_id,
+                decided.status.as_str(),
+                decided.reviewer,
+                decided.decided_at.to_rfc3339()
             );
             ExitCode::SUCCESS
         }
@@ -136,6 +144,13 @@ pub async fn run_decide(a: DecideArgs, approve: bool) -> ExitCode {
                 r.status(),
                 r.message()
             );
+            if out.json {
+                out.emit(&serde_json::json!({"refused": {
+                    "code": r.code(),
+                    "http_status": r.status(),
+                    "message": r.message(),
+                }}));
+            }
             ExitCode::from(1)
         }
     }

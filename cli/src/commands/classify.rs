@@ -7,7 +7,8 @@
 //! describe response to rebuild them from) only the classification is printed.
 //!
 //! Exit codes: 0 a retry is planned (or classification only), 1 the plan halts,
-//! 2 unusable input.
+//! 2 unusable input. With `--json`: the decision (what the Lambda returns), or
+//! `{"class", "kind", "evidence", "notes"}` when only the classification can be made.
 
 use std::process::ExitCode;
 
@@ -19,14 +20,13 @@ use trainguard::training::{
     NoLogs, RecoveryInput, TrainingError,
 };
 
+use crate::output::Output;
+
 #[derive(clap::Args, Debug)]
 pub struct ClassifyArgs {
     /// The caught error JSON ({"Error","Cause"}), a full task input, a
     /// DescribeTrainingJob response, or a plain-text file; `-` reads stdin.
     pub cause: String,
-    /// Print the decision (or classification) as JSON.
-    #[arg(long)]
-    pub json: bool,
     /// A recovery policy JSON file (replaces the input's `policy`).
     #[arg(long)]
     pub policy: Option<String>,
@@ -62,11 +62,11 @@ fn to_task_input(text: &str) -> Value {
     }
 }
 
-pub async fn run(a: ClassifyArgs) -> ExitCode {
+pub async fn run(a: ClassifyArgs, out: Output) -> ExitCode {
     let text = match read_source(&a.cause) {
         Ok(t) => t,
         Err(e) => {
-            return super::unusable(
+            return out.fail(
                 "InputError.InvalidEvent",
                 &format!("cannot read {}: {e}", a.cause),
             )
@@ -79,15 +79,13 @@ pub async fn run(a: ClassifyArgs) -> ExitCode {
             .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
         {
             Ok(v) => v,
-            Err(e) => {
-                return super::unusable("InputError.InvalidRecoveryPolicy", &format!("{p}: {e}"))
-            }
+            Err(e) => return out.fail("InputError.InvalidRecoveryPolicy", &format!("{p}: {e}")),
         };
         input["policy"] = policy;
     }
     let req = match RecoveryInput::from_value(&input) {
         Ok(r) => r,
-        Err(e) => return super::unusable(e.error_name(), &e.to_string()),
+        Err(e) => return out.fail(e.error_name(), &e.to_string()),
     };
     let job_name = match parse_cause(&req.caught) {
         FailureSource::Job(d) => Some(d.name),
@@ -101,13 +99,13 @@ pub async fn run(a: ClassifyArgs) -> ExitCode {
     if a.fetch_logs {
         let config = trainguard::aws::load_config().await;
         let logs = CloudWatchLogs::new(trainguard::aws::logs_client(&config));
-        return run_with(&a, &req, &logs).await;
+        return run_with(out, &req, &logs).await;
     }
     if let Some(path) = &a.logs {
         let log_text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                return super::unusable(
+                return out.fail(
                     "InputError.InvalidEvent",
                     &format!("cannot read {path}: {e}"),
                 )
@@ -115,21 +113,20 @@ pub async fn run(a: ClassifyArgs) -> ExitCode {
         };
         let stream = format!("{}/{}", job_name.as_deref().unwrap_or("job"), path);
         let logs = InMemoryLogs::default().with_stream(&stream, &log_text);
-        return run_with(&a, &req, &logs).await;
+        return run_with(out, &req, &logs).await;
     }
-    run_with(&a, &req, &NoLogs).await
+    run_with(out, &req, &NoLogs).await
 }
 
-async fn run_with<L: LogSource>(a: &ClassifyArgs, req: &RecoveryInput, logs: &L) -> ExitCode {
+async fn run_with<L: LogSource>(out: Output, req: &RecoveryInput, logs: &L) -> ExitCode {
     let can_plan =
         req.training_job.is_some() || matches!(parse_cause(&req.caught), FailureSource::Job(_));
     if !can_plan {
         return match diagnose(&req.caught, &req.policy, logs).await {
             Ok((c, notes, _)) => {
-                if a.json {
-                    println!(
-                        "{}",
-                        json!({"class": c.class, "kind": c.kind, "evidence": c.evidence, "notes": notes})
+                if out.json {
+                    out.emit(
+                        &json!({"class": c.class, "kind": c.kind, "evidence": c.evidence, "notes": notes}),
                     );
                 } else {
                     print_classification(&c);
@@ -140,16 +137,13 @@ async fn run_with<L: LogSource>(a: &ClassifyArgs, req: &RecoveryInput, logs: &L)
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(&e),
+            Err(e) => fail(out, &e),
         };
     }
     match decide(req, logs).await {
         Ok(d) => {
-            if a.json {
-                match serde_json::to_string_pretty(&d) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => return super::unusable("InputError.InvalidEvent", &e.to_string()),
-                }
+            if out.json {
+                out.emit(&d);
             } else {
                 print_decision(&d, req.training_job.as_ref());
             }
@@ -159,12 +153,12 @@ async fn run_with<L: LogSource>(a: &ClassifyArgs, req: &RecoveryInput, logs: &L)
                 ExitCode::SUCCESS
             }
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(out, &e),
     }
 }
 
-fn fail(e: &TrainingError) -> ExitCode {
-    super::unusable(e.error_name(), &e.to_string())
+fn fail(out: Output, e: &TrainingError) -> ExitCode {
+    out.fail(e.error_name(), &e.to_string())
 }
 
 fn print_classification(c: &Classification) {

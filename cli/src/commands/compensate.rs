@@ -1,19 +1,22 @@
 //! `trainguard compensate`: run the saga compensation for a failed stage by hand.
 //!
-//! The plan (each action and what it would do given the current state) is always
-//! printed on stderr first; `--dry-run` stops there. The JSON output (the preview, or
-//! the run's `{done, skipped, failed, remaining}` summary) goes to stdout.
+//! The plan (each action and what it would do given the current state) is printed on
+//! stderr first (not with `--quiet`); `--dry-run` stops there. stdout gets a one-line
+//! summary, or with `--json` the preview or the run's `{done, skipped, failed,
+//! remaining}` report (what the Lambda returns).
 //! Exit codes: 0 nothing remains, 1 something remains (`Compensation.Incomplete`),
-//! 2 unusable input.
+//! 2 unusable input. No progress display here (the saga code is being reworked).
 
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use trainguard::aws::Clients;
 use trainguard::aws::sdk::{SdkS3, SdkSageMaker};
-use trainguard::saga::{Compensator, Options, Preview, Request};
+use trainguard::aws::Clients;
 use trainguard::aws::S3Store;
+use trainguard::saga::{Compensator, Options, Preview, Request};
 use trainguard::ErrorName;
+
+use crate::output::Output;
 
 #[derive(clap::Args, Debug)]
 pub struct CompensateArgs {
@@ -121,17 +124,10 @@ fn print_plan(p: &Preview) {
     }
 }
 
-fn print_json(v: &impl serde::Serialize) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("could not encode the output: {e}"),
-    }
-}
-
-pub async fn run(a: CompensateArgs) -> ExitCode {
+pub async fn run(a: CompensateArgs, out: Output) -> ExitCode {
     let req = match Request::from_json(&a.to_input(), Options::from_env()) {
         Ok(r) => r,
-        Err(e) => return super::unusable(e.error_name(), &e.to_string()),
+        Err(e) => return out.fail(e.error_name(), &e.to_string()),
     };
     let clients = Clients::from_env().await;
     let compensator = Compensator::new(
@@ -140,26 +136,44 @@ pub async fn run(a: CompensateArgs) -> ExitCode {
     );
     let preview = match compensator.preview(&req).await {
         Ok(p) => p,
-        Err(e) => return super::unusable(e.error_name(), &e.to_string()),
+        Err(e) => return out.fail(e.error_name(), &e.to_string()),
     };
-    print_plan(&preview);
+    if !out.quiet {
+        print_plan(&preview);
+    }
     if req.options.dry_run {
-        print_json(&preview);
+        if out.json {
+            out.emit(&preview);
+        } else {
+            println!(
+                "dry run: {} action(s) planned, nothing changed",
+                preview.plan.len()
+            );
+        }
         return ExitCode::SUCCESS;
     }
-    eprintln!("Acting…");
+    out.note("Acting…");
     let report = match compensator.execute(&req).await {
         Ok(r) => r,
-        Err(e) => return super::unusable(e.error_name(), &e.to_string()),
+        Err(e) => return out.fail(e.error_name(), &e.to_string()),
     };
-    print_json(&report);
-    if report.is_complete() {
-        eprintln!(
-            "Done: {} done, {} skipped (already done), {} objects deleted.",
+    if out.json {
+        out.emit(&report);
+    } else {
+        println!(
+            "{}: {} done, {} skipped (already done), {} objects deleted, {} remaining",
+            if report.is_complete() {
+                "complete"
+            } else {
+                "incomplete"
+            },
             report.done.len(),
             report.skipped.len(),
-            report.objects_deleted
+            report.objects_deleted,
+            report.remaining.len()
         );
+    }
+    if report.is_complete() {
         ExitCode::SUCCESS
     } else {
         eprintln!(
@@ -213,9 +227,6 @@ mod tests {
             Some("c1")
         );
         assert_eq!(req.prefix, "pipeline/run-1/");
-        assert_eq!(
-            req.error.unwrap().error.as_deref(),
-            Some("States.TaskFailed")
-        );
+        assert_eq!(req.error.unwrap().error, "States.TaskFailed");
     }
 }

@@ -1,6 +1,7 @@
 //! `trainguard baseline` and `trainguard drift`: the drift detector on local files and
 //! s3:// URIs. Exit codes: 0 no drift (or baseline written), 1 drift detected, 2 unusable
-//! input (the error name is printed on stderr).
+//! input (the error name is printed on stderr, and with `--json` on stdout). Progress on
+//! stderr while profiling (see [`crate::progress`]).
 
 use std::process::ExitCode;
 
@@ -10,6 +11,9 @@ use trainguard::lambda::{Deadline, HandlerError};
 use trainguard::profile::ProfileOptions;
 use trainguard::aws::S3Store;
 use trainguard::storage::Location;
+
+use crate::output::Output;
+use crate::progress::{watch, Progress};
 
 #[derive(clap::Args, Debug)]
 pub struct BaselineArgs {
@@ -33,9 +37,6 @@ pub struct DriftArgs {
     /// The baseline JSON (file or s3:// URI) written by `trainguard baseline`.
     #[arg(long)]
     pub baseline: String,
-    /// Print the verdict the Lambda function returns, as JSON, on stdout.
-    #[arg(long)]
-    pub json: bool,
     /// Write the full JSON report (every feature's test, statistic, p-value) here.
     #[arg(long)]
     pub report: Option<String>,
@@ -67,49 +68,64 @@ async fn io_for(locations: &[&str]) -> Io {
     Io { store }
 }
 
-fn fail(e: HandlerError) -> ExitCode {
-    super::unusable(e.name, &e.message)
+fn fail(out: Output, e: HandlerError) -> ExitCode {
+    out.fail(e.name, &e.message)
 }
 
-pub async fn run_baseline(a: BaselineArgs) -> ExitCode {
-    match baseline(&a).await {
+/// With `--json`: `{"baseline_uri", "rows", "features", "bytes"}`.
+pub async fn run_baseline(a: BaselineArgs, out: Output) -> ExitCode {
+    match baseline(&a, out).await {
         Ok((rows, features, bytes)) => {
-            eprintln!(
-                "baseline written to {}: {rows} rows, {features} features, {bytes} bytes",
-                a.output
-            );
+            if out.json {
+                out.emit(&serde_json::json!({
+                    "baseline_uri": a.output,
+                    "rows": rows,
+                    "features": features,
+                    "bytes": bytes,
+                }));
+            } else {
+                out.note(format!(
+                    "baseline written to {}: {rows} rows, {features} features, {bytes} bytes",
+                    a.output
+                ));
+            }
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e),
+        Err(e) => fail(out, e),
     }
 }
 
-async fn baseline(a: &BaselineArgs) -> Result<(u64, usize, usize), HandlerError> {
+async fn baseline(a: &BaselineArgs, out: Output) -> Result<(u64, usize, usize), HandlerError> {
     let io = io_for(&[&a.data, &a.output]).await;
     let data = Location::parse(&a.data)?;
-    let out = Location::parse(&a.output)?;
+    let target = Location::parse(&a.output)?;
     let opts = ProfileOptions {
         sample_size: a.sample_size,
         max_categories: a.max_categories,
     };
     opts.validate()?;
-    let p =
-        task::strip_against(task::profile_dataset(&io, &data, opts, None, Deadline::none()).await?);
+    let profile = watch(
+        Progress::start("profiling", out.progress_here()),
+        task::profile_dataset(&io, &data, opts, None, Deadline::none()),
+    )
+    .await?;
+    let p = task::strip_against(profile);
     let body = p.to_json();
     let bytes = body.len();
-    io.write(&out, body, "application/json").await?;
+    io.write(&target, body, "application/json").await?;
     Ok((p.rows, p.features.len(), bytes))
 }
 
-pub async fn run_drift(a: DriftArgs) -> ExitCode {
-    match drift(&a).await {
+/// With `--json`: the verdict, exactly what the Lambda returns.
+pub async fn run_drift(a: DriftArgs, out: Output) -> ExitCode {
+    match drift(&a, out).await {
         Ok(true) => ExitCode::from(1),
         Ok(false) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+        Err(e) => fail(out, e),
     }
 }
 
-async fn drift(a: &DriftArgs) -> Result<bool, HandlerError> {
+async fn drift(a: &DriftArgs, out: Output) -> Result<bool, HandlerError> {
     let mut locs: Vec<&str> = vec![&a.data, &a.baseline];
     locs.extend(a.report.as_deref());
     locs.extend(a.html.as_deref());
@@ -133,12 +149,15 @@ async fn drift(a: &DriftArgs) -> Result<bool, HandlerError> {
     cfg.validate()?;
     let baseline = task::load_baseline(&io, &Location::parse(&a.baseline)?).await?;
     let data = Location::parse(&a.data)?;
-    let current = task::profile_dataset(
-        &io,
-        &data,
-        baseline.options,
-        Some(&baseline),
-        Deadline::none(),
+    let current = watch(
+        Progress::start("profiling", out.progress_here()),
+        task::profile_dataset(
+            &io,
+            &data,
+            baseline.options,
+            Some(&baseline),
+            Deadline::none(),
+        ),
     )
     .await?;
     let mut report = check(&baseline, &current, &cfg)?;
@@ -158,8 +177,8 @@ async fn drift(a: &DriftArgs) -> Result<bool, HandlerError> {
         .await?;
     }
     let v = &report.verdict;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    if out.json {
+        out.emit(v);
     } else {
         println!(
             "{}: {} of {} features drifted (share {:.2}, threshold {:.2})",

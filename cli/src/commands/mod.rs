@@ -1,18 +1,19 @@
-//! One module per command group; each exports its clap `Args` and an async `run`.
+//! One module per command group; each exports its clap `Args` and an async `run` that
+//! takes the global [`Output`] flags.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::output::Output;
+
 pub mod approvals;
 pub mod classify;
 pub mod compensate;
+pub mod completions;
 pub mod drift;
 pub mod errors;
 pub mod validate;
-
-/// Exit code for unusable input (a documented error name is printed on stderr).
-pub const EXIT_UNUSABLE: u8 = 2;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -36,25 +37,22 @@ pub enum Command {
     Reject(approvals::DecideArgs),
     /// List the documented error names.
     Errors(errors::ErrorsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
 }
 
-pub async fn run(cmd: Command) -> ExitCode {
+pub async fn run(cmd: Command, out: Output) -> ExitCode {
     match cmd {
-        Command::Validate(a) => validate::run_validate(a).await,
-        Command::InferContract(a) => validate::run_infer(a).await,
-        Command::Baseline(a) => drift::run_baseline(a).await,
-        Command::Drift(a) => drift::run_drift(a).await,
-        Command::ClassifyFailure(a) => classify::run(a).await,
-        Command::Compensate(a) => compensate::run(a).await,
-        Command::Approvals(a) => approvals::run_list(a).await,
-        Command::Approve(a) => approvals::run_decide(a, true).await,
-        Command::Reject(a) => approvals::run_decide(a, false).await,
-        Command::Errors(a) => errors::run(a),
+        Command::Validate(a) => validate::run_validate(a, out).await,
+        Command::InferContract(a) => validate::run_infer(a, out).await,
+        Command::Baseline(a) => drift::run_baseline(a, out).await,
+        Command::Drift(a) => drift::run_drift(a, out).await,
+        Command::ClassifyFailure(a) => classify::run(a, out).await,
+        Command::Compensate(a) => compensate::run(a, out).await,
+        Command::Approvals(a) => approvals::run_list(a, out).await,
+        Command::Approve(a) => approvals::run_decide(a, true, out).await,
+        Command::Reject(a) => approvals::run_decide(a, false, out).await,
+        Command::Errors(a) => errors::run(a, out),
+        Command::Completions(a) => completions::run(a, out),
     }
-}
-
-/// Print an error with its documented name and return the "unusable input" exit code.
-pub fn unusable(name: &str, message: &str) -> ExitCode {
-    eprintln!("error[{name}]: {message}");
-    ExitCode::from(EXIT_UNUSABLE)
 }

@@ -2,7 +2,8 @@
 //! files, directories and s3:// URIs, with the same library code the Lambda runs.
 //!
 //! Exit codes: 0 passed, 1 checks failed (error-severity violations), 2 unusable input
-//! (the documented error name is printed on stderr).
+//! (the documented error name is printed on stderr, and with `--json` on stdout).
+//! Progress on stderr while reading (see [`crate::progress`]).
 
 use std::process::ExitCode;
 
@@ -15,6 +16,9 @@ use trainguard::aws::S3Store;
 use trainguard::storage::Location;
 use trainguard::ErrorName;
 
+use crate::output::Output;
+use crate::progress::{watch, Progress};
+
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
     /// Data: a CSV/Parquet file, a directory, or an s3:// object or prefix.
@@ -22,9 +26,6 @@ pub struct ValidateArgs {
     /// The data contract (local JSON file or s3:// URI).
     #[arg(long)]
     pub contract: String,
-    /// Print the verdict as JSON (exactly what the Lambda returns) instead of a summary.
-    #[arg(long)]
-    pub json: bool,
     /// Also write the full report (local path or s3:// URI).
     #[arg(long, value_name = "PATH")]
     pub report: Option<String>,
@@ -48,8 +49,8 @@ pub struct InferArgs {
     pub delimiter: Option<String>,
 }
 
-fn fail(e: &SchemaError) -> ExitCode {
-    super::unusable(e.error_name(), &e.to_string())
+fn fail(out: Output, e: &SchemaError) -> ExitCode {
+    out.fail(e.error_name(), &e.to_string())
 }
 
 /// An S3 store when any of `uris` needs one (so local runs need no AWS config).
@@ -96,18 +97,22 @@ async fn write_bytes(store: Option<&S3Store>, at: &str, body: Vec<u8>) -> Result
     }
 }
 
-pub async fn run_validate(a: ValidateArgs) -> ExitCode {
+/// With `--json`: the verdict, exactly what the Lambda returns.
+pub async fn run_validate(a: ValidateArgs, out: Output) -> ExitCode {
     let store = store_for(&[Some(&a.data), Some(&a.contract), a.report.as_deref()]).await;
     let result: Result<Report, SchemaError> = async {
         let contract = Contract::from_json(&read_bytes(store.as_ref(), &a.contract).await?)?;
         let location = Location::parse(&a.data)?;
         let reader = schema::reader_for(store.clone(), &contract);
-        let report = schema::validate(
-            &reader,
-            &location,
-            &contract,
-            Some(&a.contract),
-            &Deadline::none(),
+        let report = watch(
+            Progress::start("validating", out.progress_here()),
+            schema::validate(
+                &reader,
+                &location,
+                &contract,
+                Some(&a.contract),
+                &Deadline::none(),
+            ),
         )
         .await?;
         if let Some(path) = &a.report {
@@ -119,14 +124,10 @@ pub async fn run_validate(a: ValidateArgs) -> ExitCode {
     .await;
     let report = match result {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(out, &e),
     };
-    if a.json {
-        let verdict = report.verdict(a.report.clone());
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&verdict).unwrap_or_default()
-        );
+    if out.json {
+        out.emit(&report.verdict(a.report.clone()));
     } else {
         print_summary(&report, a.report.as_deref());
     }
@@ -178,7 +179,9 @@ fn print_summary(r: &Report, report_path: Option<&str>) {
     }
 }
 
-pub async fn run_infer(a: InferArgs) -> ExitCode {
+/// The contract goes to stdout (it is JSON either way) unless `-o` is given; then
+/// `--json` prints `{"contract_uri", "columns"}`.
+pub async fn run_infer(a: InferArgs, out: Output) -> ExitCode {
     let store = store_for(&[Some(&a.data), a.output.as_deref()]).await;
     let result: Result<(), SchemaError> = async {
         let delimiter = a
@@ -214,16 +217,27 @@ pub async fn run_infer(a: InferArgs) -> ExitCode {
             },
         );
         let location = Location::parse(&a.data)?;
-        let contract = infer_contract(&reader, &location, &options, &Deadline::none()).await?;
+        let contract = watch(
+            Progress::start("reading the sample", out.progress_here()),
+            infer_contract(&reader, &location, &options, &Deadline::none()),
+        )
+        .await?;
         let mut body = serde_json::to_vec_pretty(&contract).unwrap_or_default();
         body.push(b'\n');
         match &a.output {
             Some(path) => {
                 write_bytes(store.as_ref(), path, body).await?;
-                eprintln!(
-                    "wrote a contract for {} column(s) to {path}",
-                    contract.columns.len()
-                );
+                if out.json {
+                    out.emit(&serde_json::json!({
+                        "contract_uri": path,
+                        "columns": contract.columns.len(),
+                    }));
+                } else {
+                    out.note(format!(
+                        "wrote a contract for {} column(s) to {path}",
+                        contract.columns.len()
+                    ));
+                }
             }
             None => print!("{}", String::from_utf8_lossy(&body)),
         }
@@ -232,6 +246,6 @@ pub async fn run_infer(a: InferArgs) -> ExitCode {
     .await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) => fail(out, &e),
     }
 }
