@@ -5,11 +5,11 @@
 
 use std::process::ExitCode;
 
+use trainguard::aws::S3Store;
 use trainguard::drift::task::{self, Io};
 use trainguard::drift::{check, DriftConfig};
 use trainguard::lambda::{Deadline, HandlerError};
 use trainguard::profile::ProfileOptions;
-use trainguard::aws::S3Store;
 use trainguard::storage::Location;
 
 use crate::output::Output;

@@ -7,12 +7,12 @@
 
 use std::process::ExitCode;
 
+use trainguard::aws::S3Store;
 use trainguard::dataset::{CsvOptions, DataReader, NullTokens, ReadOptions};
 use trainguard::lambda::Deadline;
 use trainguard::schema::{
     self, infer_contract, Contract, InferOptions, Report, SchemaError, Severity,
 };
-use trainguard::aws::S3Store;
 use trainguard::storage::Location;
 use trainguard::ErrorName;
 

@@ -88,8 +88,8 @@ use arrow::record_batch::RecordBatch;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use crate::error::{CommonError, ErrorDoc, ErrorName};
 use crate::aws::S3Store;
+use crate::error::{CommonError, ErrorDoc, ErrorName};
 use crate::storage::{Location, S3Uri};
 
 pub use detect::{Compression, Format};
