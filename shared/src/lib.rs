@@ -10,6 +10,7 @@
 pub mod approval;
 pub mod aws;
 pub mod catalog;
+pub mod caught;
 pub mod dataset;
 pub mod drift;
 pub mod error;

@@ -5,8 +5,9 @@
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use serde_json::{json, Value};
+use trainguard::aws::sdk::CloudWatchLogs;
 use trainguard::training::{
-    recover, Action, CloudWatchLogs, EvidenceSource, FailureClass, FailureKind, TRAINING_LOG_GROUP,
+    recover, Action, EvidenceSource, FailureClass, FailureKind, TRAINING_LOG_GROUP,
 };
 use trainguard_tests::*;
 

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use trainguard::error::ErrorName;
 use trainguard::training::shapes::{parse_cause, FailureSource};
 use trainguard::training::{
-    decide, diagnose, Action, Classification, CloudWatchLogs, Decision, InMemoryLogs, LogSource,
+    decide, diagnose, Action, Classification, Decision, InMemoryLogs, LogSource,
     NoLogs, RecoveryInput, TrainingError,
 };
 
@@ -98,7 +98,7 @@ pub async fn run(a: ClassifyArgs, out: Output) -> ExitCode {
     };
     if a.fetch_logs {
         let config = trainguard::aws::load_config().await;
-        let logs = CloudWatchLogs::new(trainguard::aws::logs_client(&config));
+        let logs = trainguard::aws::sdk::CloudWatchLogs::new(trainguard::aws::logs_client(&config));
         return run_with(out, &req, &logs).await;
     }
     if let Some(path) = &a.logs {

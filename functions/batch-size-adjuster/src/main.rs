@@ -6,11 +6,12 @@
 //! uninformative.
 
 use serde_json::Value;
+use trainguard::aws::sdk::CloudWatchLogs;
 use trainguard::aws::Clients;
 use trainguard::error::CommonError;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
 use trainguard::training::metrics::metrics;
-use trainguard::training::{recover, CloudWatchLogs};
+use trainguard::training::recover;
 
 struct BatchSizeAdjuster(CloudWatchLogs);
 

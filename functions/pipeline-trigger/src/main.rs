@@ -4,11 +4,12 @@
 //! Decode, call `trainguard::trigger`, encode.
 
 use serde_json::Value;
+use trainguard::aws::sdk::SfnStarter;
 use trainguard::aws::Clients;
 use trainguard::aws::S3Store;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
 use trainguard::trigger::{
-    self, fingerprint, read_evaluation, select_best, Request, SfnStarter, TriggerConfig,
+    self, fingerprint, read_evaluation, select_best, Request, TriggerConfig,
 };
 
 struct PipelineTrigger {

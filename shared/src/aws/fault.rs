@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::error::AwsError;
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectRef, PageToken, PutOutcome, S3Ops, SageMakerOps,
+    EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops, SageMakerOps,
     StoredObject,
 };
 
@@ -205,7 +205,7 @@ impl<T> Faulty<T> {
     }
 
     /// Per-key faults for one DeleteObjects call: which objects fail, with which reply.
-    fn key_faults(&self, objects: &[ObjectRef]) -> Vec<KeyError> {
+    fn key_faults(&self, objects: &[ObjectVersion]) -> Vec<KeyError> {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for o in objects {
@@ -277,12 +277,12 @@ impl<T: S3Ops> S3Ops for Faulty<T> {
     async fn delete_objects(
         &self,
         bucket: &str,
-        objects: &[ObjectRef],
+        objects: &[ObjectVersion],
     ) -> Result<Vec<KeyError>, AwsError> {
         let first = objects.first().map(|o| o.key.as_str()).unwrap_or("");
         apply("DeleteObjects", self.check("DeleteObjects", first)).await?;
         let failing = self.key_faults(objects);
-        let pass: Vec<ObjectRef> = objects
+        let pass: Vec<ObjectVersion> = objects
             .iter()
             .filter(|o| !failing.iter().any(|f| &f.object == *o))
             .cloned()

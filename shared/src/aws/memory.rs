@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use super::error::AwsError;
 use super::ops::{
-    Aws, EndpointState, KeyError, ListPage, ObjectRef, PageToken, PutOutcome, S3Ops, SageMakerOps,
-    SfnOps, SnsOps, StoredObject,
+    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops,
+    SageMakerOps, SfnOps, SnsOps, StoredObject,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -244,10 +244,10 @@ impl S3Ops for InMemoryS3 {
                     && v.last().map(|v| !v.delete_marker).unwrap_or(false)
             })
             .map(|(k, _)| k.clone());
-        let objects: Vec<ObjectRef> = keys
+        let objects: Vec<ObjectVersion> = keys
             .by_ref()
             .take(self.page_size)
-            .map(|key| ObjectRef {
+            .map(|key| ObjectVersion {
                 key,
                 version_id: None,
             })
@@ -273,12 +273,12 @@ impl S3Ops for InMemoryS3 {
             .get(bucket)
             .ok_or_else(|| no_such_bucket("ListObjectVersions", bucket))?;
         // S3 order: by key, newest version first.
-        let all: Vec<ObjectRef> = b
+        let all: Vec<ObjectVersion> = b
             .objects
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
             .flat_map(|(k, vs)| {
-                vs.iter().rev().map(move |v| ObjectRef {
+                vs.iter().rev().map(move |v| ObjectVersion {
                     key: k.clone(),
                     version_id: Some(v.version_id.clone()),
                 })
@@ -319,7 +319,7 @@ impl S3Ops for InMemoryS3 {
                 ))
             }
         };
-        let page: Vec<ObjectRef> = all
+        let page: Vec<ObjectVersion> = all
             .iter()
             .skip(start)
             .take(self.page_size)
@@ -342,7 +342,7 @@ impl S3Ops for InMemoryS3 {
     async fn delete_objects(
         &self,
         bucket: &str,
-        objects: &[ObjectRef],
+        objects: &[ObjectVersion],
     ) -> Result<Vec<KeyError>, AwsError> {
         let mut s = lock(&self.state);
         s.calls.push(format!("DeleteObjects {}", objects.len()));

@@ -14,7 +14,7 @@ use super::error::AwsError;
 
 /// One object (or one version of it) to delete.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectRef {
+pub struct ObjectVersion {
     pub key: String,
     /// `Some` when deleting a specific version (versioned-bucket cleanup).
     pub version_id: Option<String>,
@@ -35,7 +35,7 @@ pub enum PageToken {
 /// One page of a listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListPage {
-    pub objects: Vec<ObjectRef>,
+    pub objects: Vec<ObjectVersion>,
     /// `None` on the last page.
     pub next: Option<PageToken>,
 }
@@ -43,7 +43,7 @@ pub struct ListPage {
 /// One per-key failure in a DeleteObjects reply (the call itself succeeded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError {
-    pub object: ObjectRef,
+    pub object: ObjectVersion,
     pub code: String,
     pub message: String,
 }
@@ -88,7 +88,7 @@ pub trait S3Ops: Send + Sync {
     fn delete_objects(
         &self,
         bucket: &str,
-        objects: &[ObjectRef],
+        objects: &[ObjectVersion],
     ) -> impl Future<Output = Result<Vec<KeyError>, AwsError>> + Send;
 
     /// GetObject with its ETag; `None` when the key does not exist.
@@ -251,7 +251,7 @@ macro_rules! forward_s3 {
             fn delete_objects(
                 &self,
                 bucket: &str,
-                objects: &[ObjectRef],
+                objects: &[ObjectVersion],
             ) -> impl std::future::Future<Output = Result<Vec<KeyError>, AwsError>> + Send {
                 (**self).delete_objects(bucket, objects)
             }

@@ -34,7 +34,7 @@ pub use offline::{ObjectBody, S3Store};
 #[cfg(feature = "aws")]
 mod real {
     use super::*;
-    use crate::aws::sdk::{classify_sdk_error, from_sdk};
+    use crate::aws::sdk_error::{classify_sdk_error, from_sdk};
     use aws_sdk_s3::error::ProvideErrorMetadata;
     use aws_sdk_s3::presigning::PresigningConfig;
     use aws_sdk_s3::primitives::ByteStream;

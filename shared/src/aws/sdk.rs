@@ -6,10 +6,6 @@
 //! `If-None-Match`/`If-Match`.
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,53 +13,15 @@ use std::time::Duration;
 use super::clients::Clients;
 use super::error::{AwsError, AwsErrorKind};
 use super::ops::{
-    Aws, EndpointState, KeyError, ListPage, ObjectRef, PageToken, PutOutcome, S3Ops, SageMakerOps,
-    SfnOps, SnsOps, StoredObject,
+    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops,
+    SageMakerOps, SfnOps, SnsOps, StoredObject,
 };
 use super::s3_store::S3Store;
+pub use super::sdk_error::{classify_sdk_error, from_sdk};
 use crate::error::CommonError;
 use crate::storage::S3Uri;
 use crate::training::logs::{stream_prefix, LogSource, StreamTail, TRAINING_LOG_GROUP};
 use crate::trigger::start::{execution_arn, started_before, ExecutionStarter, StartOutcome};
-
-/// Turn an SDK error (of any service) into an [`AwsError`]: timeouts and dispatch
-/// failures are transient, a reply keeps its code, message and status.
-pub fn from_sdk<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            AwsError::transport(operation, &DisplayErrorContext(err).to_string())
-        }
-        SdkError::ConstructionFailure(_) => AwsError {
-            operation: operation.to_string(),
-            code: "ConstructionFailure".into(),
-            message: DisplayErrorContext(err).to_string(),
-            status: None,
-            kind: AwsErrorKind::Invalid,
-        },
-        _ => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            let message = err
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(err).to_string());
-            AwsError::new(operation, err.code().unwrap_or(""), &message, status)
-        }
-    }
-}
-
-/// An SDK error as one of the common error families, with `what` (the operation and
-/// resource) and the SDK's whole error chain in the message.
-pub fn classify_sdk_error<E>(err: &SdkError<E, HttpResponse>, what: &str) -> CommonError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let mut e = from_sdk(what, err);
-    e.message = DisplayErrorContext(err).to_string();
-    CommonError::from(e)
-}
 
 /// S3 through the SDK.
 #[derive(Debug, Clone)]
@@ -102,7 +60,7 @@ impl S3Ops for SdkS3 {
             .contents()
             .iter()
             .filter_map(|o| o.key())
-            .map(|k| ObjectRef {
+            .map(|k| ObjectVersion {
                 key: k.to_string(),
                 version_id: None,
             })
@@ -140,18 +98,18 @@ impl S3Ops for SdkS3 {
             .send()
             .await
             .map_err(|e| from_sdk("ListObjectVersions", &e))?;
-        let mut objects: Vec<ObjectRef> = out
+        let mut objects: Vec<ObjectVersion> = out
             .versions()
             .iter()
             .filter_map(|v| {
-                v.key().map(|k| ObjectRef {
+                v.key().map(|k| ObjectVersion {
                     key: k.to_string(),
                     version_id: v.version_id().map(str::to_string),
                 })
             })
             .collect();
         objects.extend(out.delete_markers().iter().filter_map(|m| {
-            m.key().map(|k| ObjectRef {
+            m.key().map(|k| ObjectVersion {
                 key: k.to_string(),
                 version_id: m.version_id().map(str::to_string),
             })
@@ -169,7 +127,7 @@ impl S3Ops for SdkS3 {
     async fn delete_objects(
         &self,
         bucket: &str,
-        objects: &[ObjectRef],
+        objects: &[ObjectVersion],
     ) -> Result<Vec<KeyError>, AwsError> {
         let invalid = |e: &dyn std::fmt::Display| AwsError {
             operation: "DeleteObjects".into(),
@@ -206,7 +164,7 @@ impl S3Ops for SdkS3 {
             .errors()
             .iter()
             .map(|e| KeyError {
-                object: ObjectRef {
+                object: ObjectVersion {
                     key: e.key().unwrap_or_default().to_string(),
                     version_id: e.version_id().map(str::to_string),
                 },

@@ -27,7 +27,7 @@ use super::plan::{plan, truncate_chars, Action, PlannedAction};
 use super::retry::Retry;
 use super::SagaError;
 use crate::aws::{
-    key_error_is_transient, AwsError, AwsErrorKind, KeyError, ObjectRef, PageToken, S3Ops,
+    key_error_is_transient, AwsError, AwsErrorKind, KeyError, ObjectVersion, PageToken, S3Ops,
     SageMakerOps,
 };
 use crate::error::CommonError;
@@ -1022,7 +1022,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             return res;
         }
         let mut token: Option<PageToken> = None;
-        let mut given_up: std::collections::HashSet<ObjectRef> = Default::default();
+        let mut given_up: std::collections::HashSet<ObjectVersion> = Default::default();
         loop {
             let page = if versions {
                 retry
@@ -1053,7 +1053,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             }
             // Versions that already failed for good are not asked for again: after a
             // restarted listing (below) they come back first.
-            let todo: Vec<ObjectRef> = page
+            let todo: Vec<ObjectVersion> = page
                 .objects
                 .into_iter()
                 .filter(|o| !given_up.contains(o))
@@ -1095,10 +1095,10 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
     async fn delete_batch(
         &self,
         bucket: &str,
-        batch: &[ObjectRef],
+        batch: &[ObjectVersion],
         retry: &Retry,
     ) -> (u64, Vec<KeyError>) {
-        let mut pending: Vec<ObjectRef> = batch.to_vec();
+        let mut pending: Vec<ObjectVersion> = batch.to_vec();
         let mut deleted = 0u64;
         let mut failed = Vec::new();
         let mut attempt = 1;

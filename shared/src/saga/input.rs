@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SagaError;
+pub use crate::caught::CaughtError;
 use crate::error::CommonError;
 
 /// Pipeline stages, in pipeline order.
@@ -56,26 +57,6 @@ impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// The error the state machine caught (`$.error` of a Catch), kept for the record and
-/// for the model package's `ApprovalDescription`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaughtError {
-    #[serde(
-        rename = "Error",
-        alias = "error",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub error: Option<String>,
-    #[serde(
-        rename = "Cause",
-        alias = "cause",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub cause: Option<String>,
 }
 
 /// What the pipeline's stages produced, as far as the saga needs to know.
@@ -257,7 +238,9 @@ impl Request {
                 options.max_attempts
             )));
         }
-        let error = raw.error.filter(|e| e.error.is_some() || e.cause.is_some());
+        let error = raw
+            .error
+            .filter(|e| !e.error.is_empty() || !e.cause.is_empty());
         Ok(Request {
             stage,
             execution_name,
@@ -594,6 +577,6 @@ mod tests {
         assert!(!r.options.versioned_bucket);
         assert!(r.options.delete_model_package);
         assert_eq!(r.options.lease_seconds, 30);
-        assert_eq!(r.error.unwrap().error.as_deref(), Some("States.TaskFailed"));
+        assert_eq!(r.error.unwrap().error, "States.TaskFailed");
     }
 }

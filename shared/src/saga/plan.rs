@@ -155,10 +155,15 @@ pub fn approval_description(req: &Request) -> String {
                 req.stage, req.execution_name
             );
             if let Some(e) = &req.error {
-                let name = e.error.as_deref().unwrap_or("error");
-                match e.cause.as_deref() {
-                    Some(c) => s.push_str(&format!(" ({name}: {c})")),
-                    None => s.push_str(&format!(" ({name})")),
+                let name = if e.error.is_empty() {
+                    "error"
+                } else {
+                    &e.error
+                };
+                if e.cause.is_empty() {
+                    s.push_str(&format!(" ({name})"));
+                } else {
+                    s.push_str(&format!(" ({name}: {})", e.cause));
                 }
             }
             s
@@ -368,9 +373,9 @@ mod tests {
             "{d}"
         );
         let mut long = r.clone();
-        long.error = Some(super::super::input::CaughtError {
-            error: Some("E".into()),
-            cause: Some("é".repeat(5000)),
+        long.error = Some(crate::caught::CaughtError {
+            error: "E".into(),
+            cause: "é".repeat(5000),
         });
         let d = approval_description(&long);
         assert_eq!(d.chars().count(), APPROVAL_DESCRIPTION_MAX);

@@ -147,13 +147,8 @@ async fn failed_deployment_is_fully_compensated() {
     assert_eq!(journal.runs.len(), 1);
     assert_eq!(journal.runs[0].result, "complete");
     assert_eq!(
-        journal.runs[0]
-            .caught_error
-            .as_ref()
-            .unwrap()
-            .error
-            .as_deref(),
-        Some("States.TaskFailed")
+        journal.runs[0].caught_error.as_ref().unwrap().error,
+        "States.TaskFailed"
     );
 
     // One EMF document per action plus a summary.

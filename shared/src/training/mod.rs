@@ -29,8 +29,6 @@ pub mod shapes;
 
 use serde_json::{Map, Value};
 
-#[cfg(feature = "aws")]
-pub use crate::aws::sdk::CloudWatchLogs;
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 pub use classify::{Classification, Evidence, EvidenceSource, FailureClass, FailureKind};
 pub use logs::{InMemoryLogs, LogSource, NoLogs, StreamTail, TRAINING_LOG_GROUP};

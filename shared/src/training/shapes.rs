@@ -22,51 +22,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::CommonError;
-
-/// `{"Error", "Cause"}` as caught by the state machine.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CaughtError {
-    pub error: String,
-    pub cause: String,
-}
-
-impl CaughtError {
-    /// Decode the caught error. Accepts `{"Error","Cause"}` (what `Catch` writes),
-    /// lower-case `{"error","cause"}`, a bare string (plain text), and a Lambda-style
-    /// `{"errorType","errorMessage"}`.
-    pub fn from_value(v: &Value) -> Result<Self, CommonError> {
-        match v {
-            Value::String(s) => Ok(CaughtError {
-                error: String::new(),
-                cause: s.clone(),
-            }),
-            Value::Object(o) => {
-                let error = first_str(o, &["Error", "error", "errorType"]).unwrap_or_default();
-                let cause = match first(o, &["Cause", "cause", "errorMessage"]) {
-                    Some(Value::String(s)) => s.clone(),
-                    // Some callers pass the describe response as an object, not a string.
-                    Some(other @ Value::Object(_)) => other.to_string(),
-                    Some(Value::Null) | None => String::new(),
-                    Some(other) => {
-                        return Err(CommonError::InvalidInput(format!(
-                            "error.Cause must be a string, got {}",
-                            type_name(other)
-                        )))
-                    }
-                };
-                if error.is_empty() && cause.is_empty() {
-                    return Err(CommonError::MissingField("error.Cause".into()));
-                }
-                Ok(CaughtError { error, cause })
-            }
-            other => Err(CommonError::InvalidInput(format!(
-                "error must be an object {{\"Error\",\"Cause\"}} or a string, got {}",
-                type_name(other)
-            ))),
-        }
-    }
-}
+pub(crate) use crate::caught::json_type_name as type_name;
+pub use crate::caught::CaughtError;
 
 /// What the `Cause` turned out to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,24 +199,9 @@ pub fn create_params_from_describe(d: &JobDescription) -> Map<String, Value> {
         .collect()
 }
 
-fn first<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
-    keys.iter().find_map(|k| o.get(*k))
-}
-
 fn first_str(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
-}
-
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

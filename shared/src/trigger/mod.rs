@@ -28,8 +28,6 @@ pub mod start;
 
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 
-#[cfg(feature = "aws")]
-pub use crate::aws::sdk::SfnStarter;
 pub use config::{TriggerConfig, TriggerMode};
 pub use decode_event::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
 pub use plan::{plan, Plan};
