@@ -8,7 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use arrow::record_batch::RecordBatch;
+use arrow_array::RecordBatch;
 use futures::StreamExt;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 
@@ -187,7 +187,7 @@ pub(crate) async fn from_reader(
     check_duplicates(&object, &header.names)?;
 
     let schema = text_schema(&header.names);
-    let mut builder = arrow::csv::ReaderBuilder::new(schema.clone())
+    let mut builder = arrow_csv::ReaderBuilder::new(schema.clone())
         .with_header(false)
         .with_delimiter(header.delimiter)
         .with_quote(options.csv.quote)
@@ -253,7 +253,7 @@ pub(crate) async fn from_reader(
 
 struct DecodeState {
     reader: DynBufRead,
-    decoder: arrow::csv::reader::Decoder,
+    decoder: arrow_csv::reader::Decoder,
     object: String,
     compression: Compression,
     done: bool,
@@ -288,7 +288,7 @@ impl DecodeState {
     }
 }
 
-fn csv_error(e: arrow::error::ArrowError, object: &str) -> DataError {
+fn csv_error(e: arrow_schema::ArrowError, object: &str) -> DataError {
     let msg = e.to_string();
     let msg = msg
         .strip_prefix("Csv error: ")
@@ -419,7 +419,7 @@ fn sniff_delimiter(line: &[u8], quote: u8) -> u8 {
 mod tests {
     use super::*;
     use crate::ErrorName;
-    use arrow::array::AsArray;
+    use arrow_array::cast::AsArray;
 
     async fn read_all(
         bytes: Vec<u8>,
@@ -436,7 +436,7 @@ mod tests {
                     (0..b.num_columns())
                         .map(|c| {
                             let a = b.column(c).as_string::<i32>();
-                            arrow::array::Array::is_valid(a, r).then(|| a.value(r).to_string())
+                            arrow_array::Array::is_valid(a, r).then(|| a.value(r).to_string())
                         })
                         .collect(),
                 );

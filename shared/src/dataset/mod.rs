@@ -83,8 +83,8 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, SchemaRef};
-use arrow::record_batch::RecordBatch;
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, SchemaRef};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
@@ -692,10 +692,10 @@ pub fn parse_location(s: &str) -> Result<Location, DataError> {
 
 /// An `Arc`'d schema of all-`Utf8` columns (what CSV yields).
 pub(crate) fn text_schema(names: &[String]) -> SchemaRef {
-    Arc::new(arrow::datatypes::Schema::new(
+    Arc::new(arrow_schema::Schema::new(
         names
             .iter()
-            .map(|n| arrow::datatypes::Field::new(n, DataType::Utf8, true))
+            .map(|n| arrow_schema::Field::new(n, DataType::Utf8, true))
             .collect::<Vec<_>>(),
     ))
 }

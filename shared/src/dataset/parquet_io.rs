@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -294,8 +294,8 @@ pub(crate) async fn open(
 mod tests {
     use super::*;
     use crate::ErrorName;
-    use arrow::array::{ArrayRef, Int64Array};
-    use arrow::record_batch::RecordBatch;
+    use arrow_array::RecordBatch;
+    use arrow_array::{ArrayRef, Int64Array};
     use parquet::arrow::ArrowWriter;
     use parquet::file::metadata::{ColumnChunkMetaDataBuilder, ParquetMetaDataWriter};
 

@@ -1,8 +1,9 @@
 //! Reading any column (typed Parquet or CSV text) as numbers or text, with one
 //! definition of "null".
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::DataType;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
 
 /// The null tokens used when none are configured: empty, `NA`, `N/A`, `NaN`, `null`,
 /// `NULL`, `None` (what pandas users expect to be missing).
@@ -69,9 +70,9 @@ pub fn f64_values(array: &ArrayRef, nulls: &NullTokens) -> Vec<Option<f64>> {
                 .map(|i| b.is_valid(i).then(|| if b.value(i) { 1.0 } else { 0.0 }))
                 .collect()
         }
-        dt if dt.is_numeric() => match arrow::compute::cast(array, &DataType::Float64) {
+        dt if dt.is_numeric() => match arrow_cast::cast(array, &DataType::Float64) {
             Ok(c) => {
-                let f = c.as_primitive::<arrow::datatypes::Float64Type>();
+                let f = c.as_primitive::<arrow_array::types::Float64Type>();
                 (0..n)
                     .map(|i| f.is_valid(i).then(|| f.value(i)).filter(|v| !v.is_nan()))
                     .collect()
@@ -106,7 +107,7 @@ pub fn string_values(array: &ArrayRef) -> Vec<Option<String>> {
                 .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
                 .collect()
         }
-        _ => match arrow::compute::cast(array, &DataType::Utf8) {
+        _ => match arrow_cast::cast(array, &DataType::Utf8) {
             Ok(c) => {
                 let a = c.as_string::<i32>();
                 (0..n)
@@ -121,7 +122,7 @@ pub fn string_values(array: &ArrayRef) -> Vec<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Float64Array, Int32Array, StringArray};
+    use arrow_array::{Float64Array, Int32Array, StringArray};
     use std::sync::Arc;
 
     #[test]

@@ -270,9 +270,9 @@ mod tests {
     use super::*;
     use crate::drift::{check, DriftConfig};
     use crate::profile::{ProfileBuilder, ProfileOptions};
-    use arrow::array::{ArrayRef, Float64Array, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::record_batch::RecordBatch;
+    use arrow_array::RecordBatch;
+    use arrow_array::{ArrayRef, Float64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
     use std::sync::Arc;
 
     fn profile(names: &[&str], shift: f64) -> Profile {

@@ -21,9 +21,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::Float64Array;
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
+use arrow_array::Float64Array;
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema};
 use serde_json::{json, Value};
 
 use super::task::{self, Io, TaskInput};

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type};
-use arrow::record_batch::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::Array;
+use arrow_array::RecordBatch;
+use arrow_cast::cast;
+use arrow_schema::DataType;
 
 use super::reservoir::ReservoirBuilder;
 use super::{
@@ -51,7 +53,7 @@ enum Kind {
 }
 
 /// Decide a text column's kind from one batch: None when it holds no value at all yet.
-fn text_kind(arr: &arrow::array::StringArray) -> Option<Kind> {
+fn text_kind(arr: &arrow_array::StringArray) -> Option<Kind> {
     let mut any = false;
     for s in arr.iter().flatten() {
         if is_null_token(s) {
@@ -391,7 +393,7 @@ fn finish_numeric(c: NumCol) -> NumericProfile {
 /// must parse as a number.
 fn push_numeric_text(
     c: &mut NumCol,
-    arr: &arrow::array::StringArray,
+    arr: &arrow_array::StringArray,
     name: &str,
 ) -> Result<(), ProfileError> {
     c.scratch.clear();
@@ -521,7 +523,7 @@ fn cut(s: &str) -> &str {
 
 fn push_categorical(
     c: &mut CatCol,
-    arr: &arrow::array::StringArray,
+    arr: &arrow_array::StringArray,
     max_tracked: usize,
     tokens: bool,
 ) {

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, NullArray, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
+use arrow_array::RecordBatch;
+use arrow_array::{ArrayRef, Float64Array, Int64Array, NullArray, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 use proptest::prelude::*;
 
 use super::*;

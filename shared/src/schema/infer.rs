@@ -18,8 +18,9 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::DataType;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
 use serde_json::Value;
 
 use super::contract::{ColumnSpec, ColumnType, Contract, ExtraColumns, RowCount, CONTRACT_VERSION};

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{
-    DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
-};
-use arrow::record_batch::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::RecordBatch;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, TimeUnit};
 
 use super::contract::{ColumnSpec, ColumnType, Contract};
 use super::stats::{ColumnStats, ObjectSummary, PartialResult, SchemaColumn};
@@ -309,7 +309,7 @@ impl ColumnObserver {
                 row(i),
                 Cell::Bool(b)
             )),
-            dt if dt.is_integer() => match arrow::compute::cast(arr, &DataType::Int64) {
+            dt if dt.is_integer() => match arrow_cast::cast(arr, &DataType::Int64) {
                 Ok(c) => each!(c.as_primitive::<Int64Type>(), |i, v| self.cell(
                     ex,
                     row(i),
@@ -318,21 +318,17 @@ impl ColumnObserver {
                 Err(_) => self.observe_float(ex, base, arr),
             },
             dt if dt.is_numeric() => self.observe_float(ex, base, arr),
-            DataType::Date32 | DataType::Date64 => {
-                match arrow::compute::cast(arr, &DataType::Date32) {
-                    Ok(c) => each!(c.as_primitive::<Date32Type>(), |i, d| self.cell(
-                        ex,
-                        row(i),
-                        Cell::Date(d)
-                    )),
-                    Err(_) => self.unsupported(ex, base, arr),
-                }
-            }
+            DataType::Date32 | DataType::Date64 => match arrow_cast::cast(arr, &DataType::Date32) {
+                Ok(c) => each!(c.as_primitive::<Date32Type>(), |i, d| self.cell(
+                    ex,
+                    row(i),
+                    Cell::Date(d)
+                )),
+                Err(_) => self.unsupported(ex, base, arr),
+            },
             DataType::Timestamp(_, tz) => {
-                match arrow::compute::cast(
-                    arr,
-                    &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
-                ) {
+                match arrow_cast::cast(arr, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))
+                {
                     Ok(c) => each!(c.as_primitive::<TimestampMicrosecondType>(), |i, t| self
                         .cell(ex, row(i), Cell::Ts(t))),
                     Err(_) => self.unsupported(ex, base, arr),
@@ -343,7 +339,7 @@ impl ColumnObserver {
             {
                 self.observe_dictionary(ex, base, arr)
             }
-            _ => match arrow::compute::cast(arr, &DataType::Utf8) {
+            _ => match arrow_cast::cast(arr, &DataType::Utf8) {
                 // Dictionaries of strings and other text-like types read as text.
                 Ok(c) if !arr.data_type().is_nested() => {
                     each!(c.as_string::<i32>(), |i, s| self.text(ex, row(i), s))
@@ -408,7 +404,7 @@ impl ColumnObserver {
     }
 
     fn observe_float(&mut self, ex: &Ex, base: u64, arr: &ArrayRef) {
-        match arrow::compute::cast(arr, &DataType::Float64) {
+        match arrow_cast::cast(arr, &DataType::Float64) {
             Ok(c) => {
                 let a = c.as_primitive::<Float64Type>();
                 for i in 0..a.len() {

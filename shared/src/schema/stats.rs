@@ -365,7 +365,7 @@ pub fn check_schema(
     other: &str,
     b: &[SchemaColumn],
 ) -> Result<(), DataError> {
-    let sig = |s: &[SchemaColumn]| -> Vec<(String, Option<arrow::datatypes::DataType>)> {
+    let sig = |s: &[SchemaColumn]| -> Vec<(String, Option<arrow_schema::DataType>)> {
         s.iter().map(|c| (c.name.clone(), None)).collect()
     };
     crate::dataset::check_agreement(first, &sig(a), other, &sig(b))?;
