@@ -28,7 +28,6 @@ use trainguard::approval::{metric_rows, ApprovalRecord, ApprovalRequest, Decisio
 use trainguard::drift::task::{parse_config, TaskInput};
 use trainguard::schema::service::{decode, ServiceConfig};
 use trainguard::schema::Contract;
-use trainguard::storage::Location;
 use trainguard::trigger::{self, select_best, Request, TriggerConfig, TriggerMode};
 use trainguard_fuzz::{block_on, check_name, BoundedAlloc};
 
@@ -59,19 +58,8 @@ fn schema_validator(v: &Value, bytes: &[u8]) {
 
 fn drift_detector(v: &Value, bytes: &[u8]) {
     if let Ok(input) = serde_json::from_value::<TaskInput>(v.clone()) {
-        for s in [
-            &input.data,
-            &input.baseline,
-            &input.profile,
-            &input.output,
-            &input.report_prefix,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Err(e) = Location::parse(s) {
-                check_name(&e);
-            }
+        if let Err(e) = input.locations() {
+            check_name(&e);
         }
         if let Err(e) = parse_config(&input.config) {
             assert!(trainguard::catalog::lookup(e.name).is_some(), "{}", e.name);

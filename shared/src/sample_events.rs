@@ -10,7 +10,6 @@ use crate::approval::ApprovalRequest;
 use crate::drift::task::{parse_config, TaskInput};
 use crate::schema::service::{decode, ServiceConfig};
 use crate::schema::Contract;
-use crate::storage::Location;
 use crate::trigger::{self, Request, TriggerConfig, TriggerMode};
 
 /// Decode one sample as its function does; Err says why not.
@@ -30,18 +29,7 @@ fn decode_sample(function: &str, name: &str, bytes: &[u8]) -> Result<(), String>
         }
         "drift-detector" => {
             let input: TaskInput = serde_json::from_value(v).map_err(|e| e.to_string())?;
-            for s in [
-                &input.data,
-                &input.baseline,
-                &input.profile,
-                &input.output,
-                &input.report_prefix,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                Location::parse(s).map_err(|e| e.to_string())?;
-            }
+            input.locations().map_err(|e| e.to_string())?;
             parse_config(&input.config)
                 .map(|_| ())
                 .map_err(|e| e.to_string())

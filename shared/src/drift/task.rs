@@ -10,11 +10,11 @@ use super::check::check;
 use super::config::DriftConfig;
 use super::html;
 use super::report::DriftReport;
+use crate::aws::S3Store;
 use crate::dataset::{DataReader, ReadOptions};
 use crate::error::CommonError;
 use crate::lambda::{Deadline, HandlerError};
 use crate::profile::{Profile, ProfileBuilder, ProfileOptions};
-use crate::aws::S3Store;
 use crate::storage::{Location, S3Uri};
 
 /// Rows per record batch when profiling: large batches amortise per-batch work.
@@ -186,6 +186,24 @@ pub struct TaskInput {
     pub options: Option<Value>,
     #[serde(default)]
     pub execution_name: Option<String>,
+}
+
+impl TaskInput {
+    /// Every single location the input names (`data`, `baseline`, `profile`, `output`,
+    /// `report_prefix`), parsed: a bad one is `InputError.InvalidUri` before any work.
+    pub fn locations(&self) -> Result<Vec<Location>, CommonError> {
+        [
+            &self.data,
+            &self.baseline,
+            &self.profile,
+            &self.output,
+            &self.report_prefix,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| Location::parse(s))
+        .collect()
+    }
 }
 
 /// A list of profile URIs or a prefix holding them.
