@@ -55,7 +55,7 @@ def main():
         if os.path.exists(stale):
             os.remove(stale)
     say("starting the local stack (moto + Step Functions interpreter, router, cargo lambda watch)")
-    stack = subprocess.Popen([sys.executable, os.path.join(HERE, "stack.py"), "--out", out, "--bucket", "trainguard-demo",
+    stack = subprocess.Popen([sys.executable, os.path.join(HERE, "stack.py"), "--out", out,
                               "--log-dir", os.path.join(ROOT, "target", "demo", "logs")], stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL)
     try:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The local stack the end-to-end tests and the demo run the pipeline on.
 
-Starts, on free loopback ports:
+Starts, on free loopback ports (with --demo: the router on the port of AWS_ENDPOINT_URL in
+tests/e2e/demo.env and cargo lambda watch on cargo-lambda's default 9000):
   1. moto server (S3, SageMaker, Step Functions, SNS), its Step Functions interpreter on,
      with MOTO_PORT pointing the interpreter's service calls at the router;
   2. the router (tests/e2e/router.py): Lambda invokes to cargo lambda watch, the
@@ -9,12 +10,23 @@ Starts, on free loopback ports:
   3. `cargo lambda watch`, serving the project's real binaries (pre-built);
 then creates the pipeline's resources in moto (artifacts bucket, alert topic, model
 package group, the state machine from the TEST COPY of statemachine/pipeline.asl.json)
-and writes what it made as JSON to --out.
+and writes what it made as JSON to --out. Bucket, topic and state machine names, and the
+functions' environment, come from tests/e2e/demo.env, which every function's
+`[package.metadata.lambda.env]` repeats.
+
+cargo lambda watch gives a function its package metadata env over the environment it was
+started with, so the functions always see demo.env's AWS_ENDPOINT_URL. On free ports (the
+e2e tests) the stack therefore also sets AWS_ENDPOINT_URL_<SERVICE> for every service the
+functions call: the AWS SDK prefers those to AWS_ENDPOINT_URL.
+
+--demo also creates the bucket and objects the sample events in events/ name
+(trainguard-demo-data), so `cargo lambda invoke <function> --data-file events/...` works
+against it; --no-watch leaves cargo lambda watch to you (run it at the workspace root).
 
 It stays up until its stdin closes (the parent process ended, however it ended) or it
 gets SIGTERM/SIGINT, then stops every process it started, by PID / process group.
 
-Usage: stack.py --out stack.json [--bucket NAME] [--log-dir DIR]
+Usage: stack.py [--out stack.json] [--demo [--no-watch]] [--log-dir DIR]
 """
 
 import argparse
@@ -26,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -63,6 +76,36 @@ def wait_port(port, proc, what, timeout=120):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
+
+
+DEMO_ENV_FILE = os.path.join(ROOT, "tests", "e2e", "demo.env")
+# The services the functions call (AWS_ENDPOINT_URL_<SERVICE> names of the AWS SDKs).
+SERVICES = ["S3", "SFN", "SAGEMAKER", "SNS", "CLOUDWATCH_LOGS", "STS"]
+LAMBDA_DEFAULT_PORT = 9000  # cargo lambda watch / invoke default
+
+
+def demo_env():
+    """tests/e2e/demo.env as a dict (KEY=VALUE lines, # comments)."""
+    env = {}
+    with open(DEMO_ENV_FILE) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env[k.strip()] = v.strip()
+    return env
+
+
+def seed_sample_events(s3):
+    """The bucket and objects the sample events in events/ refer to."""
+    bucket = "trainguard-demo-data"
+    s3.create_bucket(Bucket=bucket)
+    sample = open(os.path.join(ROOT, "events", "data", "sample.csv"), "rb").read()
+    for key in ["incoming/features/sample.csv", "incoming/features/sample 2026-11-22.csv",
+                "features/2026-11-22/sample.csv", "features/reference/sample.csv"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=sample)
+    contract = open(os.path.join(ROOT, "events", "schema-validator", "contract.json"), "rb").read()
+    s3.put_object(Bucket=bucket, Key="contracts/churn-features.json", Body=contract)
 
 
 def fn_arn(name):
@@ -133,10 +176,12 @@ def substitutions(bucket, topic_arn, group):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--bucket", default="trainguard-e2e")
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", "stack.json"))
+    ap.add_argument("--demo", action="store_true", help="fixed ports from demo.env, sample-event data")
+    ap.add_argument("--no-watch", action="store_true", help="do not start cargo lambda watch (run your own)")
     ap.add_argument("--log-dir", default=os.path.join(ROOT, "target", "e2e-logs"))
     a = ap.parse_args()
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
 
     stack = Stack(a.log_dir)
 
@@ -147,7 +192,12 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        denv = demo_env()
+        bucket = denv["TRAINGUARD_DATA_BUCKET"]
         moto_port, router_port, lambda_port = free_ports(3)
+        if a.demo:
+            router_port = int(urllib.parse.urlsplit(denv["AWS_ENDPOINT_URL"]).port)
+            lambda_port = LAMBDA_DEFAULT_PORT
         venv = os.path.dirname(PY)
         moto_env = dict(os.environ, MOTO_PORT=str(router_port))
         moto = stack.spawn("moto", [os.path.join(venv, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], moto_env)
@@ -166,7 +216,7 @@ def main():
         sns = boto3.client("sns", **kw)
         sm = boto3.client("sagemaker", **kw)
         sfn = boto3.client("stepfunctions", **kw)
-        s3.create_bucket(Bucket=a.bucket)
+        s3.create_bucket(Bucket=bucket)
         topic = sns.create_topic(Name="trainguard-alerts")["TopicArn"]
         # A queue on the topic, so the tests can read the alerts that were published.
         sqs = boto3.client("sqs", **kw)
@@ -175,7 +225,7 @@ def main():
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         group = "trainguard-models"
         sm.create_model_package_group(ModelPackageGroupName=group)
-        subs = substitutions(a.bucket, topic, group)
+        subs = substitutions(bucket, topic, group)
         subs_path = os.path.join(a.log_dir, "substitutions.json")
         with open(subs_path, "w") as f:
             json.dump(subs, f, indent=1)
@@ -189,34 +239,35 @@ def main():
         sm_arn = sfn.create_state_machine(name="trainguard-pipeline", definition=copy.stdout,
                                           roleArn=f"arn:aws:iam::{ACCOUNT}:role/trainguard-pipeline")["stateMachineArn"]
 
+        # What demo.env (and so every function's package metadata) names must be what was made.
+        made = {"TRAINGUARD_STATE_MACHINE_ARN": sm_arn, "TRAINGUARD_APPROVAL_TOPIC_ARN": topic,
+                "TRAINGUARD_APPROVAL_BUCKET": bucket, "TRAINGUARD_DATA_BUCKET": bucket}
+        for k, v in made.items():
+            if denv.get(k) != v:
+                raise RuntimeError(f"tests/e2e/demo.env: {k}={denv.get(k)!r}, but the stack made {v!r}")
+        if a.demo:
+            seed_sample_events(s3)
+
         # The functions talk to AWS through the router (it forwards to moto, and plays
-        # UpdateEndpoint, which moto lacks).
+        # UpdateEndpoint, which moto lacks): demo.env's endpoint with --demo, else the
+        # per-service variables, which win over the AWS_ENDPOINT_URL of the package metadata.
         fenv = dict(os.environ)
-        fenv.update({
-            "AWS_ENDPOINT_URL": router_url,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "TRAINGUARD_APPROVAL_BUCKET": a.bucket,
-            "TRAINGUARD_APPROVAL_BASE_URL": "http://approvals.local.test",
-            "TRAINGUARD_APPROVAL_TOPIC_ARN": topic,
-            "TRAINGUARD_STATE_MACHINE_ARN": sm_arn,
-            "TRAINGUARD_DATA_BUCKET": a.bucket,
-            "TRAINGUARD_DATA_PREFIX": "data/",
-            "RUST_LOG": os.environ.get("RUST_LOG", "info"),
-        })
-        cargo_lambda = os.path.join(venv, "cargo-lambda")
-        watch = stack.spawn("cargo-lambda-watch", [cargo_lambda, "lambda", "watch", "--ignore-changes", "--quiet",
-                                                   "--invoke-address", "127.0.0.1", "--invoke-port", str(lambda_port),
-                                                   "--concurrency", "2", "--timeout", "900"],
-                            fenv, cwd=ROOT)
-        wait_port(lambda_port, watch, "cargo lambda watch", timeout=300)
+        fenv.update(denv)
+        fenv["AWS_ENDPOINT_URL"] = router_url
+        for service in SERVICES:
+            fenv[f"AWS_ENDPOINT_URL_{service}"] = router_url
+        fenv["RUST_LOG"] = os.environ.get("RUST_LOG", "info")
+        if not a.no_watch:
+            cargo_lambda = os.path.join(venv, "cargo-lambda")
+            watch = stack.spawn("cargo-lambda-watch", [cargo_lambda, "lambda", "watch", "--ignore-changes", "--quiet",
+                                                       "--invoke-address", "127.0.0.1", "--invoke-port", str(lambda_port),
+                                                       "--concurrency", "2", "--timeout", "900"],
+                                fenv, cwd=ROOT)
+            wait_port(lambda_port, watch, "cargo lambda watch", timeout=300)
 
         info = {
             "moto_endpoint": moto_url, "router_endpoint": router_url, "lambda_endpoint": f"http://127.0.0.1:{lambda_port}",
-            "bucket": a.bucket, "topic_arn": topic, "queue_url": queue_url, "model_package_group": group,
+            "bucket": bucket, "topic_arn": topic, "queue_url": queue_url, "model_package_group": group,
             "state_machine_arn": sm_arn, "log_dir": a.log_dir, "pid": os.getpid(),
         }
         tmp = a.out + ".tmp"

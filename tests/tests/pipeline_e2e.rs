@@ -77,12 +77,7 @@ impl Stack {
         let _ = std::fs::remove_file(dir.join("stack.json.error"));
         let child = Command::new(&python)
             .arg(root.join("tests/e2e/stack.py"))
-            .args([
-                "--out",
-                out.to_str().unwrap(),
-                "--bucket",
-                &trainguard_tests::unique_bucket("tg-e2e"),
-            ])
+            .args(["--out", out.to_str().unwrap()])
             .args(["--log-dir", dir.join("logs").to_str().unwrap()])
             .current_dir(&root)
             .stdin(Stdio::piped())

@@ -7,9 +7,12 @@
 //!   function crate is deployed;
 //! - every error name in an `ErrorEquals` is documented in `trainguard::catalog::all()`
 //!   (or is a `States.*` name);
-//! - every Lambda task invokes a function the template defines.
+//! - every Lambda task invokes a function the template defines;
+//! - every function's `[package.metadata.lambda.env]` (what `cargo lambda watch` gives it) is
+//!   the demo stack's environment, `tests/e2e/demo.env`, with the settings the template
+//!   gives that function.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -247,8 +250,113 @@ fn every_lambda_task_invokes_a_template_function() {
     }
 }
 
+/// `KEY=VALUE` lines of an env file (`#` comments and blank lines skipped).
+fn env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not KEY=VALUE: {l}"));
+            (k.trim().to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+/// The `KEY = "value"` lines of one TOML table (`[name]` up to the next table header).
+/// The manifests keep this table flat (plain strings), so no TOML crate is needed.
+fn toml_table(text: &str, name: &str) -> Option<BTreeMap<String, String>> {
+    let header = format!("[{name}]");
+    let mut lines = text.lines().skip_while(|l| l.trim() != header);
+    lines.next()?;
+    Some(
+        lines
+            .map(str::trim)
+            .take_while(|l| !l.starts_with('['))
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (k, v) = l
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("not k = v: {l}"));
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or_else(|| panic!("{name}: {k} is not a plain string"));
+                (k.trim().to_string(), v.to_string())
+            })
+            .collect(),
+    )
+}
+
+/// The `TRAINGUARD_*` variables the template sets in one function's own block.
+fn template_settings(template: &str, logical: &str) -> BTreeSet<String> {
+    let lines: Vec<&str> = template.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end() == format!("  {logical}:"))
+        .unwrap_or_else(|| panic!("{logical} not in template.yaml"));
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || indent(l) > 2)
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, _)| k.to_string())
+        .filter(|k| k.starts_with("TRAINGUARD_"))
+        .collect()
+}
+
+#[test]
+fn cargo_lambda_env_is_the_demo_stack() {
+    let demo = env_file(&read("tests/e2e/demo.env"));
+    assert!(
+        demo.contains_key("AWS_ENDPOINT_URL"),
+        "demo.env names the stack's endpoint"
+    );
+    let template = read("template.yaml");
+    let mut used = BTreeSet::new();
+    for (logical, bin) in template_functions(&template) {
+        let manifest = format!("functions/{bin}/Cargo.toml");
+        let env = toml_table(&read(&manifest), "package.metadata.lambda.env")
+            .unwrap_or_else(|| panic!("{manifest}: no [package.metadata.lambda.env]"));
+        for (k, v) in &env {
+            assert_eq!(
+                demo.get(k),
+                Some(v),
+                "{manifest}: {k} = {v:?} is not what tests/e2e/demo.env says"
+            );
+            used.insert(k.clone());
+        }
+        for k in demo.keys().filter(|k| k.starts_with("AWS_")) {
+            assert!(env.contains_key(k), "{manifest}: {k} missing (in demo.env)");
+        }
+        for k in template_settings(&template, &logical) {
+            assert!(
+                env.contains_key(&k),
+                "{manifest}: {k} missing (template.yaml sets it for {logical})"
+            );
+        }
+    }
+    let unused: Vec<_> = demo.keys().filter(|k| !used.contains(*k)).collect();
+    assert!(
+        unused.is_empty(),
+        "demo.env settings no function's metadata uses: {unused:?}"
+    );
+}
+
 #[test]
 fn the_parsers_read_what_they_should() {
+    let m = "[package]\nname = \"x\"\n\n[package.metadata.lambda.env]\n# c\nA = \"1\"\nB = \"two words\"\n\n[other]\nC = \"3\"\n";
+    let env = toml_table(m, "package.metadata.lambda.env").unwrap();
+    assert_eq!(env.len(), 2);
+    assert_eq!(env["B"], "two words");
+    assert!(toml_table(m, "missing").is_none());
+    assert_eq!(env_file("# c\nK=v=w\n\nL = 2\n")["K"], "v=w");
+    let t = "Resources:\n  F:\n    Properties:\n      Environment:\n        Variables:\n          TRAINGUARD_A: !Ref X\n  G:\n    TRAINGUARD_B: 1\n";
+    assert_eq!(
+        template_settings(t, "F"),
+        ["TRAINGUARD_A".to_string()].into_iter().collect()
+    );
     let t = "A:\n  DefinitionSubstitutions:\n    X: !Ref Y\n    Z:\n      deep: 1\n  Other: 2\n";
     assert_eq!(mapping_keys(t, "DefinitionSubstitutions:"), vec!["X", "Z"]);
     assert_eq!(
