@@ -39,10 +39,11 @@ use super::contract::Contract;
 use super::report::{evaluate, Report};
 use super::stats::PartialResult;
 use super::{observe_objects, reader_for, SchemaError};
+use crate::aws::S3Store;
 use crate::dataset::{DataError, DataReader};
 use crate::error::CommonError;
+use crate::events::TriggerEvent;
 use crate::lambda::Deadline;
-use crate::aws::S3Store;
 use crate::storage::{Location, S3Uri};
 
 /// Configuration from the environment.
@@ -129,6 +130,20 @@ fn uri(s: &str) -> Result<S3Uri, SchemaError> {
     Ok(S3Uri::parse(s)?)
 }
 
+/// The objects an S3 event notification or an EventBridge "Object Created" event names,
+/// through the one event decoder ([`crate::events`]); an event that names none (only
+/// removals, a test event, a schedule tick) is refused: there is nothing to validate.
+fn event_objects(input: &Value) -> Result<Vec<S3Uri>, SchemaError> {
+    match crate::events::decode(input)? {
+        TriggerEvent::Objects(objects) => Ok(objects
+            .iter()
+            .map(|o| S3Uri::new(&o.bucket, &o.key))
+            .collect()),
+        TriggerEvent::Nothing(why) => Err(invalid(format!("the event names no new object: {why}"))),
+        TriggerEvent::Schedule(_) => Err(invalid("a scheduled event names no data to validate")),
+    }
+}
+
 /// Decode any accepted input shape.
 pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError> {
     let execution_name = crate::lambda::execution_name(input);
@@ -147,72 +162,18 @@ pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError
         uri(c)
     };
 
-    if let Some(records) = obj.get("Records") {
-        let event: aws_lambda_events::event::s3::S3Event = serde_json::from_value(input.clone())
-            .map_err(|e| invalid(format!("not an S3 event notification: {e}")))?;
-        let _ = records;
-        let mut data = Vec::new();
-        for r in &event.records {
-            let name = r.event_name.as_deref().unwrap_or("");
-            if !name.starts_with("ObjectCreated") {
-                continue;
-            }
-            let bucket =
-                r.s3.bucket
-                    .name
-                    .as_deref()
-                    .ok_or_else(|| invalid("S3 record without bucket name"))?;
-            let key =
-                r.s3.object
-                    .key
-                    .as_deref()
-                    .ok_or_else(|| invalid("S3 record without object key"))?;
-            data.push(S3Uri::parse(&format!(
-                "s3://{bucket}/{}",
-                crate::storage::decode_notification_key(key)?
-            ))?);
-        }
-        if data.is_empty() {
-            return Err(invalid("the S3 event has no ObjectCreated records"));
-        }
+    if obj.contains_key("Records") || obj.contains_key("detail-type") {
         return Ok(Request {
             task: Task::Validate,
-            data,
+            data: event_objects(input)?,
             contract: env_contract()?,
             report_uri: None,
             execution_name,
-            source: "s3",
-        });
-    }
-
-    if obj.contains_key("detail-type") {
-        let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
-            serde_json::from_value(input.clone())
-                .map_err(|e| invalid(format!("not an EventBridge event: {e}")))?;
-        if event.source != "aws.s3" || event.detail_type != "Object Created" {
-            return Err(invalid(format!(
-                "EventBridge event {:?} from {:?}: only aws.s3 \"Object Created\" is accepted",
-                event.detail_type, event.source
-            )));
-        }
-        let bucket = event
-            .detail
-            .pointer("/bucket/name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("EventBridge detail without bucket.name"))?;
-        let key = event
-            .detail
-            .pointer("/object/key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("EventBridge detail without object.key"))?;
-        let data = vec![S3Uri::parse(&format!("s3://{bucket}/{key}"))?];
-        return Ok(Request {
-            task: Task::Validate,
-            data,
-            contract: env_contract()?,
-            report_uri: None,
-            execution_name,
-            source: "eventbridge",
+            source: if obj.contains_key("Records") {
+                "s3"
+            } else {
+                "eventbridge"
+            },
         });
     }
 
@@ -679,8 +640,17 @@ mod tests {
                 json!({"Records": [{"eventName": "ObjectCreated:Put"}]}),
                 "InputError.InvalidEvent",
             ),
+            // The one event decoder names the missing field, as for the trigger.
             (
                 json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}}),
+                "InputError.MissingField",
+            ),
+            (
+                json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-12-03T10:00:00Z", "detail": {}}),
+                "InputError.InvalidEvent",
+            ),
+            (
+                json!({"Records": [{"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]}),
                 "InputError.InvalidEvent",
             ),
             (

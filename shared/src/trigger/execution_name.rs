@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::decode_event::{ObjectCreated, ScheduleTick};
+use crate::events::{ObjectCreated, ScheduleTick};
 
 /// Longest name Step Functions accepts.
 pub const MAX_LEN: usize = 80;
@@ -86,8 +86,8 @@ pub fn is_valid(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::decode_event::Channel;
     use super::*;
+    use crate::events::Channel;
     use proptest::prelude::*;
 
     fn obj(

@@ -2,7 +2,7 @@
 //! state machine's three small steps that need code. One module per job:
 //!
 //! - [`request`]: tells a state machine step (`task` field) from an event.
-//! - **Starting executions**: [`decode_event`] decodes an S3 event notification, an
+//! - **Starting executions**: [`crate::events`] decodes an S3 event notification, an
 //!   EventBridge "Object Created" event or a scheduled event into one model;
 //!   [`plan`] chooses what to start (one execution per new object or schedule tick, the
 //!   trigger context in its input) under the settings of [`config`]; [`execution_name`]
@@ -17,7 +17,6 @@
 //!   evaluation gate (a missing objective value is an error, never a pass).
 
 pub mod config;
-pub mod decode_event;
 pub mod execution_name;
 pub mod fingerprint;
 pub mod plan;
@@ -28,8 +27,8 @@ pub mod start;
 
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 
+pub use crate::events::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
 pub use config::{TriggerConfig, TriggerMode};
-pub use decode_event::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
 pub use plan::{plan, Plan};
 pub use request::{classify, Request};
 pub use start::{start_all, ExecutionStarter, StartOutcome};

@@ -7,8 +7,8 @@
 use serde_json::{json, Value};
 
 use super::config::{TriggerConfig, TriggerMode};
-use super::decode_event::{ObjectCreated, ScheduleTick, TriggerEvent};
 use super::{execution_name, TriggerError};
+use crate::events::{ObjectCreated, ScheduleTick, TriggerEvent};
 
 /// One decision of the plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,9 +113,9 @@ fn with_parameters(mut input: Value, cfg: &TriggerConfig) -> Value {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::decode_event::decode;
     use super::*;
     use crate::error::ErrorName;
+    use crate::events::decode;
 
     /// Settings with a state machine and a data bucket (shared with `start`'s tests).
     pub(in crate::trigger) fn cfg() -> TriggerConfig {

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::decode_event::{self, TriggerEvent};
 use super::{fingerprint, read_evaluation, select_best};
 use crate::error::CommonError;
+use crate::events::{self, TriggerEvent};
 
 /// Which kind of request the function received.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +30,7 @@ pub fn classify(input: &Value) -> Result<Request, CommonError> {
         Some(other) => Err(CommonError::InvalidInput(format!(
             "unknown task {other:?} (expected select-best, fingerprint or read-evaluation)"
         ))),
-        None => Ok(Request::Trigger(decode_event::decode(input)?)),
+        None => Ok(Request::Trigger(events::decode(input)?)),
     }
 }
 

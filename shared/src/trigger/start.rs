@@ -104,11 +104,11 @@ pub async fn start_all<S: ExecutionStarter>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::decode_event::decode;
     use super::super::plan::plan;
     use super::super::plan::tests::{cfg, eb_event, s3_event};
     use super::*;
     use crate::error::ErrorName;
+    use crate::events::decode;
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -1,4 +1,6 @@
-//! Decoding the three event shapes that start the pipeline into one model.
+//! Decoding the three event shapes that start work into one model: the one decoder of S3
+//! event notifications and EventBridge events, used by the pipeline trigger and the
+//! schema validator alike.
 //!
 //! The same object can arrive through an S3 event notification (key URL-encoded, `+` for
 //! a space, `eTag`/`versionId`) and through EventBridge (key plain, `etag`/`version-id`).
