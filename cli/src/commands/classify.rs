@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 use trainguard::error::ErrorName;
 use trainguard::training::shapes::{parse_cause, FailureSource};
 use trainguard::training::{
-    decide, diagnose, Action, Classification, Decision, InMemoryLogs, LogSource,
-    NoLogs, RecoveryInput, TrainingError,
+    decide, diagnose, Action, Classification, Decision, InMemoryLogs, LogSource, NoLogs,
+    RecoveryInput, TrainingError,
 };
 
 use crate::output::Output;

@@ -24,10 +24,10 @@ pub mod service;
 pub mod stats;
 pub mod values;
 
+use crate::aws::S3Store;
 use crate::dataset::{DataError, DataReader, ObjectRef, ReadOptions};
 use crate::error::{CommonError, ErrorDoc, ErrorName};
 use crate::lambda::Deadline;
-use crate::aws::S3Store;
 
 pub use contract::{Check, ColumnSpec, ColumnType, Contract, ExtraColumns, RowCount, Severity};
 pub use infer::{infer_contract, InferOptions};
