@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::error::CommonError;
+use crate::error::{json_type_name, CommonError};
 
 /// `{"Error", "Cause"}` as caught by the state machine; empty when not given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -88,18 +88,6 @@ fn first<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
 fn first_str(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
-}
-
-/// "a string", "an object", ...: for messages about a JSON value of the wrong type.
-pub(crate) fn json_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

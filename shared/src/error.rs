@@ -92,6 +92,18 @@ pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "Transient.DeadlineExceeded", retryable: true, meaning: "the function stopped cleanly before the Lambda deadline; the message says how far it got" },
 ];
 
+/// "a string", "an object", ...: for messages about a JSON value of the wrong type.
+pub(crate) fn json_type_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

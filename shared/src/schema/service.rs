@@ -150,7 +150,7 @@ pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError
     let Some(obj) = input.as_object() else {
         return Err(invalid(format!(
             "expected a JSON object, got {}",
-            kind(input)
+            crate::error::json_type_name(input)
         )));
     };
     let env_contract = || -> Result<S3Uri, SchemaError> {
@@ -229,17 +229,6 @@ pub fn decode(input: &Value, cfg: &ServiceConfig) -> Result<Request, SchemaError
         execution_name,
         source: "task",
     })
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The result of one invocation, with what the metrics need.
@@ -518,7 +507,7 @@ impl Service {
             Value::Object(o) if o.contains_key("contract_fingerprint") => {
                 serde_json::from_value(v.clone()).map_err(|e| invalid(format!("inline partial result: {e}")))
             }
-            other => Err(invalid(format!("a merge result must be an s3:// URI, a partial output with partial_uri, or a partial result; got {}", kind(other)))),
+            other => Err(invalid(format!("a merge result must be an s3:// URI, a partial output with partial_uri, or a partial result; got {}", crate::error::json_type_name(other)))),
         }
     }
 

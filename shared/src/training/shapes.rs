@@ -22,8 +22,8 @@
 
 use serde_json::{Map, Value};
 
-pub(crate) use crate::caught::json_type_name as type_name;
 pub use crate::caught::CaughtError;
+pub(crate) use crate::error::json_type_name as type_name;
 
 /// What the `Cause` turned out to be.
 #[derive(Debug, Clone, PartialEq)]

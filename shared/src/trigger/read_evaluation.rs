@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::select_best::Objective;
+use super::select_best::{finite, Objective};
 use super::TriggerError;
 use crate::aws::S3Store;
 use crate::storage::S3Uri;
@@ -24,15 +24,6 @@ pub const MAX_METRICS: usize = 50;
 pub struct ReadEvaluationInput {
     pub report_uri: String,
     pub objective: Objective,
-}
-
-fn finite(v: &Value) -> Option<f64> {
-    let x = match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }?;
-    x.is_finite().then_some(x)
 }
 
 /// Check a report (pure). Output `{"metric", "value", "metrics", "report_uri"}`.

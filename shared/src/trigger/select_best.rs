@@ -45,6 +45,12 @@ pub fn metric_value(candidate: &Value, metric: &str) -> Option<f64> {
         Value::Object(map) => map.get(metric),
         _ => None,
     }?;
+    finite(v)
+}
+
+/// A finite number, given as a JSON number or a numeric string (SageMaker's metric
+/// lists carry both).
+pub(crate) fn finite(v: &Value) -> Option<f64> {
     let x = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
