@@ -1,11 +1,11 @@
-//! The progress line on stderr for long reads (validate, infer-contract, baseline, drift):
-//! rows read, objects and bytes, elapsed time and rate, fed by the library's read hook
-//! ([`trainguard::dataset::progress`]).
+//! The progress line on stderr for long work: reads (validate, infer-contract, baseline,
+//! drift: rows read, objects and bytes, elapsed time and rate, fed by the library's read
+//! hook [`trainguard::dataset::progress`]) and compensation (`compensate`: the action
+//! under way and the objects deleted, fed by [`trainguard::saga::progress`]).
 //!
 //! Drawn from its own thread so a busy runtime does not freeze it; on a terminal it is
 //! redrawn in place at most 10 times a second and erased at the end, so the command's own
-//! output starts on a clean line. Not done for `compensate` (its saga code is being
-//! reworked; see docs/cli.md).
+//! output starts on a clean line.
 
 use std::future::Future;
 use std::io::Write;
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use trainguard::dataset::progress::{observe, ReadObserver};
 use trainguard::dataset::ObjectRef;
+use trainguard::saga::progress::CompensationObserver;
 
 use crate::output::ProgressStyle;
 
@@ -31,6 +32,22 @@ pub struct Counters {
     bytes_total: AtomicU64,
     objects_opened: AtomicU64,
     rows: AtomicU64,
+    actions_total: AtomicU64,
+    /// 1-based number of the action under way (0: none yet).
+    action: AtomicU64,
+    objects_deleted: AtomicU64,
+}
+
+impl CompensationObserver for Counters {
+    fn planned(&self, actions: usize) {
+        self.actions_total.store(actions as u64, Ordering::Relaxed);
+    }
+    fn action(&self, index: usize, _kind: &str) {
+        self.action.store(index as u64 + 1, Ordering::Relaxed);
+    }
+    fn objects_deleted(&self, objects: u64) {
+        self.objects_deleted.fetch_add(objects, Ordering::Relaxed);
+    }
 }
 
 impl ReadObserver for Counters {
@@ -51,6 +68,15 @@ impl ReadObserver for Counters {
 impl Counters {
     /// The progress line, e.g. `validating: 2,000 rows, object 1/2 of 1.0 MB, 2 s (1,000 rows/s)`.
     pub fn line(&self, verb: &str, elapsed: Duration) -> String {
+        let actions = self.actions_total.load(Ordering::Relaxed);
+        if actions > 0 {
+            return format!(
+                "{verb}: action {}/{actions}, {} objects deleted, {} s",
+                self.action.load(Ordering::Relaxed).min(actions),
+                thousands(self.objects_deleted.load(Ordering::Relaxed)),
+                elapsed.as_secs()
+            );
+        }
         let rows = self.rows.load(Ordering::Relaxed);
         let total = self.objects_total.load(Ordering::Relaxed);
         let opened = self.objects_opened.load(Ordering::Relaxed);
@@ -124,6 +150,18 @@ pub async fn watch<F: Future>(progress: Option<Progress>, work: F) -> F::Output 
         None => work.await,
         Some(p) => {
             let out = observe(p.counters.clone(), work).await;
+            p.finish();
+            out
+        }
+    }
+}
+
+/// Run a compensation with `progress` (if any) watching it, and stop the display after.
+pub async fn watch_compensation<F: Future>(progress: Option<Progress>, work: F) -> F::Output {
+    match progress {
+        None => work.await,
+        Some(p) => {
+            let out = trainguard::saga::progress::observe(p.counters.clone(), work).await;
             p.finish();
             out
         }
@@ -214,6 +252,20 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1_015_000_000), "1.0 GB");
         assert_eq!(human_bytes(346_000_000), "346.0 MB");
+    }
+
+    #[test]
+    fn the_compensation_line_says_the_action_and_the_objects_deleted() {
+        let c = Counters::default();
+        c.planned(5);
+        c.action(0, "stop_training_job");
+        c.action(3, "delete_s3_prefix");
+        c.objects_deleted(1000);
+        c.objects_deleted(234);
+        assert_eq!(
+            c.line("compensating", Duration::from_secs(3)),
+            "compensating: action 4/5, 1,234 objects deleted, 3 s"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! summary, or with `--json` the preview or the run's `{done, skipped, failed,
 //! remaining}` report (what the Lambda returns).
 //! Exit codes: 0 nothing remains, 1 something remains (`Compensation.Incomplete`),
-//! 2 unusable input. No progress display here (the saga code is being reworked).
+//! 2 unusable input. While acting, progress on stderr (the action under way, objects
+//! deleted; see [`crate::progress`]).
 
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ use trainguard::saga::{Compensator, Options, Preview, Request};
 use trainguard::ErrorName;
 
 use crate::output::Output;
+use crate::progress::{watch_compensation, Progress};
 
 #[derive(clap::Args, Debug)]
 pub struct CompensateArgs {
@@ -153,7 +155,11 @@ pub async fn run(a: CompensateArgs, out: Output) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     out.note("Acting…");
-    let report = match compensator.execute(&req).await {
+    let acting = watch_compensation(
+        Progress::start("compensating", out.progress_here()),
+        compensator.execute(&req),
+    );
+    let report = match acting.await {
         Ok(r) => r,
         Err(e) => return out.fail(e.error_name(), &e.to_string()),
     };

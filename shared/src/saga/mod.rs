@@ -21,6 +21,7 @@ pub mod engine;
 pub mod input;
 pub mod journal;
 pub mod plan;
+pub mod progress;
 pub mod retry;
 
 pub use engine::{ActionFailure, ActionResult, Compensator, Preview, PreviewItem, Report};

@@ -944,3 +944,54 @@ fn sample_events_are_valid_requests() {
         assert_eq!(plan(&req).is_empty(), stage == "data", "{stage}");
     }
 }
+
+#[tokio::test]
+async fn progress_sees_every_action_and_every_deleted_object() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Seen {
+        planned: AtomicU64,
+        kinds: Mutex<Vec<String>>,
+        deleted: AtomicU64,
+    }
+    impl super::progress::CompensationObserver for Seen {
+        fn planned(&self, n: usize) {
+            self.planned.store(n as u64, Ordering::Relaxed);
+        }
+        fn action(&self, _i: usize, kind: &str) {
+            self.kinds.lock().unwrap().push(kind.to_string());
+        }
+        fn objects_deleted(&self, n: u64) {
+            self.deleted.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    let s3 = InMemoryS3::new();
+    let sm = InMemorySageMaker::new();
+    world(&s3, &sm, 1200);
+    let req = request(deployment_input());
+    let seen = Arc::new(Seen::default());
+    let report = super::progress::observe(seen.clone(), compensator(&s3, &sm).execute(&req))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{}", report.incomplete_message());
+    let kinds = seen.kinds.lock().unwrap().clone();
+    assert_eq!(seen.planned.load(Ordering::Relaxed) as usize, kinds.len());
+    assert_eq!(kinds.len(), report.done.len() + report.skipped.len());
+    assert!(kinds.iter().any(|k| k == "delete_s3_prefix"), "{kinds:?}");
+    // Every object the report counts as deleted was seen, batch by batch.
+    assert!(report.objects_deleted >= 1200, "{}", report.objects_deleted);
+    assert_eq!(seen.deleted.load(Ordering::Relaxed), report.objects_deleted);
+
+    // Without an observer the same run reports nothing anywhere (and still works).
+    let s3b = InMemoryS3::new();
+    let smb = InMemorySageMaker::new();
+    world(&s3b, &smb, 10);
+    assert!(compensator(&s3b, &smb)
+        .execute(&request(deployment_input()))
+        .await
+        .unwrap()
+        .is_complete());
+}

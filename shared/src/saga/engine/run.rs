@@ -110,7 +110,9 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
         handle: &mut JournalHandle<'_, S>,
         report: &mut Report,
     ) -> Option<String> {
+        crate::saga::progress::report(|o| o.planned(actions.len()));
         for (i, pa) in actions.iter().enumerate() {
+            crate::saga::progress::report(|o| o.action(i, pa.action.kind()));
             if let Some(c) = handle.completed(&pa.id) {
                 let r = skipped_from_journal(pa, c);
                 tracing::info!(action = %pa.id, kind = pa.action.kind(), outcome = "skipped", detail = %r.detail, "compensating action");

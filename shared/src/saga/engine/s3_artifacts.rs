@@ -171,6 +171,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             let mut deleted_here = 0u64;
             for batch in todo.chunks(DELETE_BATCH) {
                 let (deleted, failed) = self.delete_batch(bucket, batch, retry).await;
+                crate::saga::progress::report(|o| o.objects_deleted(deleted));
                 deleted_here += deleted;
                 res.deleted += deleted;
                 given_up.extend(failed.iter().map(|f| f.object.clone()));
