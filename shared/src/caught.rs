@@ -85,7 +85,8 @@ fn first<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().find_map(|k| o.get(*k))
 }
 
-fn first_str(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+/// The first of `keys` that holds a string.
+pub(crate) fn first_str(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
 }

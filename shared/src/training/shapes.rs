@@ -22,6 +22,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::caught::first_str;
 pub use crate::caught::CaughtError;
 pub(crate) use crate::error::json_type_name as type_name;
 
@@ -197,11 +198,6 @@ pub fn create_params_from_describe(d: &JobDescription) -> Map<String, Value> {
         .iter()
         .filter_map(|k| d.raw.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect()
-}
-
-fn first_str(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter()
-        .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
 }
 
 #[cfg(test)]
