@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod approval_api;
 mod commands;
 mod output;
 mod progress;

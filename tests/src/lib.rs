@@ -10,6 +10,7 @@
 //! HTTP without an HTTP crate: [`http_client`] is the one client (moto's own API, the e2e
 //! router), [`lambda_router`] the one in-process server and Lambda Invoke router.
 
+pub mod api_gateway;
 pub mod http_client;
 pub mod lambda_router;
 
