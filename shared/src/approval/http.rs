@@ -5,11 +5,15 @@
 //! - `POST /approvals/{id}/decision`  → decide (form or JSON body)
 //!
 //! The caller's identity is read only from `requestContext.authorizer` (`jwt.claims` or
-//! `iam.userArn`); API Gateway puts it there after its authorizer checked the caller.
-//! JWT callers (browsers) must also pass the cross-site checks (`Origin` /
-//! `Sec-Fetch-Site` against `TRAINGUARD_APPROVAL_BASE_URL`) and the per-approval CSRF
+//! `iam.userArn` + `iam.userId`); API Gateway puts it there after its authorizer checked
+//! the caller. That is only worth something when the event came from *our* API, so an
+//! event whose `requestContext.apiId` is not `TRAINGUARD_APPROVAL_API_ID` (or with that
+//! unset) is refused before the identity is read. JWT callers (browsers) must also pass
+//! the cross-site checks (`Origin` / `Sec-Fetch-Site` against
+//! `TRAINGUARD_APPROVAL_BASE_URL`, see [`cross_site_check`]) and the per-approval CSRF
 //! token from the page; SigV4-signed IAM callers cannot be forged by another site and
-//! skip both.
+//! skip both. The page of an approval is shown only to its approvers; anyone else gets
+//! the unknown-id page, so ids of other teams' approvals cannot be confirmed.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +25,7 @@ use super::identity::{Identity, IdentityKind};
 use super::model::{is_valid_id, Decision};
 use super::page::{render_page, PageContext};
 use super::service::{ApprovalService, DecideRequest, Refusal, Via};
+use super::ApprovalConfig;
 use crate::aws::Aws;
 
 /// True when the event is an API Gateway HTTP API (v2) request.
@@ -100,33 +105,62 @@ pub fn identity_from_context(ctx: &ApiGatewayV2httpRequestContext) -> Option<Ide
             return Some(id);
         }
     }
-    let arn = auth.iam.as_ref()?.user_arn.as_deref()?;
-    Identity::from_principal_arn(arn, IdentityKind::Iam)
+    let iam = auth.iam.as_ref()?;
+    Identity::from_iam(
+        iam.user_arn.as_deref()?,
+        iam.user_id.as_deref(),
+        IdentityKind::Iam,
+    )
 }
 
-/// Refuse a browser post coming from another site.
+/// Why the event is not from the configured API, if it is not. The authorizer context is
+/// only as trustworthy as the API that filled it in: anyone allowed to invoke the function
+/// directly, or another API wired to it, could write any claims there. Unset: refuse all.
+fn foreign_api(config: &ApprovalConfig, ctx: &ApiGatewayV2httpRequestContext) -> Option<String> {
+    let Some(want) = config.api_id.as_deref().filter(|a| !a.trim().is_empty()) else {
+        return Some("TRAINGUARD_APPROVAL_API_ID is not set".into());
+    };
+    match ctx.apiid.as_deref() {
+        Some(got) if got == want => None,
+        Some(got) => Some(format!("apiId {got:?} is not the configured API")),
+        None => Some("the event has no apiId".into()),
+    }
+}
+
+/// Refuse a browser post unless it provably comes from the page's own origin.
 ///
-/// `Origin` (sent by browsers on every POST) must be the base URL's origin, and
-/// `Sec-Fetch-Site`, when sent, must be `same-origin`. A request with neither header is a
-/// non-browser client; it still needs the CSRF token.
+/// Fail closed: `Origin` (browsers send it on every POST) must be present and equal the
+/// base URL's origin (ASCII case-insensitive), and `Sec-Fetch-Site`, when sent, must be
+/// `same-origin`. A header value that is not visible ASCII is a refusal, not an absent
+/// header, and without a base origin nothing passes. Only for JWT (browser) callers: a
+/// non-browser client should use IAM (SigV4) authorization, which cannot be forged.
 pub fn cross_site_check(
     headers: &http::HeaderMap,
     base_origin: Option<&str>,
 ) -> Result<(), String> {
-    let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(origin) = get("origin") {
-        match base_origin {
-            Some(b) if origin.eq_ignore_ascii_case(b) => {}
-            Some(b) => return Err(format!("Origin {origin} is not {b}")),
-            None => return Err("no base URL is configured to compare the Origin with".into()),
-        }
+    let base = base_origin.ok_or("no base URL is configured to compare the Origin with")?;
+    let origin = header(headers, "origin")?.ok_or("no Origin header")?;
+    if !origin.eq_ignore_ascii_case(base) {
+        return Err(format!("Origin {origin} is not {base}"));
     }
-    if let Some(site) = get("sec-fetch-site") {
+    if let Some(site) = header(headers, "sec-fetch-site")? {
         if !site.eq_ignore_ascii_case("same-origin") {
             return Err(format!("Sec-Fetch-Site is {site}"));
         }
     }
     Ok(())
+}
+
+/// A header's trimmed value: `Ok(None)` when absent, an error when it is not visible ASCII
+/// (an unreadable value must not pass as a missing one).
+fn header<'h>(headers: &'h http::HeaderMap, name: &str) -> Result<Option<&'h str>, String> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| format!("the {name} header is not visible ASCII")),
+    }
 }
 
 /// The decision form, from a url-encoded or JSON body.
@@ -219,6 +253,16 @@ fn message_page(
     HttpResponse::html(status, page.into_string(), base_origin)
 }
 
+/// The page for an unknown id, and for an approval the viewer may not see.
+fn unknown_page(base_origin: Option<&str>) -> HttpResponse {
+    message_page(
+        404,
+        "Unknown approval",
+        &Refusal::UnknownId.message(),
+        base_origin,
+    )
+}
+
 fn refusal_response(r: &Refusal, html: bool, base_origin: Option<&str>) -> HttpResponse {
     if html {
         message_page(r.status(), "Not done", &r.message(), base_origin)
@@ -254,7 +298,6 @@ pub async fn handle<A: Aws>(service: &ApprovalService<A>, event: Value) -> HttpR
         .clone()
         .or_else(|| req.request_context.http.path.clone())
         .unwrap_or_default();
-    let identity = identity_from_context(&req.request_context);
     let source_ip = req.request_context.http.source_ip.clone();
     let user_agent = req.request_context.http.user_agent.clone();
     let wants_html = req
@@ -263,6 +306,25 @@ pub async fn handle<A: Aws>(service: &ApprovalService<A>, event: Value) -> HttpR
         .and_then(|v| v.to_str().ok())
         .map(|a| a.contains("text/html"))
         .unwrap_or(false);
+    // Before the identity is read: from another API it means nothing.
+    if let Some(why) = foreign_api(&service.config, &req.request_context) {
+        let mut refusal = Refusal::ForeignApi(why);
+        if let ("POST", Route::Decision(id)) = (method.as_str(), route(&path)) {
+            let d = DecideRequest {
+                approval_id: id,
+                identity: None,
+                decision: None,
+                comment: String::new(),
+                csrf_token: None,
+                source_ip,
+                user_agent,
+                via: Via::Http,
+            };
+            refusal = service.refuse(&d, refusal).await;
+        }
+        return refusal_response(&refusal, wants_html, base_origin);
+    }
+    let identity = identity_from_context(&req.request_context);
 
     match (method.as_str(), route(&path)) {
         ("GET", Route::List) => {
@@ -372,23 +434,11 @@ async fn page<A: Aws>(
         );
     };
     if !is_valid_id(id) {
-        return message_page(
-            404,
-            "Unknown approval",
-            &Refusal::UnknownId.message(),
-            base_origin,
-        );
+        return unknown_page(base_origin);
     }
     let rec = match service.load(id).await {
         Ok(Some(r)) => r,
-        Ok(None) => {
-            return message_page(
-                404,
-                "Unknown approval",
-                &Refusal::UnknownId.message(),
-                base_origin,
-            )
-        }
+        Ok(None) => return unknown_page(base_origin),
         Err(e) => {
             return message_page(
                 503,
@@ -398,6 +448,11 @@ async fn page<A: Aws>(
             )
         }
     };
+    // Not an approver of this one: the same answer as an unknown id (existence is not
+    // revealed). The starter may still look; the decision is refused later.
+    if !viewer.may_approve(&rec.approvers) {
+        return unknown_page(base_origin);
+    }
     let links = service.report_links(&rec).await;
     let form_action = match service.config.page_url(id) {
         Ok(u) => format!("{u}/decision"),
@@ -425,28 +480,84 @@ mod tests {
         h
     }
 
+    const BASE: &str = "https://app.example.com";
+
     #[test]
-    fn cross_site_rules() {
-        let base = Some("https://app.example.com");
+    fn cross_site_passes_only_the_pages_own_origin() {
+        for ok in [
+            &[("origin", BASE)][..],
+            &[("origin", "HTTPS://App.Example.com")],
+            &[("origin", BASE), ("sec-fetch-site", "same-origin")],
+            &[("origin", BASE), ("sec-fetch-site", "Same-Origin")],
+        ] {
+            assert!(cross_site_check(&headers(ok), Some(BASE)).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn cross_site_fails_closed() {
+        for bad in [
+            &[][..],
+            &[("sec-fetch-site", "same-origin")],
+            &[("origin", "https://evil.example")],
+            &[("origin", "https://app.example.com.evil.example")],
+            &[("origin", "null")],
+            &[("origin", "")],
+            &[("origin", BASE), ("sec-fetch-site", "cross-site")],
+            &[("origin", BASE), ("sec-fetch-site", "same-site")],
+            &[("origin", BASE), ("sec-fetch-site", "none")],
+        ] {
+            assert!(
+                cross_site_check(&headers(bad), Some(BASE)).is_err(),
+                "{bad:?}"
+            );
+        }
         assert!(
-            cross_site_check(&headers(&[]), base).is_ok(),
-            "non-browser client"
+            cross_site_check(&headers(&[("origin", BASE)]), None).is_err(),
+            "no base origin"
         );
-        assert!(cross_site_check(
-            &headers(&[
-                ("origin", "https://app.example.com"),
-                ("sec-fetch-site", "same-origin")
-            ]),
-            base
-        )
-        .is_ok());
-        assert!(cross_site_check(&headers(&[("origin", "https://evil.example")]), base).is_err());
-        assert!(cross_site_check(&headers(&[("origin", "null")]), base).is_err());
-        assert!(cross_site_check(&headers(&[("sec-fetch-site", "cross-site")]), base).is_err());
-        assert!(cross_site_check(&headers(&[("sec-fetch-site", "same-site")]), base).is_err());
-        assert!(
-            cross_site_check(&headers(&[("origin", "https://app.example.com")]), None).is_err()
+    }
+
+    #[test]
+    fn unreadable_header_values_are_refused_not_ignored() {
+        let with_raw = |name: &'static str, first: &[(&'static str, &'static str)]| {
+            let mut h = headers(first);
+            let raw = "https://app.example.com\u{e9}".as_bytes();
+            h.insert(name, http::HeaderValue::from_bytes(raw).unwrap());
+            h
+        };
+        let why = cross_site_check(&with_raw("origin", &[]), Some(BASE)).unwrap_err();
+        assert!(why.contains("not visible ASCII"), "{why}");
+        let site = with_raw("sec-fetch-site", &[("origin", BASE)]);
+        assert!(cross_site_check(&site, Some(BASE)).is_err());
+    }
+
+    fn ctx(api_id: Value) -> ApiGatewayV2httpRequestContext {
+        serde_json::from_value(json!({"http": {"method": "GET"}, "apiId": api_id})).unwrap()
+    }
+
+    #[test]
+    fn only_the_configured_api_is_trusted() {
+        let config = |api: Option<&str>| ApprovalConfig {
+            api_id: api.map(str::to_string),
+            ..ApprovalConfig::default()
+        };
+        assert_eq!(
+            foreign_api(&config(Some("abc123")), &ctx(json!("abc123"))),
+            None
         );
+        for (api, got) in [
+            (Some("abc123"), json!("other")),
+            (Some("abc123"), json!("ABC123")),
+            (Some("abc123"), Value::Null),
+            (None, json!("abc123")),
+            (Some(" "), json!(" ")),
+        ] {
+            assert!(
+                foreign_api(&config(api), &ctx(got.clone())).is_some(),
+                "{api:?} {got}"
+            );
+        }
     }
 
     fn event(v: Value) -> ApiGatewayV2httpRequest {
@@ -457,17 +568,19 @@ mod tests {
     fn identity_from_jwt_and_iam_contexts() {
         let jwt = event(json!({
             "rawPath": "/approvals/x", "headers": {},
-            "requestContext": {"http": {"method": "GET"}, "authorizer": {"jwt": {"claims": {"sub": "s1", "email": "a@b.c"}, "scopes": null}}}
+            "requestContext": {"http": {"method": "GET"}, "authorizer": {"jwt": {"claims": {"sub": "s1", "email": "a@b.c", "email_verified": "true"}, "scopes": null}}}
         }));
         let id = identity_from_context(&jwt.request_context).unwrap();
         assert_eq!((id.kind, id.display.as_str()), (IdentityKind::Jwt, "a@b.c"));
         let iam = event(json!({
             "rawPath": "/approvals/x", "headers": {},
-            "requestContext": {"http": {"method": "GET"}, "authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/u"}}}
+            "requestContext": {"http": {"method": "GET"}, "authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/u", "userId": "AIDAEXAMPLE"}}}
         }));
-        assert_eq!(
-            identity_from_context(&iam.request_context).unwrap().kind,
-            IdentityKind::Iam
+        let id = identity_from_context(&iam.request_context).unwrap();
+        assert_eq!(id.kind, IdentityKind::Iam);
+        assert!(
+            id.is_starter(Some("AWS:AIDAEXAMPLE")),
+            "userId is the S3 uploader key"
         );
         let none = event(
             json!({"rawPath": "/", "headers": {}, "requestContext": {"http": {"method": "GET"}}}),
@@ -550,5 +663,129 @@ mod tests {
         assert!(matches!(route("/approvals/abc/decision"), Route::Decision(ref i) if i == "abc"));
         assert!(matches!(route("/approvals/abc/other"), Route::Other));
         assert!(matches!(route("/"), Route::Other));
+    }
+
+    mod on_memory_doubles {
+        use std::sync::Arc;
+
+        use super::*;
+        use crate::aws::memory::MemoryAws;
+
+        const BUCKET: &str = "approvals";
+        const ALICE: &str = "alice@example.org";
+
+        /// A service on the in-memory doubles with one pending approval, stored directly
+        /// (how it was created is not what these tests are about).
+        async fn service_with_one_approval() -> (Arc<MemoryAws>, ApprovalService<MemoryAws>, String)
+        {
+            let aws = Arc::new(MemoryAws::default());
+            aws.s3.create_bucket(BUCKET, false);
+            let config = ApprovalConfig {
+                bucket: Some(BUCKET.into()),
+                base_url: Some("https://approvals.example.com".into()),
+                approvers: vec![ALICE.into()],
+                api_id: Some("api".into()),
+                ..ApprovalConfig::default()
+            };
+            let service = ApprovalService::new(Arc::clone(&aws), config).unwrap();
+            let req: crate::approval::ApprovalRequest =
+                serde_json::from_value(json!({"task_token": "AAAAKgAAAAIAAAAAAAAAAQ-task-token"}))
+                    .unwrap();
+            let now = Utc::now();
+            let id = crate::approval::new_approval_id();
+            let mut rec = crate::approval::ApprovalRecord::new(
+                &req,
+                id.clone(),
+                now,
+                now + chrono::Duration::hours(1),
+            );
+            rec.approvers = vec![ALICE.into(), "group:ml-leads".into()];
+            service.store.create(&rec).await.unwrap();
+            (aws, service, id)
+        }
+
+        fn get(api_id: &str, path: &str, claims: Value) -> Value {
+            json!({
+                "rawPath": path, "headers": {"accept": "text/html"},
+                "requestContext": {"apiId": api_id, "http": {"method": "GET"},
+                    "authorizer": {"jwt": {"claims": claims, "scopes": null}}}
+            })
+        }
+
+        fn alice() -> Value {
+            json!({"sub": "s-alice", "email": ALICE, "email_verified": "true"})
+        }
+
+        #[tokio::test]
+        async fn events_from_another_api_are_refused_before_the_identity_is_read() {
+            let (aws, service, id) = service_with_one_approval().await;
+            let page = format!("/approvals/{id}");
+            assert_eq!(
+                handle(&service, get("api", &page, alice())).await.status,
+                200
+            );
+            let r = handle(&service, get("other", &page, alice())).await;
+            assert_eq!(r.status, 403);
+            assert!(
+                r.headers["content-type"].starts_with("text/html"),
+                "per Accept"
+            );
+            let mut post = get("other", &format!("{page}/decision"), alice());
+            post["requestContext"]["http"]["method"] = "POST".into();
+            post["headers"] = json!({"content-type": "application/json", "origin": "https://approvals.example.com"});
+            post["body"] = r#"{"decision":"approve"}"#.into();
+            let r = handle(&service, post).await;
+            assert_eq!(r.status, 403);
+            assert!(r.body.contains("foreign_api"), "{}", r.body);
+            let audit: Vec<Value> = aws
+                .s3
+                .keys(BUCKET, "audit/")
+                .iter()
+                .map(|k| serde_json::from_slice(&aws.s3.body(BUCKET, k).unwrap()).unwrap())
+                .collect();
+            let refused = audit.iter().find(|e| e["event"] == "refused").unwrap();
+            assert!(refused["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("foreign_api"));
+            assert!(
+                refused["actor"].is_null(),
+                "an untrusted identity is not recorded"
+            );
+            assert_eq!(
+                service.load(&id).await.unwrap().unwrap().status.as_str(),
+                "pending"
+            );
+        }
+
+        #[tokio::test]
+        async fn the_page_is_only_for_the_approvals_approvers() {
+            let (_aws, service, id) = service_with_one_approval().await;
+            let page = format!("/approvals/{id}");
+            let unknown = handle(
+                &service,
+                get(
+                    "api",
+                    "/approvals/0123456789abcdef0123456789abcdef",
+                    alice(),
+                ),
+            )
+            .await;
+            assert_eq!(unknown.status, 404);
+            for outsider in [
+                json!({"sub": "s-carol", "email": "carol@example.org", "email_verified": "true"}),
+                json!({"sub": "s-alice2", "email": ALICE}),
+                json!({"sub": "s-mallory", "preferred_username": "group:ml-leads"}),
+                json!({"sub": "s-eve", "cognito:groups": "[x ml-leads]"}),
+            ] {
+                let r = handle(&service, get("api", &page, outsider.clone())).await;
+                assert_eq!((r.status, &r.body), (404, &unknown.body), "{outsider}");
+            }
+            let member = json!({"sub": "s-dan", "cognito:groups": "[ml-leads]"});
+            assert_eq!(
+                handle(&service, get("api", &page, member)).await.status,
+                200
+            );
+        }
     }
 }
