@@ -122,7 +122,9 @@ fn pipeline_trigger(v: &Value) {
         data_bucket: Some("fuzz-bucket".into()),
         data_prefix: "data/".into(),
         mode: TriggerMode::Object,
-        parameters: None,
+        api_id: Some("api".into()),
+        artifacts_bucket: Some("fuzz-bucket".into()),
+        ..TriggerConfig::default()
     };
     let marker = TriggerConfig {
         mode: TriggerMode::Marker("_SUCCESS".into()),
@@ -140,6 +142,10 @@ fn pipeline_trigger(v: &Value) {
             if let Err(e) = select_best::select_best(&req) {
                 check_name(&e);
             }
+        }
+        Ok(Request::Manual(event)) => {
+            // Any HTTP event: a plan or a refusal, never a panic.
+            let _ = trigger::manual::plan_manual(&event, &cfg);
         }
         Ok(_) => {}
         Err(e) => {

@@ -34,6 +34,13 @@ pub struct ObjectCreated {
     pub event_time: Option<String>,
     pub event_id: Option<String>,
     pub channel: Channel,
+    /// Who wrote the object, as S3 reports it: an S3 notification's
+    /// `userIdentity.principalId` (`AWS:AIDA…` for a user, `AWS:AROA…:<session>` for a
+    /// role session), or EventBridge's `detail.requester` (an account id or service
+    /// principal: EventBridge names no person). Recorded as the run's starter.
+    pub requester: Option<String>,
+    /// `requestParameters.sourceIPAddress` / `detail.source-ip-address`.
+    pub source_ip: Option<String>,
 }
 
 impl ObjectCreated {
@@ -126,6 +133,16 @@ fn decode_s3(v: &Value) -> Result<TriggerEvent, CommonError> {
             ),
             event_id: r.s3.object.sequencer.clone(),
             channel: Channel::S3Notification,
+            requester: r
+                .principal_id
+                .principal_id
+                .clone()
+                .filter(|p| !p.trim().is_empty()),
+            source_ip: r
+                .request_parameters
+                .source_ip_address
+                .clone()
+                .filter(|p| !p.trim().is_empty()),
         });
     }
     if objects.is_empty() {
@@ -164,6 +181,8 @@ fn decode_eventbridge(v: &Value) -> Result<TriggerEvent, CommonError> {
                 event_time: time,
                 event_id: event.id,
                 channel: Channel::Eventbridge,
+                requester: s(&["requester"]).filter(|r| !r.trim().is_empty()),
+                source_ip: s(&["source-ip-address"]).filter(|r| !r.trim().is_empty()),
             }]))
         }
         (_, "Scheduled Event") => Ok(TriggerEvent::Schedule(ScheduleTick {
@@ -209,6 +228,8 @@ mod tests {
         assert_eq!(objs[0].bucket, "data-bkt");
         assert_eq!(objs[0].content_id(), "v1");
         assert_eq!(objs[0].channel, Channel::S3Notification);
+        assert_eq!(objs[0].requester.as_deref(), Some("AWS:X"));
+        assert_eq!(objs[0].source_ip.as_deref(), Some("1.2.3.4"));
         // an encoded '=' and '&' survive
         let v = json!({"Records": [s3_record("ObjectCreated:Put", "data/a%3Db%26c.csv")]});
         let TriggerEvent::Objects(objs) = decode(&v).unwrap() else {

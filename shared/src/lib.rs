@@ -16,6 +16,7 @@ pub mod drift;
 pub mod error;
 pub mod events;
 pub mod lambda;
+pub mod origin;
 pub mod profile;
 pub mod saga;
 pub mod schema;

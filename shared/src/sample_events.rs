@@ -68,7 +68,9 @@ fn decode_sample(function: &str, name: &str, bytes: &[u8]) -> Result<(), String>
                 data_bucket: Some("samples".into()),
                 data_prefix: "data/".into(),
                 mode: TriggerMode::Object,
-                parameters: None,
+                api_id: Some("local".into()),
+                artifacts_bucket: Some("samples".into()),
+                ..TriggerConfig::default()
             };
             match trigger::classify(&v).map_err(|e| e.to_string())? {
                 Request::Trigger(event) => trigger::plan(&event, &cfg)
@@ -77,6 +79,9 @@ fn decode_sample(function: &str, name: &str, bytes: &[u8]) -> Result<(), String>
                 Request::SelectBest(req) => trigger::select_best::select_best(&req)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
+                Request::Manual(event) => trigger::manual::plan_manual(&event, &cfg)
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:?}")),
                 Request::Fingerprint(_) | Request::ReadEvaluation(_) => Ok(()),
             }
         }

@@ -1,5 +1,5 @@
 //! pipeline-trigger Lambda: starts pipeline executions from S3 / EventBridge / schedule
-//! events, and runs the state machine's `select-best`, `fingerprint` and
+//! events and IAM-signed manual starts (`POST /iam/runs`), and runs the state machine's `select-best`, `fingerprint` and
 //! `read-evaluation` steps.
 //! Decode, call `trainguard::trigger`, encode.
 
@@ -34,14 +34,19 @@ impl Function for PipelineTrigger {
             Request::Trigger(event) => {
                 let config = self.config.clone()?;
                 let plans = trigger::plan(&event, &config)?;
-                Ok(trigger::start_all(&self.starter, plans, &config).await?)
+                Ok(trigger::start_all(&self.starter, &self.store, plans, &config).await?)
+            }
+            Request::Manual(event) => {
+                let config = self.config.clone()?;
+                Ok(trigger::manual::handle(&self.starter, &self.store, &event, &config).await)
             }
             Request::SelectBest(req) => Ok(select_best::select_best(&req)?),
             Request::Fingerprint(req) => {
                 Ok(fingerprint::fingerprint(&self.store, &req, inv.deadline).await?)
             }
             Request::ReadEvaluation(req) => {
-                Ok(read_evaluation::read_evaluation(&self.store, &req).await?)
+                let thresholds = self.config.clone()?.thresholds;
+                Ok(read_evaluation::read_evaluation(&self.store, &req, thresholds).await?)
             }
         }
     }

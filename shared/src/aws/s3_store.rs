@@ -325,3 +325,29 @@ mod offline {
         }
     }
 }
+
+/// Start records go to S3 once (`If-None-Match: *`); a record already there is read back
+/// and stands.
+impl crate::trigger::StartRecorder for S3Store {
+    async fn record(
+        &self,
+        uri: &S3Uri,
+        record: &crate::origin::StartRecord,
+    ) -> Result<crate::trigger::Recorded, CommonError> {
+        let body = serde_json::to_vec_pretty(record)
+            .map_err(|e| CommonError::Storage(format!("encoding the start record: {e}")))?;
+        match self
+            .put_conditional(uri, body, "application/json", None)
+            .await?
+        {
+            PutOutcome::Written { .. } => Ok(crate::trigger::Recorded::New),
+            PutOutcome::PreconditionFailed => {
+                let bytes = self.get(uri).await?;
+                let prev = serde_json::from_slice(&bytes).map_err(|e| {
+                    CommonError::Storage(format!("{uri} is not a start record: {e}"))
+                })?;
+                Ok(crate::trigger::Recorded::Existing(prev))
+            }
+        }
+    }
+}

@@ -30,6 +30,16 @@ pub struct TriggerConfig {
     /// `TRAINGUARD_PIPELINE_PARAMETERS`: a JSON object passed as the execution's
     /// `parameters` (overrides of the state machine's defaults).
     pub parameters: Option<Value>,
+    /// `TRAINGUARD_ARTIFACTS_BUCKET` (default: the data bucket): where each run's
+    /// `pipeline/<execution>/start.json` is written (see [`crate::origin`]).
+    pub artifacts_bucket: Option<String>,
+    /// `TRAINGUARD_API_ID`: the HTTP API whose manual-start route may invoke this
+    /// function; an HTTP event from any other API is refused (unset: all are).
+    pub api_id: Option<String>,
+    /// The evaluation gate's deploy-time thresholds (`TRAINGUARD_PROMOTE_THRESHOLD`,
+    /// `TRAINGUARD_REVIEW_THRESHOLD`, from the template's parameters): an execution may
+    /// ask for stricter ones, never looser (see [`super::read_evaluation`]).
+    pub thresholds: Option<super::read_evaluation::Thresholds>,
 }
 
 impl Default for TriggerConfig {
@@ -40,6 +50,9 @@ impl Default for TriggerConfig {
             data_prefix: "data/".into(),
             mode: TriggerMode::Object,
             parameters: None,
+            artifacts_bucket: None,
+            api_id: None,
+            thresholds: None,
         }
     }
 }
@@ -72,12 +85,49 @@ impl TriggerConfig {
                 }
             },
         };
+        let threshold = |k: &str| -> Result<Option<f64>, TriggerError> {
+            match var(k) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(Some(x)),
+                    _ => Err(TriggerError::Misconfigured(format!(
+                        "{k}={v:?} is not a finite number"
+                    ))),
+                },
+            }
+        };
+        let thresholds = match (
+            threshold("TRAINGUARD_PROMOTE_THRESHOLD")?,
+            threshold("TRAINGUARD_REVIEW_THRESHOLD")?,
+        ) {
+            (Some(promote), Some(review)) => {
+                Some(super::read_evaluation::Thresholds { promote, review })
+            }
+            (None, None) => None,
+            _ => return Err(TriggerError::Misconfigured(
+                "set both TRAINGUARD_PROMOTE_THRESHOLD and TRAINGUARD_REVIEW_THRESHOLD, or neither"
+                    .into(),
+            )),
+        };
+        let data_bucket = var("TRAINGUARD_DATA_BUCKET");
         Ok(TriggerConfig {
             state_machine_arn: var("TRAINGUARD_STATE_MACHINE_ARN"),
-            data_bucket: var("TRAINGUARD_DATA_BUCKET"),
+            artifacts_bucket: var("TRAINGUARD_ARTIFACTS_BUCKET").or_else(|| data_bucket.clone()),
+            api_id: var("TRAINGUARD_API_ID"),
+            thresholds,
+            data_bucket,
             data_prefix: var("TRAINGUARD_DATA_PREFIX").unwrap_or_else(|| "data/".into()),
             mode,
             parameters,
+        })
+    }
+
+    /// The bucket of the start records, or `Trigger.Misconfigured`.
+    pub fn require_artifacts_bucket(&self) -> Result<&str, TriggerError> {
+        self.artifacts_bucket.as_deref().ok_or_else(|| {
+            TriggerError::Misconfigured(
+                "TRAINGUARD_ARTIFACTS_BUCKET (or TRAINGUARD_DATA_BUCKET) is not set: the start record needs a bucket".into(),
+            )
         })
     }
 }

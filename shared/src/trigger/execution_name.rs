@@ -106,6 +106,8 @@ mod tests {
             event_time: None,
             event_id: None,
             channel,
+            requester: None,
+            source_ip: None,
         }
     }
 

@@ -19,6 +19,7 @@
 pub mod config;
 pub mod execution_name;
 pub mod fingerprint;
+pub mod manual;
 pub mod plan;
 pub mod read_evaluation;
 pub mod request;
@@ -31,7 +32,7 @@ pub use crate::events::{decode, ObjectCreated, ScheduleTick, TriggerEvent};
 pub use config::{TriggerConfig, TriggerMode};
 pub use plan::{plan, Plan};
 pub use request::{classify, Request};
-pub use start::{start_all, ExecutionStarter, StartOutcome};
+pub use start::{start_all, ExecutionStarter, Recorded, StartOutcome, StartRecorder};
 
 /// Errors of the pipeline function.
 #[derive(Debug, thiserror::Error)]

@@ -8,13 +8,18 @@ use serde_json::{json, Value};
 
 use super::config::{TriggerConfig, TriggerMode};
 use super::{execution_name, TriggerError};
-use crate::events::{ObjectCreated, ScheduleTick, TriggerEvent};
+use crate::events::{Channel, ObjectCreated, ScheduleTick, TriggerEvent};
+use crate::origin::{StartOrigin, StarterKind};
 
 /// One decision of the plan.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
-    /// Start an execution with this name and input.
-    Start { name: String, input: Value },
+    /// Start an execution with this name and input; `origin` becomes its start record.
+    Start {
+        name: String,
+        input: Value,
+        origin: StartOrigin,
+    },
     /// Nothing to start, and why.
     Ignore { what: String, reason: String },
 }
@@ -60,6 +65,16 @@ fn plan_object(o: &ObjectCreated, cfg: &TriggerConfig) -> Plan {
             o.key[..o.key.len() - file.len()].to_string()
         }
     };
+    let origin = StartOrigin {
+        started_by: o.requester.clone(),
+        starter_kind: match o.channel {
+            Channel::S3Notification => StarterKind::S3Uploader,
+            _ => StarterKind::Account,
+        },
+        channel: channel_name(o.channel).into(),
+        event_id: o.event_id.clone(),
+        source_ip: o.source_ip.clone(),
+    };
     let input = json!({
         "trigger": {
             "type": "new-data",
@@ -71,13 +86,24 @@ fn plan_object(o: &ObjectCreated, cfg: &TriggerConfig) -> Plan {
             "size": o.size,
             "event_time": o.event_time,
             "event_id": o.event_id,
-            "started_by": "pipeline-trigger",
+            // For the record only: the approval gate reads the starter from the start
+            // record, never from the input.
+            "started_by": o.requester,
         },
         "data": {"bucket": o.bucket, "prefix": prefix},
     });
     Plan::Start {
         name: execution_name::for_object(o),
         input: with_parameters(input, cfg),
+        origin,
+    }
+}
+
+fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::S3Notification => "s3-notification",
+        Channel::Eventbridge => "eventbridge",
+        Channel::Schedule => "schedule",
     }
 }
 
@@ -87,6 +113,7 @@ fn plan_schedule(tick: &ScheduleTick, cfg: &TriggerConfig) -> Result<Plan, Trigg
             "TRAINGUARD_DATA_BUCKET is not set: a scheduled run needs its data".into(),
         )
     })?;
+    let started_by = format!("schedule:{}", tick.rule.as_deref().unwrap_or("unknown"));
     let input = json!({
         "trigger": {
             "type": "schedule",
@@ -94,17 +121,24 @@ fn plan_schedule(tick: &ScheduleTick, cfg: &TriggerConfig) -> Result<Plan, Trigg
             "rule": tick.rule,
             "event_time": tick.time,
             "event_id": tick.event_id,
-            "started_by": "pipeline-trigger",
+            "started_by": started_by,
         },
         "data": {"bucket": bucket, "prefix": cfg.data_prefix},
     });
     Ok(Plan::Start {
         name: execution_name::for_schedule(tick),
         input: with_parameters(input, cfg),
+        origin: StartOrigin {
+            started_by: Some(started_by),
+            starter_kind: StarterKind::Schedule,
+            channel: "schedule".into(),
+            event_id: tick.event_id.clone(),
+            source_ip: None,
+        },
     })
 }
 
-fn with_parameters(mut input: Value, cfg: &TriggerConfig) -> Value {
+pub(super) fn with_parameters(mut input: Value, cfg: &TriggerConfig) -> Value {
     if let (Some(p), Some(o)) = (&cfg.parameters, input.as_object_mut()) {
         o.insert("parameters".into(), p.clone());
     }
@@ -124,6 +158,7 @@ pub(super) mod tests {
                 "arn:aws:states:us-east-1:123456789012:stateMachine:tg-pipeline".into(),
             ),
             data_bucket: Some("art-bkt".into()),
+            artifacts_bucket: Some("art-bkt".into()),
             ..TriggerConfig::default()
         }
     }
@@ -157,6 +192,28 @@ pub(super) mod tests {
             json!({"bucket": "art-bkt", "prefix": "data/day/x.csv"})
         );
         assert!(input.get("parameters").is_none());
+        // EventBridge names only the account that wrote the object.
+        let eb = json!({"version": "0", "id": "ev-2", "detail-type": "Object Created", "source": "aws.s3", "time": "2026-11-22T00:10:00Z",
+               "detail": {"bucket": {"name": "art-bkt"}, "object": {"key": "data/y.csv", "size": 10, "etag": "e1"},
+                          "requester": "123456789012", "source-ip-address": "198.51.100.9"}});
+        let Plan::Start { origin, .. } = &plan(&decode(&eb).unwrap(), &cfg()).unwrap()[0] else {
+            panic!("start")
+        };
+        assert_eq!(origin.started_by.as_deref(), Some("123456789012"));
+        assert_eq!(origin.starter_kind, StarterKind::Account);
+        assert_eq!(origin.source_ip.as_deref(), Some("198.51.100.9"));
+    }
+
+    #[test]
+    fn an_s3_notification_names_the_uploader() {
+        let plans = plan(&decode(&s3_event("data/x.csv", 5)).unwrap(), &cfg()).unwrap();
+        let Plan::Start { origin, input, .. } = &plans[0] else {
+            panic!("start")
+        };
+        assert_eq!(origin.started_by.as_deref(), Some("X"));
+        assert_eq!(origin.starter_kind, StarterKind::S3Uploader);
+        assert_eq!(origin.channel, "s3-notification");
+        assert_eq!(input["trigger"]["started_by"], "X");
     }
 
     #[test]
@@ -197,9 +254,19 @@ pub(super) mod tests {
             ..cfg()
         };
         let plans = plan(&tick, &c).unwrap();
-        let Plan::Start { input, name } = &plans[0] else {
+        let Plan::Start {
+            input,
+            name,
+            origin,
+        } = &plans[0]
+        else {
             panic!("start")
         };
+        assert_eq!(origin.starter_kind, StarterKind::Schedule);
+        assert_eq!(
+            origin.started_by.as_deref(),
+            Some("schedule:arn:aws:events:us-east-1:1:rule/r")
+        );
         assert_eq!(
             input["data"],
             json!({"bucket": "art-bkt", "prefix": "data/"})

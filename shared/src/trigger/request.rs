@@ -18,11 +18,16 @@ pub enum Request {
     Fingerprint(fingerprint::FingerprintInput),
     /// `{"task": "read-evaluation", ...}` from the state machine.
     ReadEvaluation(read_evaluation::ReadEvaluationInput),
+    /// An API Gateway HTTP API request: a manual start (see [`super::manual`]).
+    Manual(Value),
 }
 
 /// Tell the request kinds apart by shape: a `task` field is a state machine step;
 /// anything else must be an event.
 pub fn classify(input: &Value) -> Result<Request, CommonError> {
+    if super::manual::is_http_event(input) {
+        return Ok(Request::Manual(input.clone()));
+    }
     match input.get("task").and_then(Value::as_str) {
         Some("select-best") => Ok(Request::SelectBest(parse(input)?)),
         Some("fingerprint") => Ok(Request::Fingerprint(parse(input)?)),

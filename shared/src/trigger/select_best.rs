@@ -7,13 +7,13 @@
 //! lack the objective metric are skipped and listed; a non-finite value never wins.
 //! Ties go to the lowest index, so the choice is deterministic.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::TriggerError;
 
 /// Maximise or minimise the objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum Goal {
     #[default]
     Maximize,

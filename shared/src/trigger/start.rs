@@ -12,6 +12,26 @@ use super::config::TriggerConfig;
 use super::plan::Plan;
 use super::TriggerError;
 use crate::error::CommonError;
+use crate::origin::{start_record_uri, StartRecord};
+use crate::storage::S3Uri;
+
+/// What writing a start record found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// This call wrote it.
+    New,
+    /// A record was there already (an earlier delivery or a retry): it stands.
+    Existing(StartRecord),
+}
+
+/// Where start records are written once (S3 with `If-None-Match: *`; in memory in tests).
+pub trait StartRecorder {
+    fn record(
+        &self,
+        uri: &S3Uri,
+        record: &StartRecord,
+    ) -> impl Future<Output = Result<Recorded, CommonError>> + Send;
+}
 
 /// What StartExecution said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +83,14 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
 /// Run the plan. The output is `{"execution_arn", "started", "duplicate"}` for the first
 /// execution (the common case is exactly one), plus every execution and every ignored
 /// object.
-pub async fn start_all<S: ExecutionStarter>(
+///
+/// Before each start, the run's start record ([`crate::origin`]) is written once. When a
+/// record for that name exists already with another input (a second delivery of the same
+/// object through another channel), that delivery owns the name and this one is a
+/// duplicate: it starts nothing, so the execution always matches its record.
+pub async fn start_all<S: ExecutionStarter, R: StartRecorder>(
     starter: &S,
+    recorder: &R,
     plans: Vec<Plan>,
     cfg: &TriggerConfig,
 ) -> Result<Value, TriggerError> {
@@ -76,12 +102,30 @@ pub async fn start_all<S: ExecutionStarter>(
                 tracing::info!(%what, %reason, "ignored");
                 ignored.push(json!({"object": what, "reason": reason}));
             }
-            Plan::Start { name, input } => {
+            Plan::Start {
+                name,
+                input,
+                origin,
+            } => {
                 let sm = cfg.state_machine_arn.as_deref().ok_or_else(|| {
                     TriggerError::Misconfigured("TRAINGUARD_STATE_MACHINE_ARN is not set".into())
                 })?;
+                let bucket = cfg.require_artifacts_bucket()?;
+                let record = origin.record(&name, &input, chrono::Utc::now());
+                let owned = match recorder
+                    .record(&start_record_uri(bucket, &name), &record)
+                    .await?
+                {
+                    Recorded::New => true,
+                    Recorded::Existing(prev) => prev.input_sha256 == record.input_sha256,
+                };
                 let body = input.to_string();
-                let (arn, started, duplicate) = match starter.start(sm, &name, &body).await? {
+                let outcome = if owned {
+                    starter.start(sm, &name, &body).await?
+                } else {
+                    StartOutcome::AlreadyExists
+                };
+                let (arn, started, duplicate) = match outcome {
                     StartOutcome::Started { execution_arn } => (execution_arn, true, false),
                     StartOutcome::AlreadyExists => (execution_arn(sm, &name), false, true),
                 };
@@ -142,12 +186,51 @@ mod tests {
         }
     }
 
+    /// Start records in memory, written once.
+    #[derive(Default)]
+    struct Records(Mutex<HashMap<String, StartRecord>>);
+
+    impl StartRecorder for Records {
+        async fn record(&self, uri: &S3Uri, r: &StartRecord) -> Result<Recorded, CommonError> {
+            let mut m = self.0.lock().unwrap();
+            match m.get(&uri.to_string()) {
+                Some(prev) => Ok(Recorded::Existing(prev.clone())),
+                None => {
+                    m.insert(uri.to_string(), r.clone());
+                    Ok(Recorded::New)
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_start_is_recorded_first_with_its_input_digest() {
+        let (sfn, records) = (FakeSfn::default(), Records::default());
+        let c = cfg();
+        let out = start_all(
+            &sfn,
+            &records,
+            plan(&decode(&s3_event("data/x.csv", 10)).unwrap(), &c).unwrap(),
+            &c,
+        )
+        .await
+        .unwrap();
+        let name = out["execution_name"].as_str().unwrap();
+        let m = records.0.lock().unwrap();
+        let rec = &m[&format!("s3://art-bkt/pipeline/{name}/start.json")];
+        assert_eq!(rec.started_by.as_deref(), Some("X"));
+        let input: Value = serde_json::from_str(&sfn.seen.lock().unwrap()[name]).unwrap();
+        assert_eq!(rec.input_sha256, crate::origin::input_digest(&input));
+    }
+
     #[tokio::test]
     async fn duplicate_deliveries_start_one_execution() {
         let sfn = FakeSfn::default();
+        let records = Records::default();
         let c = cfg();
         let first = start_all(
             &sfn,
+            &records,
             plan(&decode(&s3_event("data/x.csv", 10)).unwrap(), &c).unwrap(),
             &c,
         )
@@ -158,6 +241,7 @@ mod tests {
         // The same version through EventBridge: other input, same name.
         let again = start_all(
             &sfn,
+            &records,
             plan(&decode(&eb_event("data/x.csv")).unwrap(), &c).unwrap(),
             &c,
         )
@@ -194,7 +278,9 @@ mod tests {
             ..cfg()
         };
         let plans = plan(&decode(&eb_event("data/x.csv")).unwrap(), &c).unwrap();
-        let e = start_all(&FakeSfn::default(), plans, &c).await.unwrap_err();
+        let e = start_all(&FakeSfn::default(), &Records::default(), plans, &c)
+            .await
+            .unwrap_err();
         assert_eq!(e.error_name(), "Trigger.Misconfigured");
     }
 }
