@@ -7,7 +7,7 @@
 mod approval_common;
 
 use approval_common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use trainguard_tests::binary_path;
 
 const BASE: &str = "https://approvals.example.com";
@@ -445,7 +445,7 @@ async fn every_refusal_is_refused_with_its_status_and_audited() {
             "POST",
             &path,
             Who::Jwt("sub-dan", "dan@example.org"),
-            &[("content-type", "application/json")],
+            &[("content-type", "application/json"), ("origin", BASE)],
             None,
         );
         e["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[ml-leads]".into();
@@ -627,4 +627,248 @@ async fn malformed_requests_get_documented_error_names() {
         trainguard::ErrorName::error_name(&err),
         "InputError.InvalidEvent"
     );
+}
+
+// ---------------------------------------------------------------- who the gate believes
+
+const JSON_POST: &[(&str, &str)] = &[("content-type", "application/json"), ("origin", BASE)];
+
+/// Alice's page's CSRF token (what a browser would post).
+async fn page_csrf(fx: &Fixture, id: &str) -> String {
+    let (status, _, page) = fx
+        .http(apigw_event(
+            "GET",
+            &format!("/approvals/{id}"),
+            Who::Jwt(ALICE.0, ALICE.1),
+            &[],
+            None,
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    csrf_from_page(&page).expect("CSRF token in Alice's page")
+}
+
+fn approve_body(csrf: &str) -> String {
+    format!(r#"{{"decision":"approve","comment":"lgtm","csrf_token":"{csrf}"}}"#)
+}
+
+/// Post `ev`; assert the status, the JSON error code and a `refused` audit entry with it.
+async fn assert_refused(fx: &Fixture, what: &str, ev: Value, want: u16, code: &str) {
+    let (status, _, body) = fx.http(ev).await;
+    assert_eq!(status, want, "{what}: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(v["error"], code, "{what}: {body}");
+    let audit = fx.audit_events().await;
+    assert!(
+        audit.iter().any(
+            |e| e["event"] == "refused" && e["reason"].as_str().unwrap_or("").starts_with(code)
+        ),
+        "{what}: no refused audit entry with {code}"
+    );
+}
+
+/// Nothing was decided: the record is pending and the execution still waits.
+async fn assert_still_waiting(fx: &Fixture, exec: &str, id: &str) {
+    assert_eq!(fx.record(id).await["status"], "pending");
+    let d = fx
+        .clients
+        .sfn
+        .describe_execution()
+        .execution_arn(exec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status.as_str(), "RUNNING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_from_another_api_are_refused_and_decide_nothing() {
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, _) = fx
+        .start_and_wait("run-foreign-1", fx.input(&pkg, 3600))
+        .await;
+    let body = approve_body(&page_csrf(&fx, &id).await);
+    let path = format!("/approvals/{id}/decision");
+    for (what, api_id) in [("another API", json!("forged")), ("no apiId", Value::Null)] {
+        for who in [Who::Jwt(ALICE.0, ALICE.1), Who::Iam(CI_ROLE)] {
+            let mut ev = apigw_event("POST", &path, who, JSON_POST, Some(&body));
+            ev["requestContext"]["apiId"] = api_id.clone();
+            assert_refused(&fx, &format!("{what} {who:?}"), ev, 403, "foreign_api").await;
+        }
+    }
+    // Pages and the list too (the page as HTML, per Accept).
+    let mut get = apigw_event(
+        "GET",
+        &format!("/approvals/{id}"),
+        Who::Jwt(ALICE.0, ALICE.1),
+        &[("accept", "text/html")],
+        None,
+    );
+    get["requestContext"]["apiId"] = "forged".into();
+    let (status, headers, page) = fx.http(get).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(headers["content-type"]
+        .as_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(!page.contains("csrf_token"), "no form for a forged event");
+    let mut list = apigw_event("GET", "/approvals", Who::Jwt(ALICE.0, ALICE.1), &[], None);
+    list["requestContext"]["apiId"] = "forged".into();
+    let (status, _, body) = fx.http(list).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains(&id), "{body}");
+
+    // The forged identity is not recorded as the actor.
+    let audit = fx.audit_events().await;
+    let foreign: Vec<&Value> = audit
+        .iter()
+        .filter(|e| {
+            e["reason"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("foreign_api")
+        })
+        .collect();
+    // (Repeats within a minute from the same source are kept once.)
+    assert!(!foreign.is_empty());
+    for e in foreign {
+        assert!(e["actor"].is_null(), "{e}");
+        assert_eq!(e["approval_id"], id.as_str());
+        assert_eq!(e["http_status"], 403);
+    }
+    assert_still_waiting(&fx, &exec, &id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_posts_and_claimed_identities_fail_closed() {
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, _) = fx
+        .start_and_wait("run-fail-closed-1", fx.input(&pkg, 3600))
+        .await;
+    let body = approve_body(&page_csrf(&fx, &id).await);
+    let path = format!("/approvals/{id}/decision");
+    let alice = Who::Jwt(ALICE.0, ALICE.1);
+    let post = |who: Who<'_>, headers: &[(&str, &str)]| {
+        apigw_event("POST", &path, who, headers, Some(&body))
+    };
+
+    // Cross-site: no Origin, only Sec-Fetch-Site, an Origin that is not visible ASCII.
+    let no_origin = &[("content-type", "application/json")][..];
+    let site_only = &[
+        ("content-type", "application/json"),
+        ("sec-fetch-site", "same-origin"),
+    ][..];
+    let non_ascii = &[
+        ("content-type", "application/json"),
+        ("origin", "https://approvals.example.com\u{e9}"),
+    ][..];
+    for (what, headers) in [
+        ("JWT post without Origin", no_origin),
+        ("JWT post with only Sec-Fetch-Site", site_only),
+        ("non-ASCII Origin", non_ascii),
+    ] {
+        assert_refused(&fx, what, post(alice, headers), 403, "cross_site").await;
+    }
+
+    // Claims a caller can choose, or the IdP did not verify, name nobody.
+    let role = "arn:aws:iam::123456789012:role/ReleaseBot";
+    let claimed = [
+        (
+            "preferred_username = a listed group",
+            json!({"sub": "sub-mallory", "preferred_username": "group:ml-leads"}),
+        ),
+        (
+            "preferred_username = a listed role",
+            json!({"sub": "sub-mallory", "preferred_username": role}),
+        ),
+        (
+            "username claims = a listed email",
+            json!({"sub": "sub-mallory", "preferred_username": ALICE.1, "username": ALICE.1, "cognito:username": ALICE.1}),
+        ),
+        (
+            "email not verified",
+            json!({"sub": "sub-mallory", "email": ALICE.1}),
+        ),
+        (
+            "email_verified false",
+            json!({"sub": "sub-mallory", "email": ALICE.1, "email_verified": "false"}),
+        ),
+        (
+            "a group whose name ends in the listed one",
+            json!({"sub": "sub-mallory", "cognito:groups": "[x ml-leads]"}),
+        ),
+    ];
+    for (what, claims) in &claimed {
+        let ev = post(Who::JwtClaims(claims), JSON_POST);
+        assert_refused(&fx, what, ev, 403, "not_an_approver").await;
+    }
+
+    // Pages: a non-approver gets exactly the unknown-id page; the listed starter sees it.
+    let get =
+        |who: Who<'_>, id: &str| apigw_event("GET", &format!("/approvals/{id}"), who, &[], None);
+    let (status, _, unknown) = fx
+        .http(get(alice, "0123456789abcdef0123456789abcdef"))
+        .await;
+    assert_eq!(status, 404);
+    let carol = Who::Jwt(CAROL.0, CAROL.1);
+    for (what, who) in [("carol", carol), ("mallory", Who::JwtClaims(&claimed[0].1))] {
+        let (status, _, page) = fx.http(get(who, &id)).await;
+        assert_eq!((status, &page), (404, &unknown), "{what}");
+    }
+    let bob_in_group = json!({"sub": BOB.0, "email": BOB.1, "email_verified": "true", "cognito:groups": "[ml-leads]"});
+    let (status, _, page) = fx.http(get(Who::JwtClaims(&bob_in_group), &id)).await;
+    assert_eq!(status, 200, "the starter who is an approver sees the page");
+    assert!(
+        page.contains("id=\"cannot-decide\"") && !page.contains("id=\"approve\""),
+        "{page}"
+    );
+
+    assert_still_waiting(&fx, &exec, &id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_uploaders_unique_id_and_sso_session_are_the_starter() {
+    let fx = Fixture::start(BASE).await;
+
+    // S3 named the uploader `AWS:<userId>`: that IAM caller is the starter, a colleague
+    // in the same role is not.
+    let pkg = fx.new_package().await;
+    let mut input = fx.input(&pkg, 3600);
+    input["started_by"] = "AWS:AROAEXAMPLE:ci".into();
+    let (exec, id, _) = fx.start_and_wait("run-starter-id-1", input).await;
+    let path = format!("/approvals/{id}/decision");
+    let body = r#"{"decision":"approve","comment":"my own run"}"#;
+    let json_only = &[("content-type", "application/json")][..];
+    let me = Who::IamWithId(CI_ROLE, "AROAEXAMPLE:ci");
+    let ev = apigw_event("POST", &path, me, json_only, Some(body));
+    assert_refused(&fx, "the uploader", ev, 403, "self_approval").await;
+    assert_still_waiting(&fx, &exec, &id).await;
+    let colleague = Who::IamWithId(
+        "arn:aws:sts::123456789012:assumed-role/ReleaseBot/release",
+        "AROAEXAMPLE:release",
+    );
+    let (status, _, reply) = fx
+        .http(apigw_event("POST", &path, colleague, json_only, Some(body)))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(fx.wait_done(&exec).await.status.as_str(), "SUCCEEDED");
+
+    // An SSO session named after Alice's verified email started it: Alice may not approve.
+    let pkg = fx.new_package().await;
+    let mut input = fx.input(&pkg, 3600);
+    input["started_by"] = "AWS:AROASSOEXAMPLE:Alice@Example.org".into();
+    let (exec, id, raw) = fx.start_and_wait("run-starter-sso-1", input).await;
+    // Her page offers no form (she is the starter): the token as a forger would have it.
+    let body = approve_body(raw["csrf_token"].as_str().unwrap());
+    let ev = apigw_event(
+        "POST",
+        &format!("/approvals/{id}/decision"),
+        Who::Jwt(ALICE.0, ALICE.1),
+        JSON_POST,
+        Some(&body),
+    );
+    assert_refused(&fx, "alice's SSO session", ev, 403, "self_approval").await;
+    assert_still_waiting(&fx, &exec, &id).await;
 }

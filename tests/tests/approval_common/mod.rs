@@ -67,10 +67,14 @@ pub fn logs() -> String {
 #[derive(Debug, Clone, Copy)]
 pub enum Who<'a> {
     Nobody,
-    /// JWT authorizer claims: (sub, email).
+    /// JWT authorizer claims: (sub, verified email).
     Jwt(&'a str, &'a str),
+    /// JWT authorizer claims exactly as given (API Gateway passes them as strings).
+    JwtClaims(&'a Value),
     /// IAM authorization: the caller's ARN.
     Iam(&'a str),
+    /// IAM authorization: the caller's ARN and unique id (`userId`, e.g. `AROA…:session`).
+    IamWithId(&'a str, &'a str),
 }
 
 /// An HTTP API payload-v2 event, as API Gateway would send it after its authorizer.
@@ -94,10 +98,16 @@ pub fn apigw_event(
     match who {
         Who::Nobody => {}
         Who::Jwt(sub, email) => {
-            ctx["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "email": email, "iss": "https://idp.example.com"}, "scopes": null}})
+            ctx["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "email": email, "email_verified": "true", "iss": "https://idp.example.com"}, "scopes": null}})
+        }
+        Who::JwtClaims(claims) => {
+            ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}})
         }
         Who::Iam(arn) => {
             ctx["authorizer"] = json!({"iam": {"accountId": "123456789012", "userArn": arn, "callerId": "AIDA", "userId": "AIDA"}})
+        }
+        Who::IamWithId(arn, id) => {
+            ctx["authorizer"] = json!({"iam": {"accountId": "123456789012", "userArn": arn, "callerId": id, "userId": id}})
         }
     }
     let mut ev = json!({
