@@ -11,6 +11,8 @@ export SAM_CLI_TELEMETRY=0
 
 echo "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
+echo "approval policy (tests/static/approval_policy.py)"
+.venv/bin/python tests/static/approval_policy.py template.yaml
 echo "sam validate --lint"
 # Offline: a region is all it needs; no credentials are read.
 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" .venv-sam/bin/sam validate --lint --template-file template.yaml

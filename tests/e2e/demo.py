@@ -105,7 +105,9 @@ def main():
             if time.time() - t0 > 600:
                 raise SystemExit("the execution did not finish within 10 minutes")
             if not approved:
-                keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="approvals/").get("Contents", [])]
+                # The records (approvals/<id>.json), not the open markers (approvals/pending/<id>).
+                keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="approvals/").get("Contents", [])
+                        if o["Key"].endswith(".json") and "/pending/" not in o["Key"]]
                 for key in keys:
                     record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
                     if record.get("execution_name") == arn.rsplit(":", 1)[-1] or len(keys) == 1:

@@ -364,3 +364,93 @@ fn the_parsers_read_what_they_should() {
         ["B", "D"].iter().map(|s| s.to_string()).collect()
     );
 }
+
+/// Issue 12: whoever may start an execution cannot choose the gate's policy. The images
+/// come from `$.policy` (substitutions only, never merged with the input), the evaluation
+/// gate routes on read-evaluation's verdict (thresholds applied in the library), and the
+/// approval request carries no starter of the input's choosing but the execution's own
+/// input, which the handler checks against the start record.
+#[test]
+fn the_execution_input_cannot_choose_the_gate_policy() {
+    let (_, asl) = definitions()
+        .into_iter()
+        .find(|(t, _)| t.contains("ApprovalGate"))
+        .expect("the pipeline definition");
+    let states = &asl["States"];
+    // Images: every image field reads the deployment's policy.
+    let mut images = Vec::new();
+    walk(&asl, &mut |o| {
+        for (k, v) in o {
+            if matches!(k.as_str(), "TrainingImage.$" | "ImageUri.$" | "Image.$") {
+                images.push(v.as_str().unwrap_or("").to_string());
+            }
+            assert!(
+                !matches!(k.as_str(), "TrainingImage" | "ImageUri" | "Image"),
+                "a literal image field {k}"
+            );
+        }
+    });
+    assert!(images.len() >= 4, "{images:?}");
+    for p in &images {
+        assert!(
+            p.starts_with("$.policy.images.") || p == "$.training_image",
+            "an image from {p}, not from $.policy"
+        );
+    }
+    let init = &states["Initialize"]["Parameters"];
+    assert!(
+        init["policy"]["images"].is_object(),
+        "Initialize sets policy"
+    );
+    assert_eq!(states["MergeInput"]["Parameters"]["policy.$"], "$.policy");
+    assert_eq!(states["BuildContext"]["Parameters"]["policy.$"], "$.policy");
+    assert_eq!(
+        states["TrainingSweep"]["ItemSelector"]["training_image.$"],
+        "$.policy.images.training"
+    );
+    for k in ["training", "evaluation", "feature_engineering", "inference"] {
+        assert!(
+            init["parameter_defaults"][k].get("image").is_none(),
+            "{k}.image is not a parameter"
+        );
+    }
+    // The evaluation gate routes on the verdict only.
+    let mut vars = Vec::new();
+    walk(&states["EvaluationGate"], &mut |o| {
+        if let Some(v) = o.get("Variable") {
+            vars.push(v.as_str().unwrap().to_string());
+        }
+        assert!(
+            !o.keys().any(|k| k.ends_with("Path")),
+            "a Choice comparing with a path the input may set"
+        );
+    });
+    assert!(
+        !vars.is_empty() && vars.iter().all(|v| v == "$.evaluation.report.route"),
+        "{vars:?}"
+    );
+    let read = &states["ReadEvaluation"]["Parameters"]["Payload"];
+    assert_eq!(read["task"], "read-evaluation");
+    assert_eq!(read["review_required.$"], "$.review.required");
+    // The approval request.
+    let payload = &states["ApprovalGate"]["Parameters"]["Payload"];
+    assert!(
+        payload.get("started_by.$").is_none() && payload.get("started_by").is_none(),
+        "the starter comes from the start record, not the input"
+    );
+    assert_eq!(payload["execution_input.$"], "$$.Execution.Input");
+    assert_eq!(payload["entered_at.$"], "$$.State.EnteredTime");
+    assert!(payload["heartbeat_seconds.$"].is_string());
+    // The registry follows the decision in the live execution only.
+    assert_eq!(states["ApprovalGate"]["Next"], "ApproveReviewed");
+    let approve = &states["ApproveReviewed"];
+    assert_eq!(
+        approve["Resource"],
+        "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage"
+    );
+    assert_eq!(approve["Parameters"]["ModelApprovalStatus"], "Approved");
+    assert_eq!(
+        approve["Parameters"]["ApprovalDescription.$"],
+        "$.approval.registry_note"
+    );
+}

@@ -66,6 +66,11 @@ pub const ERRORS: &[ErrorDoc] = &[
         meaning: "the approval request cannot be acted on (no approvers, expiry in the past, bad token length)",
     },
     ErrorDoc {
+        name: "Approval.UnattributedRun",
+        retryable: false,
+        meaning: "the run has no start record matching its input (it was not started through pipeline-trigger), so nobody can be kept from approving their own run; refused unless TRAINGUARD_ALLOW_UNATTRIBUTED_RUNS=true",
+    },
+    ErrorDoc {
         name: "Approval.Misconfigured",
         retryable: false,
         meaning: "a required setting (bucket, base URL) is missing or invalid",
@@ -81,6 +86,9 @@ pub enum ApprovalError {
     /// Configuration is missing or wrong.
     #[error("approval-handler is misconfigured: {0}")]
     Misconfigured(String),
+    /// Who started the run is not attested (see [`crate::origin`]).
+    #[error("unattributed run: {0}")]
+    UnattributedRun(String),
     /// A storage / AWS failure from the common families.
     #[error(transparent)]
     Common(#[from] crate::error::CommonError),
@@ -91,6 +99,7 @@ impl ErrorName for ApprovalError {
         match self {
             ApprovalError::InvalidRequest(_) => "Approval.InvalidRequest",
             ApprovalError::Misconfigured(_) => "Approval.Misconfigured",
+            ApprovalError::UnattributedRun(_) => "Approval.UnattributedRun",
             ApprovalError::Common(c) => c.error_name(),
         }
     }
@@ -120,6 +129,18 @@ pub struct ApprovalConfig {
     pub default_expiry_seconds: u64,
     /// Lifetime of presigned report links (`TRAINGUARD_PRESIGN_SECONDS`, default 900).
     pub presign_seconds: u64,
+    /// Who may ever approve (`TRAINGUARD_APPROVERS`, comma separated): deploy-time policy,
+    /// set by the template from its `Reviewers` parameter. An approval request may name a
+    /// subset of it (tighten), never anyone outside it (see [`ApprovalConfig::approvers_for`]).
+    pub approvers: Vec<String>,
+    /// The HTTP API whose events this function answers (`TRAINGUARD_APPROVAL_API_ID`, the
+    /// template sets it to the API's id). An HTTP event from any other `apiId` is refused:
+    /// the identity in `requestContext.authorizer` is only as good as the API that put it
+    /// there. Unset: every HTTP event is refused (fail closed).
+    pub api_id: Option<String>,
+    /// Accept runs without an attested starter (`TRAINGUARD_ALLOW_UNATTRIBUTED_RUNS=true`,
+    /// default false): their approvals then cannot apply the no-self-approval rule.
+    pub allow_unattributed: bool,
 }
 
 impl Default for ApprovalConfig {
@@ -132,6 +153,9 @@ impl Default for ApprovalConfig {
             audit_prefix: "audit/approvals/".into(),
             default_expiry_seconds: 86_400,
             presign_seconds: 900,
+            approvers: Vec::new(),
+            api_id: None,
+            allow_unattributed: false,
         }
     }
 }
@@ -159,7 +183,47 @@ impl ApprovalConfig {
                 .and_then(|v| v.parse().ok())
                 .filter(|s| *s > 0 && *s <= 604_800)
                 .unwrap_or(d.presign_seconds),
+            approvers: var("TRAINGUARD_APPROVERS")
+                .map(|v| split_list(&v))
+                .unwrap_or_default(),
+            api_id: var("TRAINGUARD_APPROVAL_API_ID")
+                .map(|v| v.trim().to_string())
+                .or_else(|| {
+                    var("TRAINGUARD_APPROVAL_BASE_URL")
+                        .as_deref()
+                        .and_then(execute_api_id)
+                }),
+            allow_unattributed: var("TRAINGUARD_ALLOW_UNATTRIBUTED_RUNS")
+                .map(|v| v.trim().eq_ignore_ascii_case("true"))
+                .unwrap_or(false),
         }
+    }
+
+    /// The approvers of one request: the deploy-time list, narrowed to the entries the
+    /// request names when it names any. A request naming someone outside the deploy-time
+    /// list is refused, not silently narrowed, so a mistaken or hostile execution input is
+    /// visible.
+    pub fn approvers_for(&self, requested: &[String]) -> Result<Vec<String>, ApprovalError> {
+        if self.approvers.is_empty() {
+            return Err(ApprovalError::Misconfigured(
+                "TRAINGUARD_APPROVERS is empty: nobody could approve".into(),
+            ));
+        }
+        let requested: Vec<&str> = requested
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if requested.is_empty() {
+            return Ok(self.approvers.clone());
+        }
+        let allowed = |a: &str| self.approvers.iter().any(|d| d.eq_ignore_ascii_case(a));
+        if let Some(outside) = requested.iter().find(|a| !allowed(a)) {
+            return Err(ApprovalError::InvalidRequest(format!(
+                "approver {outside:?} is not in the deploy-time list (TRAINGUARD_APPROVERS): an execution may narrow the approvers, never add to them"
+            )));
+        }
+        Ok(requested.into_iter().map(str::to_string).collect())
     }
 
     /// The bucket, or `Approval.Misconfigured`.
@@ -174,9 +238,21 @@ impl ApprovalConfig {
         let base = self.base_url.as_deref().ok_or_else(|| {
             ApprovalError::Misconfigured("TRAINGUARD_APPROVAL_BASE_URL is not set".into())
         })?;
-        url::Url::parse(base).map_err(|e| {
+        let url = url::Url::parse(base).map_err(|e| {
             ApprovalError::Misconfigured(format!("TRAINGUARD_APPROVAL_BASE_URL {base:?}: {e}"))
         })?;
+        // https only: the page carries a CSRF token and the link is a reviewer's way in.
+        // Plain http is allowed for loopback hosts (the local stack and the browser test).
+        let loopback = matches!(
+            url.host(),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+        ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || url.host_str() == Some("localhost");
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(ApprovalError::Misconfigured(format!(
+                "TRAINGUARD_APPROVAL_BASE_URL {base:?} must be an https URL (http only for loopback hosts)"
+            )));
+        }
         Ok(base)
     }
 
@@ -189,9 +265,13 @@ impl ApprovalConfig {
     }
 
     /// The origin (`scheme://host[:port]`) of the base URL, for the cross-site check.
+    /// `None` unless the base URL passes [`Self::require_base_url`] (an opaque origin
+    /// would serialise as `null`, which a sandboxed page also sends).
     pub fn base_origin(&self) -> Option<String> {
-        let u = url::Url::parse(self.base_url.as_deref()?).ok()?;
-        Some(u.origin().ascii_serialization())
+        let base = self.require_base_url().ok()?;
+        let u = url::Url::parse(base).ok()?;
+        let origin = u.origin();
+        origin.is_tuple().then(|| origin.ascii_serialization())
     }
 }
 
@@ -217,6 +297,28 @@ pub async fn handle_event<A: crate::aws::Aws>(
     ))
 }
 
+/// The API id of an `https://<id>.execute-api.<region>.amazonaws.com[...]` URL (API
+/// Gateway's own invoke URL); `None` for a custom domain, which needs
+/// `TRAINGUARD_APPROVAL_API_ID`.
+fn execute_api_id(base: &str) -> Option<String> {
+    let url = url::Url::parse(base).ok()?;
+    let host = url.host_str()?;
+    let (id, rest) = host.split_once('.')?;
+    (rest.starts_with("execute-api.")
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then(|| id.to_string())
+}
+
+/// A comma-separated list, entries trimmed, empty ones dropped.
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn normalise_prefix(p: String) -> String {
     let p = p.trim_start_matches('/').to_string();
     if p.is_empty() || p.ends_with('/') {
@@ -235,6 +337,7 @@ mod tests {
         for e in [
             ApprovalError::InvalidRequest(String::new()),
             ApprovalError::Misconfigured(String::new()),
+            ApprovalError::UnattributedRun(String::new()),
         ] {
             assert!(
                 ERRORS.iter().any(|d| d.name == e.error_name()),
@@ -264,5 +367,73 @@ mod tests {
             "Approval.Misconfigured"
         );
         assert_eq!(normalise_prefix("/a/b".into()), "a/b/");
+    }
+
+    #[test]
+    fn base_url_must_be_https_except_on_loopback() {
+        let with = |u: &str| ApprovalConfig {
+            base_url: Some(u.into()),
+            ..ApprovalConfig::default()
+        };
+        for ok in [
+            "https://approvals.example.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:3000",
+            "http://[::1]:9000",
+        ] {
+            assert!(with(ok).require_base_url().is_ok(), "{ok}");
+            assert!(with(ok).base_origin().is_some(), "{ok}");
+        }
+        for bad in [
+            "http://approvals.example.com",
+            "ftp://approvals.example.com",
+            "data:text/html,x",
+            "file:///tmp/x",
+        ] {
+            let c = with(bad);
+            assert_eq!(
+                c.require_base_url().unwrap_err().error_name(),
+                "Approval.Misconfigured",
+                "{bad}"
+            );
+            assert_eq!(c.base_origin(), None, "{bad}: no origin to compare with");
+        }
+    }
+
+    #[test]
+    fn the_api_id_of_an_invoke_url() {
+        assert_eq!(
+            execute_api_id("https://a1b2c3.execute-api.eu-west-1.amazonaws.com/prod").as_deref(),
+            Some("a1b2c3")
+        );
+        assert_eq!(execute_api_id("https://approvals.example.com"), None);
+        assert_eq!(execute_api_id("not a url"), None);
+    }
+
+    #[test]
+    fn approvers_come_from_deploy_time_and_only_narrow() {
+        let c = ApprovalConfig {
+            approvers: split_list(" alice@example.org, group:ml-leads ,,"),
+            ..ApprovalConfig::default()
+        };
+        assert_eq!(c.approvers, ["alice@example.org", "group:ml-leads"]);
+        assert_eq!(c.approvers_for(&[]).unwrap(), c.approvers);
+        assert_eq!(c.approvers_for(&[" ".into()]).unwrap(), c.approvers);
+        assert_eq!(
+            c.approvers_for(&["Alice@Example.org".into()]).unwrap(),
+            ["Alice@Example.org"]
+        );
+        let e = c
+            .approvers_for(&["alice@example.org".into(), "mallory@example.org".into()])
+            .unwrap_err();
+        assert_eq!(e.error_name(), "Approval.InvalidRequest");
+        assert!(e.to_string().contains("mallory"), "{e}");
+        assert_eq!(
+            ApprovalConfig::default()
+                .approvers_for(&["a@b.c".into()])
+                .unwrap_err()
+                .error_name(),
+            "Approval.Misconfigured"
+        );
     }
 }

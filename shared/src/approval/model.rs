@@ -56,14 +56,28 @@ pub struct ApprovalRequest {
     /// The drift detector's check output (`drift_detected`, `drifted_features`, report URIs).
     #[serde(default)]
     pub drift: Value,
-    /// Who started the run (IAM principal ARN, OIDC subject or email): may not approve.
+    /// Ignored: who started the run is read from its start record ([`crate::origin`]),
+    /// never from what the execution input says. Kept so older definitions still parse.
     #[serde(default)]
     pub started_by: Option<String>,
-    /// Who may decide: IAM principal ARNs, OIDC subjects, emails or `group:<name>`.
+    /// `$$.Execution.Input`: checked against the start record's digest, so a record
+    /// can only vouch for the execution it was written for.
+    #[serde(default)]
+    pub execution_input: Option<Value>,
+    /// Who may decide, narrowing the deploy-time list (`TRAINGUARD_APPROVERS`); empty:
+    /// the whole deploy-time list. Entries outside it are refused.
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// The task's `TimeoutSeconds`.
     #[serde(default)]
     pub expires_in_seconds: Option<u64>,
+    /// The task's `HeartbeatSeconds`: the task ends when it passes, since nobody sends
+    /// heartbeats while a person reviews.
+    #[serde(default)]
+    pub heartbeat_seconds: Option<u64>,
+    /// When the task was entered (`$$.State.EnteredTime`): the timeout counts from then.
+    #[serde(default)]
+    pub entered_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Bucket of the pipeline's data; a lineage pointer is written under
@@ -89,19 +103,23 @@ impl ApprovalRequest {
                 "task_token must be 1..2048 characters (got {len}); pass $$.Task.Token"
             )));
         }
-        let approvers: Vec<&String> = self
-            .approvers
-            .iter()
-            .filter(|a| !a.trim().is_empty())
-            .collect();
-        if approvers.is_empty() {
-            return Err(ApprovalError::InvalidRequest(
-                "approvers is empty: nobody could approve".into(),
-            ));
+        // The window Step Functions really waits: the task's timeout, or its heartbeat
+        // when that is shorter (nobody sends heartbeats for a person), counted from when
+        // the task was entered. The page must never promise more time than that.
+        let start = self.entered_at.filter(|t| *t <= now).unwrap_or(now);
+        let window = match (self.expires_in_seconds, self.heartbeat_seconds) {
+            (Some(t), Some(h)) => Some(t.min(h)),
+            (t, h) => t.or(h),
+        };
+        if let Some(w) = window.filter(|w| *w > MAX_EXPIRY_SECONDS) {
+            return Err(ApprovalError::InvalidRequest(format!(
+                "an approval window of {w} s is more than 30 days ({MAX_EXPIRY_SECONDS} s): lower the approval timeout"
+            )));
         }
-        let expires_at = match (self.expires_at, self.expires_in_seconds) {
-            (Some(at), _) => at,
-            (None, Some(s)) => now + Duration::seconds(s.min(MAX_EXPIRY_SECONDS) as i64),
+        let expires_at = match (self.expires_at, window) {
+            (Some(at), Some(w)) => at.min(start + Duration::seconds(w as i64)),
+            (Some(at), None) => at,
+            (None, Some(w)) => start + Duration::seconds(w as i64),
             (None, None) => {
                 now + Duration::seconds(default_expiry_seconds.min(MAX_EXPIRY_SECONDS) as i64)
             }
@@ -215,6 +233,10 @@ pub struct ApprovalRecord {
     pub csrf_token: String,
     #[serde(default)]
     pub decision: Option<DecisionInfo>,
+    /// The run's bucket (the request's `bucket`): report links are presigned only for
+    /// objects under `s3://<run_bucket>/pipeline/<execution>/`.
+    #[serde(default)]
+    pub run_bucket: Option<String>,
     /// Why the approval closed without a decision reaching Step Functions.
     #[serde(default)]
     pub closed_reason: Option<String>,
@@ -240,7 +262,7 @@ impl ApprovalRecord {
             metrics: req.metrics.clone(),
             report_uri: req.report_uri.clone(),
             drift: req.drift.clone(),
-            started_by: req.started_by.clone(),
+            started_by: None,
             approvers: req
                 .approvers
                 .iter()
@@ -250,6 +272,7 @@ impl ApprovalRecord {
             task_token: req.task_token.clone(),
             csrf_token: new_csrf_token(),
             decision: None,
+            run_bucket: req.bucket.clone(),
             closed_reason: None,
             updated_at: None,
         }
@@ -316,6 +339,7 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorName;
     use serde_json::json;
 
     fn req(v: Value) -> ApprovalRequest {
@@ -373,7 +397,32 @@ mod tests {
         );
         assert!(past.validate(now, 100).is_err());
         let none = req(json!({"task_token": "t", "approvers": [" "]}));
-        assert!(none.validate(now, 100).is_err());
+        assert!(
+            none.validate(now, 100).is_ok(),
+            "approvers come from the config"
+        );
+        // Over 30 days is an error, not a silent clamp.
+        let month = req(json!({"task_token": "t", "expires_in_seconds": 31 * 86_400}));
+        assert_eq!(
+            month.validate(now, 100).unwrap_err().error_name(),
+            "Approval.InvalidRequest"
+        );
+        // The heartbeat ends the task first: the page shows that moment.
+        let hb = req(
+            json!({"task_token": "t", "expires_in_seconds": 259_200, "heartbeat_seconds": 259_140}),
+        );
+        assert_eq!(
+            hb.validate(now, 100).unwrap(),
+            now + Duration::seconds(259_140)
+        );
+        // Counted from when the task was entered.
+        let entered = now - Duration::seconds(30);
+        let from =
+            req(json!({"task_token": "t", "expires_in_seconds": 600, "entered_at": entered}));
+        assert_eq!(
+            from.validate(now, 100).unwrap(),
+            entered + Duration::seconds(600)
+        );
         let long = req(json!({"task_token": "x".repeat(2049), "approvers": ["a"]}));
         assert!(long.validate(now, 100).is_err());
         let empty = req(json!({"task_token": "", "approvers": ["a"]}));

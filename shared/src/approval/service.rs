@@ -17,9 +17,13 @@ use super::store::{ApprovalStore, AuditEvent};
 use super::{ApprovalConfig, ApprovalError, REJECTED_ERROR};
 use std::sync::Arc;
 
-use crate::aws::{Aws, PutOutcome, S3Ops, SageMakerOps, SfnOps, SnsOps};
+use crate::aws::{Aws, PutOutcome, S3Ops, SfnOps, SnsOps};
 use crate::error::CommonError;
+use crate::origin::{input_digest, start_record_uri, StartRecord};
 use crate::storage::S3Uri;
+
+/// Most approvals one listing returns.
+pub const MAX_LISTED: usize = 200;
 
 /// Longest comment kept (SendTaskFailure's Cause allows 32 KB; a review note needs less,
 /// and the registry's ApprovalDescription takes 1024 characters).
@@ -72,6 +76,9 @@ pub enum Refusal {
     NotApprover,
     SelfApproval,
     CrossSite(String),
+    /// An HTTP event that did not come from the configured API (`TRAINGUARD_APPROVAL_API_ID`):
+    /// its authorizer context cannot be trusted.
+    ForeignApi(String),
     BadCsrf,
     UnknownId,
     AlreadyDecided(Status),
@@ -91,6 +98,7 @@ impl Refusal {
             Refusal::NotApprover
             | Refusal::SelfApproval
             | Refusal::CrossSite(_)
+            | Refusal::ForeignApi(_)
             | Refusal::BadCsrf => 403,
             Refusal::UnknownId => 404,
             Refusal::AlreadyDecided(_) | Refusal::Conflict => 409,
@@ -107,6 +115,7 @@ impl Refusal {
             Refusal::NotApprover => "not_an_approver",
             Refusal::SelfApproval => "self_approval",
             Refusal::CrossSite(_) => "cross_site",
+            Refusal::ForeignApi(_) => "foreign_api",
             Refusal::BadCsrf => "bad_csrf_token",
             Refusal::UnknownId => "unknown_approval",
             Refusal::AlreadyDecided(_) => "already_decided",
@@ -129,6 +138,9 @@ impl Refusal {
                 "You started this pipeline run, so you cannot approve its model.".into()
             }
             Refusal::CrossSite(why) => format!("Cross-site request refused ({why})."),
+            Refusal::ForeignApi(why) => {
+                format!("This request did not come through the approval API ({why}).")
+            }
             Refusal::BadCsrf => {
                 "The form's security token is missing or wrong: reload the page and try again."
                     .into()
@@ -173,6 +185,15 @@ pub struct PendingSummary {
     pub expires_at: DateTime<Utc>,
     /// Whether the caller may decide it (when the caller is known).
     pub may_decide: Option<bool>,
+}
+
+/// `s` as one line of at most `max` characters: control characters (CR, LF, tabs...)
+/// become spaces.
+fn one_line(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect()
 }
 
 /// Remove every occurrence of the secret from a message (AWS error texts may echo it).
@@ -224,10 +245,17 @@ impl<A: Aws> ApprovalService<A> {
         })?;
         let now = Utc::now();
         let expires_at = req.validate(now, self.config.default_expiry_seconds)?;
+        let approvers = self.config.approvers_for(&req.approvers)?;
+        let started_by = self.attested_starter(&req).await?;
         let id = new_approval_id();
         let url = self.config.page_url(&id)?;
-        let rec = ApprovalRecord::new(&req, id.clone(), now, expires_at);
+        let mut rec = ApprovalRecord::new(&req, id.clone(), now, expires_at);
+        rec.approvers = approvers;
+        rec.started_by = started_by;
         self.store.create(&rec).await?;
+        if let Err(e) = self.store.mark_pending(&id).await {
+            tracing::warn!(approval_id = %id, error = %e, "could not mark the approval open: listings will miss it (the link still works)");
+        }
 
         if let Some(exec) = req
             .execution_name
@@ -264,6 +292,7 @@ impl<A: Aws> ApprovalService<A> {
             if let Ok(Some((_, etag))) = self.store.load(&id).await {
                 let _ = self.store.replace(&closed, &etag).await;
             }
+            self.store.clear_pending(&id).await;
             return Err(e.into());
         }
         tracing::info!(approval_id = %id, url = %url, expires_at = %expires_at, "approval requested");
@@ -274,16 +303,80 @@ impl<A: Aws> ApprovalService<A> {
         })
     }
 
+    /// Who started the run, from its start record ([`crate::origin`]), never from the
+    /// request: the record must exist, name this execution, and carry the digest of this
+    /// execution's input (`$$.Execution.Input`). Otherwise the run is unattributed and
+    /// refused (`Approval.UnattributedRun`) unless `TRAINGUARD_ALLOW_UNATTRIBUTED_RUNS`.
+    async fn attested_starter(
+        &self,
+        req: &ApprovalRequest,
+    ) -> Result<Option<String>, ApprovalError> {
+        match self.read_start_record(req).await {
+            Ok(by) => Ok(Some(by)),
+            Err(ApprovalError::UnattributedRun(why)) if self.config.allow_unattributed => {
+                tracing::warn!(execution = ?req.execution_name, reason = %why, "unattributed run allowed by TRAINGUARD_ALLOW_UNATTRIBUTED_RUNS: the self-approval rule cannot apply");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn read_start_record(&self, req: &ApprovalRequest) -> Result<String, ApprovalError> {
+        let unattributed = |why: String| ApprovalError::UnattributedRun(why);
+        let exec = req
+            .execution_name
+            .as_deref()
+            .filter(|e| !e.is_empty() && !e.contains('/'))
+            .ok_or_else(|| unattributed("the request names no execution".into()))?;
+        let uri = start_record_uri(&self.store.bucket, exec);
+        let obj = self
+            .aws
+            .s3()
+            .get_object(&uri.bucket, &uri.key)
+            .await
+            .map_err(CommonError::from)?
+            .ok_or_else(|| {
+                unattributed(format!(
+                    "{uri} does not exist: runs must be started through pipeline-trigger (an S3 upload, the schedule or POST /iam/runs)"
+                ))
+            })?;
+        let record: StartRecord = serde_json::from_slice(&obj.body)
+            .map_err(|e| unattributed(format!("{uri} is not a start record: {e}")))?;
+        if record.execution_name != exec {
+            return Err(unattributed(format!(
+                "{uri} belongs to execution {:?}",
+                record.execution_name
+            )));
+        }
+        let input = req
+            .execution_input
+            .as_ref()
+            .ok_or_else(|| unattributed("the request has no execution_input ($$.Execution.Input) to check the start record against".into()))?;
+        if input_digest(input) != record.input_sha256 {
+            return Err(unattributed(format!(
+                "{uri} was written for another input than this execution's"
+            )));
+        }
+        record
+            .started_by
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| unattributed(format!("{uri} names no starter")))
+    }
+
     /// Publish the notification: the page link and a short summary, never a token.
     async fn notify(&self, rec: &ApprovalRecord, url: &str) -> Result<(), CommonError> {
         let Some(topic) = self.config.topic_arn.as_deref() else {
             tracing::warn!(approval_id = %rec.approval_id, "no TRAINGUARD_APPROVAL_TOPIC_ARN: nobody was notified");
             return Ok(());
         };
-        let exec = rec.execution_name.as_deref().unwrap_or("(unnamed run)");
-        let mut subject = format!("Model approval needed: {exec}");
-        subject.truncate(100);
-        let subject: String = subject.chars().filter(|c| !c.is_control()).collect();
+        // Every value from the request is one line: control characters (newlines above
+        // all) are replaced, so a metric or execution name cannot add lines of its own
+        // to the mail ("Approve here: <other link>").
+        let exec = one_line(rec.execution_name.as_deref().unwrap_or("(unnamed run)"), 80);
+        let subject: String = format!("Model approval needed: {exec}")
+            .chars()
+            .take(100)
+            .collect();
         let mut lines = vec![
             format!("A model is waiting for your approval before it goes live (run {exec})."),
             String::new(),
@@ -291,10 +384,13 @@ impl<A: Aws> ApprovalService<A> {
             format!("Expires: {}", rec.expires_at.to_rfc3339()),
         ];
         if let Some(p) = &rec.model_package_arn {
-            lines.push(format!("Model package: {p}"));
+            lines.push(format!("Model package: {}", one_line(p, 256)));
         }
         if let Some(s) = &rec.started_by {
-            lines.push(format!("Started by: {s} (may not approve it)"));
+            lines.push(format!(
+                "Started by: {} (may not approve it)",
+                one_line(s, 256)
+            ));
         }
         let rows = metric_rows(&rec.metrics);
         if !rows.is_empty() {
@@ -309,7 +405,7 @@ impl<A: Aws> ApprovalService<A> {
                 };
                 lines.push(format!(
                     "  {}: {} / {}{verdict}",
-                    r.name,
+                    one_line(&r.name, 80),
                     f(r.candidate),
                     f(r.baseline)
                 ));
@@ -368,15 +464,17 @@ impl<A: Aws> ApprovalService<A> {
         refusal: &Refusal,
     ) {
         let mut ev = self.audit_base(req, rec);
-        ev.event = if matches!(refusal, Refusal::Unavailable(_)) {
-            "failed"
-        } else {
-            "refused"
-        }
-        .into();
         ev.reason = Some(format!("{}: {}", refusal.code(), refusal.message()));
         ev.http_status = Some(refusal.status());
-        self.audit(ev).await;
+        if matches!(refusal, Refusal::Unavailable(_)) {
+            ev.event = "failed".into();
+            self.audit(ev).await;
+        } else {
+            ev.event = "refused".into();
+            if let Err(e) = self.store.audit_refusal_once(&ev, refusal.code()).await {
+                tracing::error!(approval_id = ?ev.approval_id, error = %e, "AUDIT WRITE FAILED");
+            }
+        }
         tracing::warn!(
             approval_id = %req.approval_id.chars().take(64).collect::<String>(),
             refusal = refusal.code(),
@@ -411,8 +509,8 @@ impl<A: Aws> ApprovalService<A> {
     }
 
     /// The decision's steps: who may decide what (`gate`), claim it with a conditional
-    /// write, set the registry, resume the execution; each later step undoes the earlier
-    /// ones when it fails.
+    /// write, resume the execution; when Step Functions cannot be told, the claim is
+    /// undone (or the approval closed when nothing waits for it any more).
     async fn decide_inner(
         &self,
         req: &DecideRequest,
@@ -446,26 +544,10 @@ impl<A: Aws> ApprovalService<A> {
         claimed.updated_at = Some(now);
         let claimed_etag = self.write_claim(&claimed, &etag).await?;
 
-        // 2. The registry, so registry and pipeline agree.
-        let status = match decision {
-            Decision::Approve => "Approved",
-            Decision::Reject => "Rejected",
-        };
-        let note = format!(
-            "{} by {} via trainguard approval {}: {}",
-            decision.status().as_str(),
-            identity.display,
-            rec.approval_id,
-            req.comment
-        );
-        if let Err(e) = self.set_package_status(&rec, status, &note).await {
-            self.revert(&claimed, &claimed_etag, &rec).await;
-            return Err(Refusal::Unavailable(format!(
-                "the model registry could not be updated ({e})"
-            )));
-        }
-
-        // 3. Resume the execution.
+        // 2. Resume the execution. The registry is not touched here: the pipeline sets the
+        //    package Approved after this returns (state ApproveReviewed) and the saga sets
+        //    it Rejected, so only a live execution changes it and a stale approval cannot
+        //    flip a package another path already decided.
         if let Err((code, msg)) = self
             .resume_execution(&rec, decision, identity, &req.comment, now)
             .await
@@ -474,6 +556,7 @@ impl<A: Aws> ApprovalService<A> {
                 .undo_unsent(&rec, &claimed, &claimed_etag, code.as_deref(), &msg)
                 .await);
         }
+        self.store.clear_pending(&rec.approval_id).await;
         Ok(Outcome {
             approval_id: rec.approval_id.clone(),
             status: decision.status(),
@@ -524,6 +607,7 @@ impl<A: Aws> ApprovalService<A> {
             exp.status = Status::Expired;
             exp.updated_at = Some(now);
             let _ = self.store.replace(&exp, etag).await;
+            self.store.clear_pending(&rec.approval_id).await;
             return Err(Refusal::Expired);
         }
         let decision = req.decision.ok_or_else(|| {
@@ -548,12 +632,26 @@ impl<A: Aws> ApprovalService<A> {
         now: DateTime<Utc>,
     ) -> Result<(), (Option<String>, String)> {
         let token = rec.task_token.expose();
+        // What the pipeline writes to the registry (ApprovalDescription takes 1024
+        // characters; the ASL cannot cut a string, so it is cut here).
+        let registry_note: String = format!(
+            "{} by {} via trainguard approval {}: {}",
+            decision.status().as_str(),
+            identity.display,
+            rec.approval_id,
+            comment
+        )
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(1000)
+        .collect();
         let payload = json!({
             "decision": decision.status().as_str(),
             "reviewer": identity.display,
             "comment": comment,
             "decided_at": now.to_rfc3339(),
             "approval_id": rec.approval_id,
+            "registry_note": registry_note,
         })
         .to_string();
         let sent = match decision {
@@ -571,9 +669,8 @@ impl<A: Aws> ApprovalService<A> {
         })
     }
 
-    /// The execution could not be told: put the registry back to pending, and either
-    /// close the approval (Step Functions no longer waits for it) or revert the claim so
-    /// the reviewer can try again.
+    /// The execution could not be told: either close the approval (Step Functions no
+    /// longer waits for it) or revert the claim so the reviewer can try again.
     async fn undo_unsent(
         &self,
         rec: &ApprovalRecord,
@@ -582,13 +679,6 @@ impl<A: Aws> ApprovalService<A> {
         code: Option<&str>,
         msg: &str,
     ) -> Refusal {
-        let _ = self
-            .set_package_status(
-                rec,
-                "PendingManualApproval",
-                "approval did not reach the pipeline",
-            )
-            .await;
         match code {
             Some(c @ ("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
                 let mut closed = rec.clone();
@@ -598,6 +688,7 @@ impl<A: Aws> ApprovalService<A> {
                 ));
                 closed.updated_at = Some(Utc::now());
                 let _ = self.store.replace(&closed, claimed_etag).await;
+                self.store.clear_pending(&rec.approval_id).await;
                 Refusal::NoLongerOpen(format!("Step Functions answered {c}"))
             }
             _ => {
@@ -653,44 +744,37 @@ impl<A: Aws> ApprovalService<A> {
         }
     }
 
-    async fn set_package_status(
-        &self,
-        rec: &ApprovalRecord,
-        status: &str,
-        note: &str,
-    ) -> Result<(), CommonError> {
-        let Some(arn) = rec.model_package_arn.as_deref().filter(|a| !a.is_empty()) else {
-            return Ok(());
-        };
-        let note: String = note.chars().take(1024).collect();
-        self.aws
-            .sagemaker()
-            .set_model_package_status(arn, status, &note)
-            .await?;
-        Ok(())
-    }
-
     /// The record of `id` (no checks): for the page.
     pub async fn load(&self, id: &str) -> Result<Option<ApprovalRecord>, CommonError> {
         Ok(self.store.load(id).await?.map(|(r, _)| r))
     }
 
-    /// Pending, unexpired approvals, newest first.
+    /// The pending, unexpired approvals the viewer may decide, newest first (at most
+    /// [`MAX_LISTED`]). Approvals of other reviewers are not shown at all: their
+    /// existence, execution and package are theirs to see.
+    /// No viewer: nothing (an anonymous caller sees no approval).
     pub async fn list_pending(
         &self,
         viewer: Option<&Identity>,
     ) -> Result<Vec<PendingSummary>, CommonError> {
+        let Some(viewer) = viewer else {
+            return Ok(Vec::new());
+        };
         let now = Utc::now();
-        Ok(self
-            .store
-            .list_records()
-            .await?
+        let listing = self.store.list_open(MAX_LISTED).await?;
+        if listing.unreadable > 0 {
+            tracing::warn!(
+                unreadable = listing.unreadable,
+                "approval records skipped in a listing"
+            );
+        }
+        Ok(listing
+            .records
             .into_iter()
-            .filter(|r| r.status == Status::Pending && !r.is_expired(now))
+            .filter(|r| !r.is_expired(now) && viewer.may_approve(&r.approvers))
             .map(|r| PendingSummary {
                 url: self.config.page_url(&r.approval_id).ok(),
-                may_decide: viewer
-                    .map(|v| v.may_approve(&r.approvers) && !v.is_starter(r.started_by.as_deref())),
+                may_decide: Some(!viewer.is_starter(r.started_by.as_deref())),
                 approval_id: r.approval_id,
                 execution_name: r.execution_name,
                 model_package_arn: r.model_package_arn,
@@ -717,7 +801,24 @@ impl<A: Aws> ApprovalService<A> {
         }
     }
 
-    /// Presigned links for the record's reports: (label, URL).
+    /// True when `uri` is an object of this run: under `pipeline/<execution>/` in the
+    /// run's bucket. Only those are presigned, so a request naming any other object
+    /// (another run's, the approval records) cannot turn the page into a download link.
+    pub fn is_run_object(&self, rec: &ApprovalRecord, uri: &str) -> bool {
+        let (Ok(u), Some(exec)) = (S3Uri::parse(uri), rec.execution_name.as_deref()) else {
+            return false;
+        };
+        let bucket = rec.run_bucket.as_deref().unwrap_or(&self.store.bucket);
+        let prefix = format!("pipeline/{exec}/");
+        !exec.is_empty()
+            && !exec.contains('/')
+            && u.bucket == bucket
+            && u.key.starts_with(&prefix)
+            && !u.key.contains("/../")
+            && !u.key[prefix.len()..].starts_with("approvals/")
+    }
+
+    /// Presigned links for the record's reports: (label, URL); only this run's objects.
     pub async fn report_links(&self, rec: &ApprovalRecord) -> Vec<(String, String)> {
         let mut wanted: Vec<(String, String)> = Vec::new();
         if let Some(u) = &rec.report_uri {
@@ -733,6 +834,10 @@ impl<A: Aws> ApprovalService<A> {
         }
         let mut out = Vec::new();
         for (label, uri) in wanted {
+            if !self.is_run_object(rec, &uri) {
+                tracing::warn!(approval_id = %rec.approval_id, uri = %uri, "not presigning a report outside the run's prefix");
+                continue;
+            }
             if let Some(link) = self.presign(&uri).await {
                 out.push((label, link));
             }
@@ -766,6 +871,7 @@ mod tests {
             Refusal::NotApprover,
             Refusal::SelfApproval,
             Refusal::CrossSite("origin".into()),
+            Refusal::ForeignApi("apiId x".into()),
             Refusal::BadCsrf,
             Refusal::UnknownId,
             Refusal::AlreadyDecided(Status::Approved),
@@ -785,6 +891,14 @@ mod tests {
         assert!(Refusal::NoLongerOpen("x".into())
             .message()
             .contains("no longer open"));
+    }
+
+    #[test]
+    fn one_line_cannot_add_lines() {
+        let s = one_line("auc\nReview and decide: https://evil.example\r\n", 200);
+        assert!(!s.contains('\n') && !s.contains('\r'), "{s}");
+        assert!(s.starts_with("auc Review"));
+        assert_eq!(one_line("abcdef", 3), "abc");
     }
 
     #[test]

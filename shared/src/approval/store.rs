@@ -4,6 +4,10 @@
 //! - `<record_prefix><id>.json` (default `approvals/<id>.json`): THE record, found by id
 //!   alone, which is all an HTTP route knows. One object, so the first-decision-wins rule
 //!   is a single `If-Match` conditional write.
+//! - `<record_prefix>pending/<id>`: an empty marker while the approval is open, so a
+//!   listing reads the open approvals only, not every record ever written. Removed when
+//!   the approval is decided, closed or found expired; a stale marker is dropped by the
+//!   next listing.
 //! - `pipeline/<execution>/approvals/<id>.json` in the pipeline's bucket: a lineage
 //!   pointer (id, record URI, no secrets), so everything a run produced is findable from
 //!   its execution name.
@@ -47,6 +51,14 @@ pub struct AuditEvent {
     pub via: Option<String>,
     pub execution_name: Option<String>,
     pub model_package_arn: Option<String>,
+}
+
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub records: Vec<ApprovalRecord>,
+    /// Records that could not be read or parsed (skipped).
+    pub unreadable: usize,
 }
 
 /// Records and audit entries of one approvals bucket, through the AWS layer's S3.
@@ -134,38 +146,79 @@ impl<A: Aws> ApprovalStore<A> {
             .await?)
     }
 
-    /// Every record (any status), newest first.
-    pub async fn list_records(&self) -> Result<Vec<ApprovalRecord>, CommonError> {
-        let mut keys = Vec::new();
+    fn pending_prefix(&self) -> String {
+        format!("{}pending/", self.record_prefix)
+    }
+
+    /// Mark `id` open (see the module doc).
+    pub async fn mark_pending(&self, id: &str) -> Result<(), CommonError> {
+        let key = format!("{}{id}", self.pending_prefix());
+        self.aws
+            .s3()
+            .put_object_conditional(&self.bucket, &key, b"{}".to_vec(), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Drop the open marker of `id` (best effort: a stale one is dropped by a listing).
+    pub async fn clear_pending(&self, id: &str) {
+        let key = format!("{}{id}", self.pending_prefix());
+        let gone = self
+            .aws
+            .s3()
+            .delete_objects(
+                &self.bucket,
+                &[crate::aws::ObjectVersion {
+                    key,
+                    version_id: None,
+                }],
+            )
+            .await;
+        if !matches!(gone, Ok(ref errors) if errors.is_empty()) {
+            tracing::warn!(approval_id = %id, "could not drop the open marker; the next listing will");
+        }
+    }
+
+    /// The open approvals, newest first, at most `limit`: read through the open markers.
+    /// A record that cannot be read or parsed is skipped and counted, not fatal: one bad
+    /// object must not hide every other approval. Markers of approvals no longer
+    /// pending are dropped.
+    pub async fn list_open(&self, limit: usize) -> Result<Listing, CommonError> {
+        let prefix = self.pending_prefix();
+        let mut ids = Vec::new();
         let mut token: Option<PageToken> = None;
         loop {
             let page = self
                 .aws
                 .s3()
-                .list_objects(&self.bucket, &self.record_prefix, token.as_ref())
+                .list_objects(&self.bucket, &prefix, token.as_ref())
                 .await?;
-            keys.extend(page.objects.into_iter().map(|o| o.key));
+            ids.extend(
+                page.objects
+                    .into_iter()
+                    .filter_map(|o| o.key.strip_prefix(&prefix).map(str::to_string))
+                    .filter(|id| is_valid_id(id)),
+            );
             match page.next {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        let mut out = Vec::new();
-        for key in keys {
-            let Some(name) = key.strip_prefix(&self.record_prefix) else {
-                continue;
-            };
-            let Some(id) = name.strip_suffix(".json") else {
-                continue;
-            };
-            if !is_valid_id(id) {
-                continue;
-            }
-            if let Some((rec, _)) = self.load(id).await? {
-                out.push(rec);
+        let mut out = Listing::default();
+        for id in ids {
+            match self.load(&id).await {
+                Ok(Some((rec, _))) if rec.status == super::model::Status::Pending => {
+                    out.records.push(rec)
+                }
+                Ok(_) => self.clear_pending(&id).await,
+                Err(e) => {
+                    tracing::warn!(approval_id = %id, error = %e, "skipping an unreadable approval record");
+                    out.unreadable += 1;
+                }
             }
         }
-        out.sort_by_key(|b| std::cmp::Reverse(b.created_at));
+        out.records.sort_by_key(|b| std::cmp::Reverse(b.created_at));
+        out.records.truncate(limit);
         Ok(out)
     }
 
@@ -188,6 +241,51 @@ impl<A: Aws> ApprovalStore<A> {
             .put_object_conditional(&uri.bucket, &uri.key, body.to_string().into_bytes(), None)
             .await?;
         Ok(uri)
+    }
+
+    /// Append a refusal at most once per minute per `(approval, caller, reason)`: the key
+    /// is derived from them, so repeats in the same minute find it written and add
+    /// nothing. A flood of refused posts cannot grow the trail without bound, and the
+    /// first of each kind is kept. `Ok(None)` for a repeat.
+    pub async fn audit_refusal_once(
+        &self,
+        event: &AuditEvent,
+        reason_code: &str,
+    ) -> Result<Option<S3Uri>, CommonError> {
+        use sha2::{Digest, Sha256};
+        let at = event.at.unwrap_or_else(Utc::now);
+        let mut ev = event.clone();
+        ev.at = Some(at);
+        let who = ev
+            .principal
+            .as_deref()
+            .or(ev.source_ip.as_deref())
+            .unwrap_or("anonymous");
+        let who = hex::encode(&Sha256::digest(who.as_bytes())[..8]);
+        let id = ev
+            .approval_id
+            .as_deref()
+            .filter(|i| is_valid_id(i))
+            .unwrap_or("unknown");
+        let key = format!(
+            "{}{}/{}-{id}-{}-{reason_code}-{who}.json",
+            self.audit_prefix,
+            at.format("%Y/%m/%d"),
+            at.format("%Y%m%dT%H%MZ"),
+            ev.event,
+        );
+        let body = serde_json::to_vec_pretty(&ev)
+            .map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
+        let uri = S3Uri::new(&self.bucket, key);
+        match self
+            .aws
+            .s3()
+            .put_object_conditional(&uri.bucket, &uri.key, body, None)
+            .await?
+        {
+            PutOutcome::Written { .. } => Ok(Some(uri)),
+            PutOutcome::PreconditionFailed => Ok(None),
+        }
     }
 
     /// Append one audit entry (a new object, `If-None-Match: *`). Returns its URI.
