@@ -12,6 +12,7 @@
 
 pub mod api_gateway;
 pub mod http_client;
+pub mod json_shape;
 pub mod lambda_router;
 
 use std::net::{TcpListener, TcpStream};
