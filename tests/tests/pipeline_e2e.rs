@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use trainguard_tests::{http_client, output_dir, workspace_root};
+use trainguard_tests::{http_client, json_shape, output_dir, workspace_root};
 
 /// The stack supervisor; it stops everything it started when its stdin closes.
 struct Stack {
@@ -682,6 +682,41 @@ async fn drift_forces_review(stack: Arc<Stack>) {
     assert!(
         !path.iter().any(|p| p == "MarkAutoPromote"),
         "an objective above the promote threshold must not skip review under drift"
+    );
+    // The approval page is built on what the shipped ASL really sends: the stored
+    // approval's `metrics` and `drift` keep the shape of the fixture the browser test
+    // renders. TRAINGUARD_UPDATE_FIXTURES=1 rewrites the fixture from this run: the
+    // ApprovalGate's payload as scheduled, with a placeholder for the task token.
+    let fixture = workspace_root().join("tests/fixtures/approval/shipped-request.json");
+    if json_shape::updating_fixtures() {
+        let mut sent = stack
+            .history(&arn)
+            .await
+            .iter()
+            .filter_map(|e| e.task_scheduled_event_details())
+            .filter_map(|d| serde_json::from_str::<Value>(d.parameters()).ok())
+            .map(|p| p["Payload"].clone())
+            .find(|p| p.get("task_token").is_some())
+            .expect("no TaskScheduled event carries the ApprovalGate's payload");
+        sent["task_token"] = json!("<task-token>");
+        json_shape::write_fixture(&fixture, &sent);
+    }
+    let record = stack
+        .s3
+        .get_object()
+        .bucket(stack.bucket())
+        .key(format!("approvals/{id}.json"))
+        .send()
+        .await
+        .expect("the approval record");
+    let record: Value =
+        serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
+    let want = json_shape::read_fixture(&fixture);
+    let parts = |v: &Value| json!({"metrics": v["metrics"], "drift": v["drift"]});
+    json_shape::assert_same_shape(
+        &format!("{name}: approvals/{id}.json against {}", fixture.display()),
+        &parts(&want),
+        &parts(&record),
     );
     stack.decide(&id, "approve").await;
     let (status, error, cause) = stack.wait_done(&arn).await;
