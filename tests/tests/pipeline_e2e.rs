@@ -208,9 +208,24 @@ impl Stack {
 
     /// Upload `data` as `data/<name>/sample.csv` and start an execution named `name` on
     /// that prefix, with a stub behaviour (written first: the stub reads it by execution
-    /// name).
+    /// name). The start goes through the real pipeline-trigger's manual-start route
+    /// (`POST /iam/runs`, as API Gateway's IAM authorizer delivers it), so every run has
+    /// the start record the approval gate reads its starter from.
     async fn start_execution(
         &self,
+        name: &str,
+        data: Vec<u8>,
+        parameters: Value,
+        behaviour: Value,
+    ) -> String {
+        self.start_execution_as(STARTER, name, data, parameters, behaviour)
+            .await
+    }
+
+    /// [`Self::start_execution`] signed by `starter`.
+    async fn start_execution_as(
+        &self,
+        starter: &str,
         name: &str,
         data: Vec<u8>,
         parameters: Value,
@@ -223,20 +238,29 @@ impl Stack {
             behaviour.to_string().into_bytes(),
         )
         .await;
-        let input = json!({
-            "trigger": {"type": "manual", "source": "manual", "started_by": "arn:aws:iam::123456789012:user/carol"},
-            "data": {"bucket": self.bucket(), "prefix": data_prefix},
-            "parameters": parameters,
+        let body = json!({"name": name, "data": {"prefix": data_prefix}, "parameters": parameters});
+        let event = json!({
+            "version": "2.0", "routeKey": "POST /iam/runs", "rawPath": "/iam/runs", "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "local", "domainName": "approvals.local.test",
+                "authorizer": {"iam": {"accessKey": "AKIDSTARTER", "accountId": "123456789012", "callerId": "AIDASTARTER",
+                                        "userArn": starter, "userId": "AIDASTARTER"}},
+                "http": {"method": "POST", "path": "/iam/runs", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "e2e"},
+                "requestId": format!("start-{name}"), "routeKey": "POST /iam/runs", "stage": "$default",
+                "time": "22/Nov/2026:00:00:00 +0000", "timeEpoch": 1795305600000u64
+            },
+            "body": body.to_string(),
+            "isBase64Encoded": false
         });
-        self.sfn
-            .start_execution()
-            .state_machine_arn(self.info["state_machine_arn"].as_str().unwrap())
-            .name(name)
-            .input(input.to_string())
-            .send()
-            .await
-            .expect("start execution")
-            .execution_arn()
+        let (ok, out) = self.invoke("pipeline-trigger", &event).await;
+        assert!(ok, "pipeline-trigger failed: {out}");
+        assert_eq!(out["statusCode"], 202, "manual start refused: {out}");
+        let reply: Value = serde_json::from_str(out["body"].as_str().unwrap_or("{}")).unwrap();
+        assert_eq!(reply["started_by"], starter, "{reply}");
+        reply["execution_arn"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no execution_arn in {reply}"))
             .to_string()
     }
 
@@ -345,8 +369,19 @@ impl Stack {
         }
     }
 
-    /// Decide through the real approval-handler, as an IAM-authorized reviewer.
+    /// Decide through the real approval-handler, as an IAM-authorized reviewer; the
+    /// decision must go through.
     async fn decide(&self, approval_id: &str, decision: &str) -> Value {
+        let out = self.decide_raw(approval_id, decision).await;
+        assert!(
+            out["statusCode"].as_u64().is_some_and(|s| s < 300),
+            "decision refused: {out}"
+        );
+        out
+    }
+
+    /// The approval-handler's HTTP reply to a decision by [`REVIEWER`], whatever it is.
+    async fn decide_raw(&self, approval_id: &str, decision: &str) -> Value {
         let path = format!("/iam/approvals/{approval_id}/decision");
         let event = json!({
             "version": "2.0", "routeKey": "POST /iam/approvals/{id}/decision", "rawPath": path, "rawQueryString": "",
@@ -365,10 +400,6 @@ impl Stack {
         });
         let (ok, out) = self.invoke("approval-handler", &event).await;
         assert!(ok, "approval-handler failed: {out}");
-        assert!(
-            out["statusCode"].as_u64().is_some_and(|s| s < 300),
-            "decision refused: {out}"
-        );
         out
     }
 
@@ -398,6 +429,8 @@ fn data_prefix(name: &str) -> String {
 }
 
 const REVIEWER: &str = "arn:aws:iam::123456789012:user/bob";
+/// Who starts the scenarios' runs (through the manual-start route): not a reviewer.
+const STARTER: &str = "arn:aws:iam::123456789012:user/carol";
 
 fn dummy_s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
@@ -880,6 +913,173 @@ async fn reviewer_rejects(stack: Arc<Stack>) {
     assert_eq!(endpoint_config(&stack, "scn-reject").await, None);
 }
 
+/// The container images, thresholds and approvers are the deployment's: an execution
+/// input asking for auto-promotion (thresholds 0) and another evaluation image still gets
+/// a person and the deployed image, and that person may not be the one who started it.
+async fn input_cannot_lower_the_bar_or_self_approve(stack: Arc<Stack>) {
+    let name = "e2e-policy";
+    let arn = stack
+        .start_execution_as(
+            REVIEWER,
+            name,
+            stack.sample.clone(),
+            json!({
+                "endpoint": endpoint_params("scn-policy"),
+                "thresholds": {"promote": 0.0, "review": 0.0},
+                "evaluation": {"image": "attacker.example/evil:latest", "instance_type": "ml.m5.xlarge", "max_runtime_seconds": 3600},
+            }),
+            json!({"evaluation": {"value": 0.85}}),
+        )
+        .await;
+    let id = stack.approval_id(name, &arn).await;
+    let path = stack.path(&arn).await;
+    assert_subsequence(
+        &path,
+        &[
+            "ReadEvaluation",
+            "EvaluationGate",
+            "MarkHumanReview",
+            "ApprovalGate",
+        ],
+        name,
+    );
+    assert!(!path.iter().any(|p| p == "MarkAutoPromote"), "{path:?}");
+    // The evaluation job ran the deployment's image, not the input's.
+    let scheduled: Vec<String> = stack
+        .history(&arn)
+        .await
+        .iter()
+        .filter_map(|e| {
+            e.task_scheduled_event_details()
+                .map(|d| d.parameters().to_string())
+                .or_else(|| {
+                    e.lambda_function_scheduled_event_details()
+                        .and_then(|d| d.input().map(str::to_string))
+                })
+        })
+        // The job requests (they name an image); the approval request carries the whole
+        // execution input for the start-record check, so it is not one of them.
+        .filter(|p| {
+            ["\"ImageUri\"", "\"TrainingImage\"", "\"Image\""]
+                .iter()
+                .any(|k| p.contains(k))
+                && !p.contains("execution_input")
+        })
+        .collect();
+    assert!(
+        scheduled
+            .iter()
+            .any(|p| p.contains("trainguard-process:latest")),
+        "no job ran the deployment's processing image"
+    );
+    if let Some(p) = scheduled.iter().find(|p| p.contains("attacker.example")) {
+        panic!("a task was given the execution input's image: {p}");
+    }
+    // Bob started it (signed), so Bob may not approve it, though he is a reviewer.
+    let out = stack.decide_raw(&id, "approve").await;
+    assert_eq!(out["statusCode"], 403, "{out}");
+    assert!(
+        out["body"].as_str().unwrap().contains("self_approval"),
+        "{out}"
+    );
+    assert_eq!(stack.status(&arn).await.0, ExecutionStatus::Running);
+    stack
+        .sfn
+        .stop_execution()
+        .execution_arn(&arn)
+        .cause("e2e: nobody else may approve")
+        .send()
+        .await
+        .expect("stop");
+    let (package, _) = registered_package(&stack, &arn)
+        .await
+        .unwrap_or_else(|| panic!("no model package registered by {arn}"));
+    assert_ne!(approval_status(&stack, &package).await, "Approved");
+}
+
+/// An execution input naming an approver outside the deployment's list fails the gate.
+async fn input_cannot_add_approvers(stack: Arc<Stack>) {
+    let name = "e2e-approvers";
+    let arn = stack
+        .start_execution(
+            name,
+            stack.sample.clone(),
+            json!({"endpoint": endpoint_params("scn-approvers"),
+                   "approval": {"approvers": ["arn:aws:iam::123456789012:user/mallory"], "timeout_seconds": 3600, "heartbeat_seconds": 3599}}),
+            json!({"evaluation": {"value": 0.85}}),
+        )
+        .await;
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
+    let cause = cause.unwrap_or_default();
+    assert!(
+        cause.contains("Approval.InvalidRequest") && cause.contains("mallory"),
+        "{cause}"
+    );
+    assert_subsequence(
+        &path,
+        &["ApprovalGate", "CompensateEvaluation", "PipelineFailed"],
+        name,
+    );
+    assert!(stack
+        .keys(&format!("pipeline/{name}/approvals/"))
+        .await
+        .is_empty());
+}
+
+/// A run started around the trigger (a direct StartExecution) has no start record: the
+/// gate cannot know who started it, so it refuses to open an approval.
+async fn direct_start_is_unattributed(stack: Arc<Stack>) {
+    let name = "e2e-direct";
+    let data_prefix = data_prefix(name);
+    stack
+        .put(&format!("{data_prefix}sample.csv"), stack.sample.clone())
+        .await;
+    stack
+        .put(
+            &format!("_e2e/{name}.json"),
+            json!({"evaluation": {"value": 0.85}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    let input = json!({
+        // Claims to be started by someone else: the gate does not read this.
+        "trigger": {"type": "manual", "source": "manual", "started_by": STARTER},
+        "data": {"bucket": stack.bucket(), "prefix": data_prefix},
+        "parameters": {"endpoint": endpoint_params("scn-direct")},
+    });
+    let arn = stack
+        .sfn
+        .start_execution()
+        .state_machine_arn(stack.info["state_machine_arn"].as_str().unwrap())
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await
+        .expect("start execution")
+        .execution_arn()
+        .to_string();
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
+    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
+    assert!(
+        cause
+            .as_deref()
+            .unwrap_or("")
+            .contains("Approval.UnattributedRun"),
+        "{cause:?}"
+    );
+    assert_subsequence(
+        &path,
+        &["ApprovalGate", "CompensateEvaluation", "PipelineFailed"],
+        name,
+    );
+}
+
 /// An endpoint already serving a "blue" configuration: model, config, endpoint.
 async fn blue_endpoint(stack: &Stack, endpoint: &str) -> String {
     let blue = format!("{endpoint}-blue");
@@ -1167,6 +1367,16 @@ async fn pipeline_end_to_end() {
         }),
         ("a duplicate S3 event starts one execution", |s| {
             boxed(duplicate_event_starts_one_execution(s))
+        }),
+        (
+            "the input cannot lower the bar or approve its own run",
+            |s| boxed(input_cannot_lower_the_bar_or_self_approve(s)),
+        ),
+        ("the input cannot add approvers", |s| {
+            boxed(input_cannot_add_approvers(s))
+        }),
+        ("a direct start is unattributed", |s| {
+            boxed(direct_start_is_unattributed(s))
         }),
     ];
     let only = std::env::var("TRAINGUARD_E2E_ONLY").ok();
