@@ -126,6 +126,19 @@ pub const ALICE: (&str, &str) = ("sub-alice", "alice@example.org");
 pub const BOB: (&str, &str) = ("sub-bob", "bob@example.org");
 pub const CAROL: (&str, &str) = ("sub-carol", "carol@example.org");
 pub const CI_ROLE: &str = "arn:aws:sts::123456789012:assumed-role/ReleaseBot/ci";
+/// The approvers the deployment allows (`TRAINGUARD_APPROVERS`).
+pub const DEPLOY_APPROVERS: &[&str] = &[
+    ALICE.1,
+    "group:ml-leads",
+    "arn:aws:iam::123456789012:role/ReleaseBot",
+    MOTO_CLI_ARN,
+    CLI_REVIEWER_ARN,
+];
+/// The IAM user `tests/tests/cli.rs` reviews as: created in moto's IAM, its requests signed
+/// by the real CLI and verified by the API Gateway stand-in (`trainguard_tests::api_gateway`).
+pub const CLI_REVIEWER_ARN: &str = "arn:aws:iam::123456789012:user/trainguard-reviewer";
+/// The HTTP API the handler answers (`TRAINGUARD_APPROVAL_API_ID`); [`apigw_event`] sends it.
+pub const API_ID: &str = "api";
 /// What moto's STS GetCallerIdentity answers for the test credentials.
 pub const MOTO_CLI_ARN: &str = "arn:aws:sts::123456789012:user/moto";
 
@@ -163,7 +176,9 @@ pub fn definition() -> String {
                         "started_by.$": "$.started_by",
                         "approvers.$": "$.approvers",
                         "expires_in_seconds.$": "$.expires_in_seconds",
-                        "bucket.$": "$.bucket"
+                        "bucket.$": "$.bucket",
+                        "entered_at.$": "$$.State.EnteredTime",
+                        "execution_input.$": "$$.Execution.Input"
                     }
                 },
                 "TimeoutSeconds": 3600,
@@ -199,6 +214,9 @@ impl Fixture {
             bucket: Some(bucket.clone()),
             base_url: Some(base_url.trim_end_matches('/').to_string()),
             topic_arn: Some(topic_arn.clone()),
+            // The deploy-time policy (the template's Reviewers); `input` names a subset.
+            approvers: DEPLOY_APPROVERS.iter().map(|a| a.to_string()).collect(),
+            api_id: Some(API_ID.into()),
             ..ApprovalConfig::default()
         };
         let service =
@@ -304,9 +322,38 @@ impl Fixture {
         })
     }
 
-    /// Start an execution and wait until the handler has stored its approval; returns
-    /// (execution ARN, approval id, the raw stored record).
-    pub async fn start_and_wait(&self, name: &str, input: Value) -> (String, String, Value) {
+    /// Write the run's start record as pipeline-trigger does before it starts an
+    /// execution (`trainguard::origin`): the input's `started_by` is the authenticated
+    /// starter here. The handler reads the starter from this record only.
+    pub async fn attest_start(&self, name: &str, input: &Value) {
+        let origin = trainguard::origin::StartOrigin {
+            started_by: input["started_by"].as_str().map(str::to_string),
+            starter_kind: trainguard::origin::StarterKind::IamCaller,
+            channel: "http".into(),
+            event_id: None,
+            source_ip: None,
+        };
+        let record = origin.record(name, input, chrono::Utc::now());
+        let uri = trainguard::origin::start_record_uri(&self.bucket, name);
+        put_object(
+            &self.clients,
+            &self.bucket,
+            &uri.key,
+            serde_json::to_vec(&record).unwrap(),
+        )
+        .await;
+    }
+
+    /// Start an execution (its start record first, as the trigger does) and wait until
+    /// the handler has stored its approval; returns (execution ARN, approval id, the raw
+    /// stored record).
+    ///
+    /// [`Fixture::input`]'s report links name `pipeline/x/`; they are moved under this
+    /// execution's prefix, as the shipped ASL always names the run's own objects (the
+    /// handler presigns nothing else).
+    pub async fn start_and_wait(&self, name: &str, mut input: Value) -> (String, String, Value) {
+        replace_in_strings(&mut input, "/pipeline/x/", &format!("/pipeline/{name}/"));
+        self.attest_start(name, &input).await;
         let exec = self
             .clients
             .sfn
@@ -439,4 +486,54 @@ pub fn csrf_from_page(html: &str) -> Option<String> {
 pub fn assert_no_token(token: &str, what: &str, text: &str) {
     assert!(token.len() > 16, "suspiciously short token {token:?}");
     assert!(!text.contains(token), "the task token leaked into {what}");
+}
+
+// ---------------------------------------------------------------- the shipped request
+
+/// The approval request exactly as the shipped state machine sends it, captured from a
+/// real end-to-end run (pipeline_e2e, `drift_forces_review`, refreshes it with
+/// `TRAINGUARD_UPDATE_FIXTURES=1`; the task token is a placeholder).
+pub const SHIPPED_REQUEST: &str = "tests/fixtures/approval/shipped-request.json";
+
+/// [`SHIPPED_REQUEST`], parsed.
+pub fn shipped_request() -> Value {
+    trainguard_tests::json_shape::read_fixture(&workspace_root().join(SHIPPED_REQUEST))
+}
+
+/// Every string in `v` with `from` replaced by `to`.
+fn replace_in_strings(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::String(s) => *s = s.replace(from, to),
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_in_strings(x, from, to)),
+        Value::Object(o) => o.values_mut().for_each(|x| replace_in_strings(x, from, to)),
+        _ => {}
+    }
+}
+
+impl Fixture {
+    /// [`Fixture::input`] with the `metrics`, `drift` and `report_uri` of
+    /// [`SHIPPED_REQUEST`], so a test renders what the pipeline really sends rather than a
+    /// shape made up for it. The captured run's objects
+    /// (`s3://<its bucket>/pipeline/<its execution>/…`) are moved to this fixture's bucket
+    /// and `execution_name`, as the shipped ASL always names the run's own objects.
+    pub fn input_from_fixture(
+        &self,
+        execution_name: &str,
+        package_arn: &str,
+        expires_in_seconds: u64,
+    ) -> Value {
+        let mut input = self.input(package_arn, expires_in_seconds);
+        let shipped = shipped_request();
+        let from = format!(
+            "s3://{}/pipeline/{}/",
+            shipped["bucket"].as_str().unwrap_or_default(),
+            shipped["execution_name"].as_str().unwrap_or_default()
+        );
+        let to = format!("s3://{}/pipeline/{execution_name}/", self.bucket);
+        for part in ["metrics", "drift", "report_uri"] {
+            input[part] = shipped[part].clone();
+            replace_in_strings(&mut input[part], &from, &to);
+        }
+        input
+    }
 }
