@@ -478,3 +478,309 @@ fn cli_completions_name_every_subcommand() {
         .unwrap()
         .contains("complete -c trainguard"));
 }
+
+// ------------------------------------------------ approvals through the signed approval API
+//
+// `approvals list` / `approve` / `reject` call the approval service's IAM routes only. A
+// real execution waits on moto (approval_common's fixture); `trainguard_tests::api_gateway`
+// plays API Gateway with its IAM authorizer in front of the real handler: it recomputes
+// each request's SigV4 signature from the secret of an IAM user created in moto, and
+// passes the verified principal to the handler as `requestContext.authorizer.iam`. The
+// CLI runs with that user's keys and every AWS endpoint pointed at a closed port, so it
+// works only if it never calls S3, STS or Step Functions itself.
+
+mod approval_common;
+
+use approval_common::{Fixture, CLI_REVIEWER_ARN};
+use serde_json::json;
+use trainguard_tests::api_gateway::{create_iam_user, AccessKey, IamGateway, RunningGateway};
+
+/// Nothing listens here: an AWS SDK call from the CLI would fail.
+const CLOSED_ENDPOINT: &str = "http://127.0.0.1:9";
+
+/// Run the CLI as a reviewer: only `key`'s credentials, a region and the API URL; every
+/// AWS endpoint on a closed port; empty shared config files.
+async fn reviewer_cli(args: &[&str], api_url: &str, key: &AccessKey) -> Output {
+    let empty = output_dir("cli").join("empty-aws-config");
+    std::fs::write(&empty, "").unwrap();
+    tokio::process::Command::new(exe())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .env_clear()
+        .env("TRAINGUARD_APPROVAL_API_URL", api_url)
+        .env("AWS_ACCESS_KEY_ID", &key.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &key.secret_access_key)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .output()
+        .await
+        .expect("run trainguard")
+}
+
+/// The stand-in for API Gateway, with the template's two IAM routes, in front of the
+/// fixture's handler.
+async fn iam_gateway(fx: &Fixture, keys: &[&AccessKey]) -> RunningGateway {
+    let mut gateway = IamGateway::new(approval_common::API_ID, "us-east-1")
+        .route("GET", "/iam/approvals")
+        .route("POST", "/iam/approvals/{id}/decision");
+    for k in keys {
+        gateway = gateway.key((*k).clone());
+    }
+    let service = fx.service.clone();
+    gateway
+        .start(move |event| {
+            let service = service.clone();
+            async move {
+                trainguard::approval::handle_event(&service, event)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+}
+
+/// A waiting execution whose approval the CLI reviewer may decide.
+async fn waiting_for_review(fx: &Fixture, name: &str) -> (String, String, String) {
+    let pkg = fx.new_package().await;
+    let mut input = fx.input(&pkg, 3600);
+    input["approvers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(CLI_REVIEWER_ARN));
+    let (exec, id, raw) = fx.start_and_wait(name, input).await;
+    let token = raw["task_token"].as_str().unwrap().to_string();
+    (exec, id, token)
+}
+
+async fn execution_status(fx: &Fixture, exec: &str) -> String {
+    fx.clients
+        .sfn
+        .describe_execution()
+        .execution_arn(exec)
+        .send()
+        .await
+        .unwrap()
+        .status
+        .as_str()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_lists_and_approves_through_the_signed_api() {
+    let fx = Fixture::start("https://approvals.example.com").await;
+    let reviewer = create_iam_user(&fx.moto, "trainguard-reviewer").await;
+    assert_eq!(reviewer.user_arn, CLI_REVIEWER_ARN);
+    let outsider = create_iam_user(&fx.moto, "someone-else").await;
+    let gw = iam_gateway(&fx, &[&reviewer, &outsider]).await;
+    let (exec, id, token) = waiting_for_review(&fx, "run-cli-api-1").await;
+    let mut printed = String::new();
+    let mut keep = |o: &Output| {
+        printed.push_str(&String::from_utf8_lossy(&o.stdout));
+        printed.push_str(&stderr(o));
+    };
+
+    // The list, through GET /iam/approvals.
+    let o = reviewer_cli(&["approvals", "list", "--json"], &gw.url, &reviewer).await;
+    keep(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed = json(&o);
+    let mine = listed["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["approval_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {listed}"));
+    assert_eq!(mine["may_decide"], true, "{mine}");
+    let o = reviewer_cli(&["approvals", "list"], &gw.url, &reviewer).await;
+    keep(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with(&id)
+            && l.contains("run-cli-api-1")
+            && l.ends_with("you may decide")),
+        "{text}"
+    );
+    // Someone else, correctly signed: not offered the decision.
+    let o = reviewer_cli(&["approvals", "list"], &gw.url, &outsider).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with(&id) && l.ends_with("you may decide")),
+        "{text}"
+    );
+
+    // A signature made with the wrong secret: API Gateway's 403, the function never runs.
+    let forwarded = gw.forwarded.lock().unwrap().len();
+    let wrong = AccessKey {
+        secret_access_key: "not-the-secret".into(),
+        ..reviewer.clone()
+    };
+    let o = reviewer_cli(
+        &["approve", &id, "--comment", "x", "--json"],
+        &gw.url,
+        &wrong,
+    )
+    .await;
+    keep(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["refused"]["code"], "access_denied", "{v}");
+    assert_eq!(v["refused"]["http_status"], 403);
+    assert!(
+        v["refused"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("signature we calculated does not match"),
+        "{v}"
+    );
+    assert!(
+        stderr(&o).contains("refused[access_denied] (HTTP 403)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(gw.forwarded.lock().unwrap().len(), forwarded);
+
+    // A correctly signed caller who is not an approver: the service refuses.
+    let o = reviewer_cli(
+        &["approve", &id, "--comment", "me too", "--json"],
+        &gw.url,
+        &outsider,
+    )
+    .await;
+    keep(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["refused"]["code"], "not_an_approver", "{v}");
+    assert_eq!(v["refused"]["http_status"], 403);
+    assert_eq!(fx.record(&id).await["status"], "pending");
+    assert_eq!(execution_status(&fx, &exec).await, "RUNNING");
+
+    // The approver: the execution resumes, the reviewer is the verified IAM user.
+    let o = reviewer_cli(
+        &["approve", &id, "--comment", "signed and approved", "--json"],
+        &gw.url,
+        &reviewer,
+    )
+    .await;
+    keep(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["approval_id"], id.as_str());
+    assert_eq!(v["status"], "approved");
+    assert_eq!(v["reviewer"], CLI_REVIEWER_ARN);
+    assert!(v["decided_at"].is_string(), "{v}");
+    assert_eq!(fx.wait_done(&exec).await.status.as_str(), "SUCCEEDED");
+    let rec = fx.record(&id).await;
+    assert_eq!(rec["decision"]["reviewer"], CLI_REVIEWER_ARN);
+    assert_eq!(rec["decision"]["via"], "http");
+    let last = gw.forwarded.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last["requestContext"]["authorizer"]["iam"]["userArn"],
+        CLI_REVIEWER_ARN
+    );
+    assert!(last["requestContext"]["http"]["userAgent"]
+        .as_str()
+        .unwrap()
+        .starts_with("trainguard-cli/"));
+    let audit = fx.audit_events().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["event"] == "decided" && e["actor_kind"] == "iam"),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|e| e["event"] == "refused"
+            && e["reason"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("not_an_approver")),
+        "{audit:?}"
+    );
+
+    // A second decision: refused, human output on stderr, exit 1.
+    let o = reviewer_cli(&["reject", &id, "--comment", "late"], &gw.url, &reviewer).await;
+    keep(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(
+        stderr(&o).starts_with("refused[already_decided] (HTTP 409): "),
+        "{}",
+        stderr(&o)
+    );
+    approval_common::assert_no_token(&token, "the CLI's output", &printed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_rejects_through_the_signed_api() {
+    let fx = Fixture::start("https://approvals.example.com").await;
+    let reviewer = create_iam_user(&fx.moto, "trainguard-reviewer").await;
+    let gw = iam_gateway(&fx, &[&reviewer]).await;
+    let (exec, id, _) = waiting_for_review(&fx, "run-cli-api-2").await;
+    let o = reviewer_cli(
+        &["reject", &id, "--comment", "f1 regression on holdout"],
+        &gw.url,
+        &reviewer,
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let prefix = format!("{id} rejected by {CLI_REVIEWER_ARN} at ");
+    let at = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(at).is_ok(),
+        "an RFC 3339 time: {at:?}"
+    );
+    let done = fx.wait_done(&exec).await;
+    assert_eq!(done.status.as_str(), "FAILED");
+    assert_eq!(done.error.as_deref(), Some("Approval.Rejected"));
+    assert_eq!(
+        fx.record(&id).await["decision"]["comment"],
+        "f1 regression on holdout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_approvals_need_a_usable_api_url() {
+    let key = AccessKey {
+        access_key_id: "AKIAEXAMPLE".into(),
+        secret_access_key: "secret".into(),
+        user_arn: CLI_REVIEWER_ARN.into(),
+        user_id: "AIDAEXAMPLE".into(),
+        account_id: "123456789012".into(),
+    };
+    let id = "0123456789abcdef0123456789abcdef";
+    // No URL, or one that is not https: unusable configuration, exit 2.
+    for url in ["", "http://approvals.example.com"] {
+        let o = reviewer_cli(&["approve", id, "--json"], url, &key).await;
+        assert_json_error(&o, "Approval.Misconfigured");
+        assert!(
+            stderr(&o).contains("TRAINGUARD_APPROVAL_API_URL"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // The bucket is no business of the CLI any more: clap rejects the flag.
+    let o = reviewer_cli(
+        &["approvals", "list", "--bucket", "b"],
+        "https://a.example.com",
+        &key,
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--bucket"), "{}", stderr(&o));
+    // Not an approval id: refused before any request, as the service would.
+    let o = reviewer_cli(&["approve", "../../x", "--json"], CLOSED_ENDPOINT, &key).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(json(&o)["refused"]["code"], "unknown_approval");
+    // Nobody answers: retryable.
+    let o = reviewer_cli(&["approvals", "list", "--json"], CLOSED_ENDPOINT, &key).await;
+    assert_json_error(&o, "Transient.Throttled");
+}
