@@ -4,8 +4,8 @@
 //! [`ApprovalRequest`]. [`ApprovalService::create`] stores a pending [`ApprovalRecord`] in
 //! S3 under an unguessable id, publishes an SNS notification with the page link and
 //! returns at once. Reviewers then use the page (`GET /approvals/{id}`) and post their
-//! decision (`POST /approvals/{id}/decision`) through API Gateway (see [`http`]), or use
-//! the CLI with IAM credentials; both go through [`ApprovalService::decide`], which
+//! decision (`POST /approvals/{id}/decision`) through API Gateway (see [`http`]); the CLI
+//! posts to the IAM-signed routes. Every decision goes through [`ApprovalService::decide`], which
 //! resumes the execution with SendTaskSuccess / SendTaskFailure (`Approval.Rejected`).
 //!
 //! ## Security model (why it is built this way)
@@ -46,8 +46,6 @@ pub use model::{
 };
 pub use page::render_page;
 pub use page::PageContext;
-#[cfg(feature = "aws")]
-pub use service::caller_identity;
 pub use service::{ApprovalService, Created, DecideRequest, Outcome, PendingSummary, Refusal, Via};
 pub use store::{ApprovalStore, AuditEvent};
 

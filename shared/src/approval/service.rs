@@ -846,20 +846,6 @@ impl<A: Aws> ApprovalService<A> {
     }
 }
 
-#[cfg(feature = "aws")]
-/// The CLI caller's identity from STS GetCallerIdentity (the credentials in use).
-pub async fn caller_identity(config: &aws_config::SdkConfig) -> Result<Identity, CommonError> {
-    let sts = aws_sdk_sts::Client::new(config);
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| crate::aws::sdk::classify_sdk_error(&e, "STS GetCallerIdentity"))?;
-    let arn = out.arn().unwrap_or_default();
-    Identity::from_principal_arn(arn, super::identity::IdentityKind::Sts)
-        .ok_or_else(|| CommonError::AccessDenied("STS returned no caller ARN".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
