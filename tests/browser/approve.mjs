@@ -1,5 +1,6 @@
 // Drive Debian's chromium through the approval page, as a reviewer would:
-// open the link, read the metrics, write a comment, click Approve, see the decision.
+// open the link, read the objective, metrics and drift, write a comment, click Approve,
+// see the decision.
 // Run by tests/tests/approval_browser.rs with:
 //   APPROVAL_URL      the page (served by the test's API Gateway stand-in)
 //   BEARER            the reviewer's token (the stand-in's JWT authorizer reads it)
@@ -47,8 +48,25 @@ try {
   const resp = await page.goto(url, { waitUntil: 'load' });
   if (resp.status() !== 200) throw new Error(`GET page: HTTP ${resp.status()}`);
   seen.title = await page.title();
-  seen.metrics = (await page.locator('#metrics').innerText()).replace(/\s+/g, ' ');
-  seen.drift = (await page.locator('#drift').innerText()).trim();
+  // The text of an element, whitespace collapsed; '' when the page has no such element.
+  const text = async (sel) =>
+    (await page.locator(sel).count()) === 1
+      ? (await page.locator(sel).innerText()).replace(/\s+/g, ' ').trim()
+      : '';
+  // The objective against the gate, the route and why (what the reviewer decides on).
+  seen.objective = {
+    name: await text('#objective-name'),
+    value: await text('#objective-value'),
+    baseline: await text('#objective-baseline'),
+    thresholds: await text('#thresholds'),
+    route: await text('#route'),
+    reason: await text('#route-reason'),
+    reviewWhy: await text('#review-why'),
+  };
+  seen.metrics = await text('#metrics');
+  seen.drift = await text('#drift');
+  // The drifted features table: the first cell of each body row.
+  seen.driftFeatures = await page.locator('#drift-features tbody td.feature').allInnerTexts();
   seen.timeLeft = (await page.locator('#time-left').innerText()).trim();
   seen.reportLinks = await page.locator('#reports a').count();
   if (await page.locator('#approve').count() !== 1) throw new Error('no Approve button');

@@ -4,10 +4,13 @@
 //! A real execution waits on moto (see `approval_common`). A tiny local HTTP server plays
 //! API Gateway: it turns each browser request into an HTTP API v2 event, and plays the
 //! JWT authorizer by mapping the `Authorization: Bearer` header to claims (an unknown or
-//! missing token gets no authorizer context, which the handler refuses). The browser opens
-//! the link, reads the metrics, types a comment, clicks Approve; the decision completes
-//! (SendTaskSuccess on moto resumes the execution) and the page then shows the decision
-//! instead of the buttons. The screenshot is kept under `output_dir("approval")`.
+//! missing token gets no authorizer context, which the handler refuses). The execution
+//! carries the `metrics` and `drift` of the request the shipped state machine really
+//! sends (`approval_common::SHIPPED_REQUEST`, captured by pipeline_e2e). The browser opens
+//! the link, reads the objective, the metrics and the drift table, types a comment, clicks
+//! Approve; the decision completes (SendTaskSuccess on moto resumes the execution) and the
+//! page then shows the decision instead of the buttons. The screenshot is kept under
+//! `output_dir("approval")`.
 
 mod approval_common;
 
@@ -26,9 +29,9 @@ use trainguard_tests::{output_dir, workspace_root};
 /// Tokens the stand-in authorizer accepts, and the claims each stands for.
 fn claims_for(bearer: &str) -> Option<Value> {
     match bearer {
-        "alice-token" => {
-            Some(json!({"sub": ALICE.0, "email": ALICE.1, "iss": "https://idp.example.com"}))
-        }
+        "alice-token" => Some(
+            json!({"sub": ALICE.0, "email": ALICE.1, "email_verified": "true", "iss": "https://idp.example.com"}),
+        ),
         _ => None,
     }
 }
@@ -44,7 +47,7 @@ fn spawn_api_gateway(listener: tokio::net::TcpListener, service: Arc<ApprovalSer
                 headers.insert(k.to_ascii_lowercase(), json!(v));
             }
             let mut ctx = json!({
-                "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1",
+                "accountId": "123456789012", "apiId": API_ID, "domainName": "127.0.0.1",
                 "requestId": "r", "routeKey": "$default", "stage": "$default", "timeEpoch": 0,
                 "http": {"method": req.method, "path": path, "protocol": "HTTP/1.1",
                          "sourceIp": peer.ip().to_string(), "userAgent": req.header("user-agent").unwrap_or("")}
@@ -101,17 +104,21 @@ async fn reviewer_approves_in_a_real_browser() {
     spawn_api_gateway(web, fx.service.clone());
 
     let pkg = fx.new_package().await;
-    // Reports the page links to (presigned, short-lived).
-    for key in [
-        "pipeline/x/evaluation/report.json",
-        "pipeline/x/reports/drift.json",
-        "pipeline/x/reports/drift.html",
+    let shipped = shipped_request();
+    let input = fx.input_from_fixture("run-browser-1", &pkg, 7200);
+    // The reports the page links to (presigned, short-lived), where the request names them.
+    for uri in [
+        &input["report_uri"],
+        &input["drift"]["report_uri"],
+        &input["drift"]["html_report_uri"],
     ] {
+        let key = uri
+            .as_str()
+            .and_then(|u| u.strip_prefix(&format!("s3://{}/", fx.bucket)));
+        let key = key.unwrap_or_else(|| panic!("a report outside the bucket: {uri}"));
         trainguard_tests::put_object(&fx.clients, &fx.bucket, key, b"{}".to_vec()).await;
     }
-    let (exec, id, raw) = fx
-        .start_and_wait("run-browser-1", fx.input(&pkg, 7200))
-        .await;
+    let (exec, id, raw) = fx.start_and_wait("run-browser-1", input).await;
     let url = format!("{base}/approvals/{id}");
 
     // Without a token the page is refused (the stand-in authorizer adds no identity).
@@ -120,7 +127,8 @@ async fn reviewer_approves_in_a_real_browser() {
 
     let shot = output_dir("approval").join("approval-page-after-approve.png");
     let _ = std::fs::remove_file(&shot);
-    let comment = "Metrics beat the baseline; tenure drift is expected after the pricing change.";
+    let comment =
+        "Objective clears the bar; the charges drift is expected after the pricing change.";
     let out = tokio::task::spawn_blocking({
         let (dir, url, shot) = (browser_dir.clone(), url.clone(), shot.clone());
         let chromium = chromium.clone();
@@ -147,17 +155,9 @@ async fn reviewer_approves_in_a_real_browser() {
     );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
 
-    // What the reviewer saw.
-    let metrics = seen["metrics"].as_str().unwrap();
-    for want in [
-        "auc", "0.9120", "0.8970", "+0.0150", "f1", "logloss", "pass",
-    ] {
-        assert!(
-            metrics.contains(want),
-            "metrics table lacks {want}: {metrics}"
-        );
-    }
-    assert!(seen["drift"].as_str().unwrap().contains("tenure_months"));
+    // What the reviewer saw: the shipped request's objective, its gate, the route and
+    // why, the metrics with baselines, and the drifted features as a table.
+    assert_reviewer_sees(&seen, &shipped);
     assert!(seen["timeLeft"].as_str().unwrap().contains("left"));
     assert_eq!(seen["reportLinks"], 3);
     // After the click: the decision replaces the buttons.
@@ -173,13 +173,13 @@ async fn reviewer_approves_in_a_real_browser() {
     assert_eq!(seen["finalUrl"], url.as_str());
     assert!(shot.exists(), "screenshot saved");
 
-    // The decision really completed: the execution resumed, the registry agrees.
+    // The decision really completed: the execution resumed with it. (The model registry
+    // is the pipeline's to update after the gate; approval_handler covers that contract.)
     let done = fx.wait_done(&exec).await;
     assert_eq!(done.status.as_str(), "SUCCEEDED");
     let output: Value = serde_json::from_str(done.output().unwrap()).unwrap();
     assert_eq!(output["reviewer"], ALICE.1);
     assert_eq!(output["comment"], comment);
-    assert_eq!(fx.package_status(&pkg).await, "Approved");
 
     // The token never reached the browser: no request URL carried it, nor the logs.
     let token = raw["task_token"].as_str().unwrap();
@@ -192,4 +192,79 @@ async fn reviewer_approves_in_a_real_browser() {
     for m in fx.sns_messages().await {
         assert_no_token(token, "an SNS notification", &m);
     }
+}
+
+/// `x` as the page prints numbers.
+fn four(x: &Value) -> String {
+    format!("{:.4}", x.as_f64().unwrap_or(f64::NAN))
+}
+
+/// The page shows what a reviewer of `shipped` must see (`seen` is approve.mjs's output).
+fn assert_reviewer_sees(seen: &Value, shipped: &Value) {
+    let m = &shipped["metrics"];
+    let o = &seen["objective"];
+    let text = |k: &str| o[k].as_str().unwrap_or("").to_string();
+    let metric = m["metric"].as_str().expect("fixture: metrics.metric");
+    assert_eq!(text("name"), metric, "objective name: {o}");
+    assert_eq!(text("value"), four(&m["value"]), "objective value: {o}");
+    match m["baseline"].get(metric) {
+        Some(b) => assert!(text("baseline").starts_with(&four(b)), "baseline: {o}"),
+        None => assert_eq!(text("baseline"), "No baseline was reported.", "{o}"),
+    }
+    let op = if m["goal"] == "Minimize" {
+        "≤"
+    } else {
+        "≥"
+    };
+    let t = &m["thresholds"];
+    for want in [
+        format!("promote at {op} {}", four(&t["promote"])),
+        format!("review at {op} {}", four(&t["review"])),
+    ] {
+        assert!(
+            text("thresholds").contains(&want),
+            "thresholds lack {want}: {o}"
+        );
+    }
+    let route = match m["route"].as_str() {
+        Some("auto") => "Promote automatically",
+        Some("human") => "A person decides",
+        Some("reject") => "Reject",
+        other => panic!("fixture: unexpected route {other:?}"),
+    };
+    assert!(text("route").contains(route), "route: {o}");
+    assert_eq!(text("reason"), m["reason"].as_str().unwrap(), "reason: {o}");
+    if shipped["drift"]["drift_detected"] == true {
+        assert!(text("reviewWhy").contains("drift was detected"), "{o}");
+    }
+
+    let table = seen["metrics"].as_str().unwrap();
+    for want in [metric, "(objective)", &four(&m["value"])] {
+        assert!(table.contains(want), "metrics table lacks {want}: {table}");
+    }
+    for (name, v) in m["metrics"].as_object().unwrap() {
+        assert!(
+            table.contains(name.as_str()) && table.contains(&four(v)),
+            "{name}: {table}"
+        );
+    }
+
+    let features: Vec<&str> = seen["driftFeatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let first = shipped["drift"]["drifted_features"][0]["name"]
+        .as_str()
+        .expect("fixture: a drifted feature");
+    assert!(
+        features.contains(&first),
+        "drift table lacks {first}: {features:?}"
+    );
+    let drift = seen["drift"].as_str().unwrap();
+    assert!(
+        drift.contains("Drift detected") && !drift.contains('{'),
+        "{drift}"
+    );
 }
