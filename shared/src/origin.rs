@@ -158,6 +158,28 @@ mod tests {
     }
 
     #[test]
+    fn the_canonical_form_is_pythons_sorted_compact_json() {
+        // tests/e2e/stack.py seeds a start record with
+        // json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False):
+        // the same text, so the same digest.
+        let v: Value = serde_json::from_str(
+            r#"{"trigger": {"type": "manual", "started_by": "arn:aws:iam::1:user/carol", "n": 2},
+                "data": {"prefix": "data/é", "bucket": "b"}}"#,
+        )
+        .unwrap();
+        let mut text = String::new();
+        canonical(&v, &mut text);
+        assert_eq!(
+            text,
+            r#"{"data":{"bucket":"b","prefix":"data/é"},"trigger":{"n":2,"started_by":"arn:aws:iam::1:user/carol","type":"manual"}}"#
+        );
+        assert_eq!(
+            input_digest(&v),
+            hex::encode(Sha256::digest(text.as_bytes()))
+        );
+    }
+
+    #[test]
     fn the_record_round_trips() {
         let r = StartRecord {
             execution_name: "new-x".into(),

@@ -30,6 +30,7 @@ Usage: stack.py [--out stack.json] [--demo [--no-watch]] [--log-dir DIR]
 """
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -106,6 +107,20 @@ def seed_sample_events(s3):
         s3.put_object(Bucket=bucket, Key=key, Body=sample)
     contract = open(os.path.join(ROOT, "events", "schema-validator", "contract.json"), "rb").read()
     s3.put_object(Bucket=bucket, Key="contracts/churn-features.json", Body=contract)
+    # The start record pipeline-trigger writes before it starts a run, for the sample
+    # approval request, so `cargo lambda invoke approval-handler --data-file
+    # events/approval-handler/request.json` opens an approval (the handler reads the
+    # starter from this record, checked against the request's execution_input; the
+    # digest is shared/src/origin.rs's canonical form: sorted keys, no spaces).
+    req = json.load(open(os.path.join(ROOT, "events", "approval-handler", "request.json")))
+    canonical = json.dumps(req["execution_input"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    record = {"execution_name": req["execution_name"],
+              "started_by": req["execution_input"]["trigger"]["started_by"],
+              "starter_kind": "iam-caller", "channel": "http", "event_id": "sample", "source_ip": None,
+              "input_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+              "recorded_at": "2026-11-22T01:30:00Z"}
+    s3.put_object(Bucket=req["bucket"], Key=f"pipeline/{req['execution_name']}/start.json",
+                  Body=json.dumps(record).encode())
 
 
 def fn_arn(name):
