@@ -26,6 +26,10 @@ against it; --no-watch leaves cargo lambda watch to you (run it at the workspace
 It stays up until its stdin closes (the parent process ended, however it ended) or it
 gets SIGTERM/SIGINT, then stops every process it started, by PID / process group.
 
+The state machine gets the template's default substitutions (no KMS key, no VPC);
+TRAINGUARD_E2E_JOB_SECURITY=1 substitutes a KMS key and a VPC instead, so the same scenarios
+run the other branch of the definition's encryption and network options.
+
 Usage: stack.py [--out stack.json] [--demo [--no-watch]] [--log-dir DIR]
 """
 
@@ -171,7 +175,10 @@ def substitutions(bucket, topic_arn, group):
     s.update({
         "AlertTopicArn": topic_arn,
         "ArtifactsBucket": bucket,
-        "SageMakerRoleArn": f"arn:aws:iam::{ACCOUNT}:role/trainguard-sagemaker",
+        "TrainingRoleArn": f"arn:aws:iam::{ACCOUNT}:role/trainguard-training",
+        "HostingRoleArn": f"arn:aws:iam::{ACCOUNT}:role/trainguard-hosting",
+        "ProjectName": "trainguard",
+        "PipelineName": "trainguard-pipeline",
         "TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainguard-train:latest",
         "ProcessingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainguard-process:latest",
         "InferenceImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/trainguard-serve:latest",
@@ -185,7 +192,19 @@ def substitutions(bucket, topic_arn, group):
         "EndpointName": "trainguard",
         "CodeCommit": "local-e2e",
         "DistributedThreshold": "5",
+        # The template's defaults: no customer-managed KMS key, no VPC for the jobs.
+        "KmsKeyArn": "",
+        "TrainingVolumeKmsKeyArn": "",
+        "VpcSubnetIds": "",
+        "VpcSecurityGroupIds": "",
     })
+    if os.environ.get("TRAINGUARD_E2E_JOB_SECURITY") == "1":
+        # The other branch of the ASL's EncryptionOptions/NetworkOptions: a key (volumes
+        # included) and a VPC, as a deployment with KmsKeyArn, EncryptTrainingVolumes=true,
+        # VpcSubnetIds and VpcSecurityGroupIds set would substitute them.
+        key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        s.update({"KmsKeyArn": key, "TrainingVolumeKmsKeyArn": key,
+                  "VpcSubnetIds": "subnet-0a1b2c3d,subnet-4e5f6a7b", "VpcSecurityGroupIds": "sg-0123abcd"})
     return s
 
 

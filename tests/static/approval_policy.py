@@ -26,6 +26,18 @@ def as_list(v):
     return v if isinstance(v, list) else [v]
 
 
+def unwrap(statements):
+    """The statements of a policy document, with those under a condition (`Fn::If: [cond,
+    statement, AWS::NoValue]`) taken as granted: a rule must hold whichever way it goes."""
+    out = []
+    for s in statements:
+        if isinstance(s, dict) and "Fn::If" in s:
+            out.extend(b for b in s["Fn::If"][1:] if isinstance(b, dict) and "Action" in b)
+        else:
+            out.append(s)
+    return out
+
+
 def main(path):
     tpl, matches = decode(path)
     if matches:
@@ -73,7 +85,7 @@ def main(path):
         out = []
         for p in res[fn]["Properties"].get("Policies", []):
             if isinstance(p, dict) and "Statement" in p:
-                out.extend(p["Statement"])
+                out.extend(unwrap(p["Statement"]))
         return out
 
     def env(fn):
@@ -109,7 +121,7 @@ def main(path):
         elif r["Type"] == "AWS::Serverless::Function":
             docs = [p for p in r["Properties"].get("Policies", []) if isinstance(p, dict) and "Statement" in p]
         for d in docs:
-            for s in d["Statement"]:
+            for s in unwrap(d["Statement"]):
                 acts = as_list(s["Action"])
                 if any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in acts) and "ApprovalHandlerFunction" in str(s["Resource"]):
                     need(name == "PipelineRole", f"{name} may invoke approval-handler: only the state machine may")
