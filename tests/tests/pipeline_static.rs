@@ -454,3 +454,214 @@ fn the_execution_input_cannot_choose_the_gate_policy() {
         "$.approval.registry_note"
     );
 }
+
+/// Every Task and Pass state of a definition, as (name, state), children of Maps included.
+fn task_and_pass_states(asl: &Value) -> Vec<(String, &Value)> {
+    fn go<'a>(states: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+        for (name, st) in states.as_object().expect("States") {
+            if st["Type"] == "Task" || st["Type"] == "Pass" {
+                out.push((name.clone(), st));
+            }
+            if let Some(inner) = st.get("ItemProcessor").or_else(|| st.get("Iterator")) {
+                go(&inner["States"], out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(&asl["States"], &mut out);
+    out
+}
+
+/// The keys and values of a literal `Tags` list.
+fn tag_map(tags: &Value) -> BTreeMap<String, String> {
+    tags.as_array()
+        .expect("a literal Tags list")
+        .iter()
+        .map(|t| {
+            let v = t.get("Value").or_else(|| t.get("Value.$")).expect("Value");
+            (
+                t["Key"].as_str().unwrap().to_string(),
+                v.as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 13: the cost-allocation tags `project`, `pipeline` and `execution-id` are on every
+/// training job, processing job, model package, model, endpoint config and endpoint the
+/// pipeline creates. Training requests are built in the sweep's Prepare* states and sent by
+/// the Train states with `Tags.$: $.job.Tags`.
+#[test]
+fn everything_the_pipeline_creates_carries_the_cost_tags() {
+    let (_, asl) = definitions()
+        .into_iter()
+        .find(|(t, _)| t.contains("TrainingSweep"))
+        .expect("the pipeline definition");
+    let creates = [
+        "sagemaker:createTrainingJob",
+        "sagemaker:createProcessingJob",
+        "sagemaker:createModel",
+        "sagemaker:createEndpointConfig",
+        "sagemaker:createEndpoint",
+        "aws-sdk:sagemaker:createModelPackage",
+    ];
+    let want = |name: &str, tags: &Value| {
+        let m = tag_map(tags);
+        assert_eq!(
+            m.get("project").map(String::as_str),
+            Some("${ProjectName}"),
+            "{name}: {m:?}"
+        );
+        assert_eq!(
+            m.get("pipeline").map(String::as_str),
+            Some("${PipelineName}"),
+            "{name}: {m:?}"
+        );
+        assert_eq!(
+            m.get("execution-id").map(String::as_str),
+            Some("$.run.execution_name"),
+            "{name}: {m:?}"
+        );
+    };
+    let mut seen = BTreeSet::new();
+    for (name, st) in task_and_pass_states(&asl) {
+        let resource = st["Resource"].as_str().unwrap_or("");
+        let Some(api) = creates.iter().find(|a| {
+            let base = resource.trim_end_matches(".sync");
+            base == format!("arn:aws:states:::{a}")
+        }) else {
+            if let Some(job) = st["Parameters"].get("job") {
+                want(&name, &job["Tags"]);
+                seen.insert(format!("{name} (training request)"));
+            }
+            continue;
+        };
+        let p = &st["Parameters"];
+        if *api == "sagemaker:createTrainingJob" {
+            assert_eq!(
+                p["Tags.$"], "$.job.Tags",
+                "{name}: tags from the prepared request"
+            );
+        } else {
+            want(&name, &p["Tags"]);
+        }
+        seen.insert(name);
+    }
+    for must in [
+        "FeatureEngineering",
+        "Evaluate",
+        "Train",
+        "TrainInVpc",
+        "RegisterModel",
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEncryptedEndpointConfig",
+        "CreateEndpoint",
+        "PrepareSpotTrainingJob (training request)",
+        "PrepareOnDemandTrainingJob (training request)",
+    ] {
+        assert!(seen.contains(must), "{must} not checked: {seen:?}");
+    }
+}
+
+/// Issue 13: the optional KMS key and VPC are the deployment's (DefinitionSubstitutions
+/// into `$.policy`, never merged with the execution input), turned into request fields once
+/// (`$.security`, built by Choice states), and merged into every SageMaker request that
+/// takes them, so the same definition is valid with and without them.
+#[test]
+fn kms_and_vpc_options_come_from_the_deployment_only() {
+    let (_, asl) = definitions()
+        .into_iter()
+        .find(|(t, _)| t.contains("TrainingSweep"))
+        .expect("the pipeline definition");
+    let states = &asl["States"];
+    let policy = &states["Initialize"]["Parameters"]["policy"];
+    assert_eq!(policy["encryption"]["kms_key_arn"], "${KmsKeyArn}");
+    assert_eq!(policy["network"]["subnets"], "${VpcSubnetIds}");
+    assert_eq!(
+        states["BuildContext"]["Parameters"]["security"],
+        serde_json::json!({})
+    );
+    let mut key_reads = 0;
+    walk(&asl, &mut |o| {
+        for (k, v) in o {
+            let v = v.as_str().unwrap_or("");
+            if matches!(k.as_str(), "KmsKeyId.$" | "VolumeKmsKeyId.$") {
+                key_reads += 1;
+                assert!(v.starts_with("$.policy.encryption."), "{k} from {v}");
+            }
+            assert!(
+                !matches!(
+                    k.as_str(),
+                    "KmsKeyId" | "VolumeKmsKeyId" | "Subnets" | "SecurityGroupIds"
+                ),
+                "a literal {k}: the key and the VPC are the deployment's"
+            );
+            if matches!(k.as_str(), "Subnets.$" | "SecurityGroupIds.$") {
+                assert!(v.contains("$.policy.network."), "{k} from {v}");
+            }
+        }
+    });
+    assert!(key_reads >= 6, "{key_reads}");
+    for (name, st) in task_and_pass_states(&asl) {
+        let r = st["Resource"].as_str().unwrap_or("");
+        let p = &st["Parameters"];
+        if r.ends_with("createTrainingJob.sync") {
+            assert_eq!(
+                p["ResourceConfig.$"],
+                "States.JsonMerge($.job.ResourceConfig, $.security.encryption.training_resource, false)",
+                "{name}"
+            );
+            assert_eq!(
+                p["OutputDataConfig.$"],
+                "States.JsonMerge($.job.OutputDataConfig, $.security.encryption.training_output, false)",
+                "{name}"
+            );
+            assert_eq!(p["RoleArn"], "${TrainingRoleArn}", "{name}");
+            assert_eq!(
+                p.get("VpcConfig.$").and_then(Value::as_str),
+                (name == "TrainInVpc").then_some("$.security.network.training"),
+                "{name}"
+            );
+        }
+        if r.ends_with("createProcessingJob.sync") {
+            assert!(
+                p["ProcessingResources"]["ClusterConfig.$"]
+                    .as_str()
+                    .is_some_and(|v| v.ends_with("$.security.encryption.processing_volume, false)")),
+                "{name}"
+            );
+            assert!(
+                p["ProcessingOutputConfig.$"]
+                    .as_str()
+                    .is_some_and(|v| v.ends_with("$.security.encryption.processing_output, false)")),
+                "{name}"
+            );
+            assert_eq!(
+                p["NetworkConfig.$"], "$.security.network.processing",
+                "{name}"
+            );
+            assert_eq!(p["RoleArn"], "${TrainingRoleArn}", "{name}");
+        }
+        if r == "arn:aws:states:::sagemaker:createModel" {
+            assert_eq!(p["ExecutionRoleArn"], "${HostingRoleArn}", "{name}");
+        }
+    }
+    // Every way into Train goes through the VPC choice.
+    let child = &states["TrainingSweep"]["ItemProcessor"]["States"];
+    for from in [
+        "PrepareSpotTrainingJob",
+        "PrepareOnDemandTrainingJob",
+        "ApplyRecoveryPlan",
+    ] {
+        assert_eq!(child[from]["Next"], "ChooseTrainingNetwork", "{from}");
+        assert_eq!(
+            child[from]["Parameters"]["security.$"], "$.security",
+            "{from}"
+        );
+    }
+    assert_eq!(
+        states["TrainingSweep"]["ItemSelector"]["security.$"],
+        "$.security"
+    );
+}
