@@ -10,7 +10,14 @@
 //! - every Lambda task invokes a function the template defines;
 //! - every function's `[package.metadata.lambda.env]` (what `cargo lambda watch` gives it) is
 //!   the demo stack's environment, `tests/e2e/demo.env`, with the settings the template
-//!   gives that function.
+//!   gives that function;
+//! - every training job, processing job, model package, model, endpoint config and endpoint
+//!   the ASL creates carries the cost tags `project`, `pipeline`, `execution-id`;
+//! - the optional KMS key and job VPC come from the deployment's substitutions only and are
+//!   merged into every SageMaker request that takes them.
+//!
+//! The IAM side (every call granted, nothing granted that nothing calls) is
+//! `tests/static/iam_actions.py`, run by `scripts/check.d/pipeline-static.sh`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
