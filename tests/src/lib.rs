@@ -11,6 +11,7 @@
 //! router), [`lambda_router`] the one in-process server and Lambda Invoke router.
 
 pub mod api_gateway;
+pub mod coverage;
 pub mod http_client;
 pub mod json_shape;
 pub mod lambda_router;
