@@ -59,6 +59,15 @@ OOM_REASON = (
     'Memory Management and PYTORCH_CUDA_ALLOC_CONF"\nCommand "/opt/conda/bin/python3.10 train.py '
     '--batch_size {batch}"'
 )
+# What DescribeTrainingJob says when SageMaker had no instances of the type to give.
+CAPACITY_REASON = ("CapacityError: Unable to provision requested ML compute capacity. "
+                   "Please retry using a different ML instance type.")
+# A training script that stops on a non-finite loss, as the toolkit reports it.
+NAN_REASON = (
+    'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "RuntimeError: loss is nan '
+    'at step 120"\nCommand "/opt/conda/bin/python3.10 train.py --learning_rate {lr}"'
+)
+RETRY_NAME_RE = re.compile(r"-r(\d+)-[0-9a-f]{8}$")
 
 
 def log(*a):
@@ -77,12 +86,20 @@ class Faults:
         # endpoint names whose model answers InvokeEndpoint with a ModelError (the
         # container is up but the model is broken: only a smoke test notices).
         self.broken_models = set()
+        # endpoint names whose fleet never finishes provisioning: DescribeEndpoint keeps
+        # saying Creating.
+        self.stuck_endpoints = set()
 
     def update(self, body):
         with self.lock:
             for name, good in (body.get("endpoint_good_configs") or {}).items():
                 self.endpoint_good_configs[name] = set(good)
             self.broken_models.update(body.get("broken_models") or [])
+            self.stuck_endpoints.update(body.get("stuck_endpoints") or [])
+
+    def endpoint_stuck(self, endpoint):
+        with self.lock:
+            return endpoint in self.stuck_endpoints
 
     def endpoint_fails(self, endpoint, config):
         with self.lock:
@@ -124,6 +141,18 @@ class SageMakerStub:
     writes it before starting the execution), e.g.
     `{"training": {"oom_above_batch_size": 64, "accuracy": {"0.001": 0.93}},
       "evaluation": {"value": 0.95}}`.
+
+    Training failures, each in the shape SageMaker reports it (the DescribeTrainingJob
+    response as the Cause):
+    - `oom_above_batch_size`: a job whose batch size is above it dies of CUDA OOM;
+    - `capacity_errors`: the first N attempts of every configuration (attempt = the
+      `-r<n>-` of the retry names the batch-size adjuster gives) fail before they start:
+      no ML capacity of the instance type (`CapacityError: Unable to provision ...`);
+    - `spot_interrupted`: every managed-spot job loses its spot capacity and ends
+      `Stopped` / `MaxWaitTimeExceeded` after an `Interrupted` transition; on-demand
+      jobs run;
+    - `nan_loss_above_learning_rate`: a job whose learning_rate is above it fails with
+      a NaN loss.
     """
 
     def __init__(self, moto_port):
@@ -167,10 +196,27 @@ class SageMakerStub:
         hp = p.get("HyperParameters") or {}
         bucket, out_key = split_s3(out_uri)
         ck_uri = (p.get("CheckpointConfig") or {}).get("S3Uri")
+        spot = bool(p.get("EnableManagedSpotTraining"))
+        desc["EnableManagedSpotTraining"] = spot
+        retry = RETRY_NAME_RE.search(name)
+        attempt = int(retry.group(1)) if retry else 0
+        if attempt < int(beh.get("capacity_errors", 0)):
+            # No instance ever started: no checkpoint, no artifact.
+            return False, self._failed(desc, "Failed", "Failed", CAPACITY_REASON, ["Starting", "Failed"])
         # Every attempt writes a checkpoint, as a real job does before it dies.
         if ck_uri:
             cb, ck = split_s3(ck_uri)
             self.s3.put_object(Bucket=cb, Key=f"{ck.rstrip('/')}/{name}-epoch-1.pt", Body=b"checkpoint")
+        if spot and beh.get("spot_interrupted"):
+            # The spot capacity was taken away and did not come back within
+            # MaxWaitTimeInSeconds: SageMaker stops the job.
+            return False, self._failed(desc, "Stopped", "MaxWaitTimeExceeded", "",
+                                       ["Starting", "Downloading", "Training", "Interrupted", "MaxWaitTimeExceeded"])
+        nan_above = beh.get("nan_loss_above_learning_rate")
+        lr = hp.get("learning_rate")
+        if nan_above is not None and lr is not None and float(lr) > float(nan_above):
+            return False, self._failed(desc, "Failed", "Failed", NAN_REASON.format(lr=lr),
+                                       ["Starting", "Downloading", "Training", "Failed"])
         batch_key = beh.get("batch_size_hyperparameter", "batch_size")
         batch = int(float(hp.get(batch_key, "0") or 0))
         oom_above = beh.get("oom_above_batch_size")
@@ -199,6 +245,22 @@ class SageMakerStub:
             "FinalMetricDataList": [{"MetricName": metric, "Value": value, "Timestamp": now}],
         })
         return True, desc
+
+    @staticmethod
+    def _failed(desc, status, secondary, reason, transitions):
+        """A `.sync` training task's failure: the DescribeTrainingJob response."""
+        now = int(time.time() * 1000)
+        desc.update({
+            "TrainingJobStatus": status,
+            "SecondaryStatus": secondary,
+            "SecondaryStatusTransitions": [{"Status": t, "StartTime": now, "StatusMessage": ""} for t in transitions],
+        })
+        if reason:
+            desc["FailureReason"] = reason
+        desc.pop("ModelArtifacts", None)
+        desc.pop("FinalMetricDataList", None)
+        desc["errorType"] = STUB_ERROR
+        return desc
 
     def processing(self, p):
         outputs = (p.get("ProcessingOutputConfig") or {}).get("Outputs") or []
@@ -375,6 +437,9 @@ class Router(BaseHTTPRequestHandler):
             reason = self.server.failed_updates.get(name)
         if reason and d.get("EndpointStatus") == "InService":
             d["FailureReason"] = reason
+        if self.server.faults.endpoint_stuck(name) and d.get("EndpointStatus") == "InService":
+            # Never leaves Creating (instances that never pass provisioning).
+            d["EndpointStatus"] = "Creating"
         return json.dumps(d).encode()
 
 
