@@ -413,18 +413,19 @@ impl Stack {
         let t0 = Instant::now();
         loop {
             for key in self.keys("approvals/").await {
-                let body = self
+                // An open marker (approvals/pending/<id>) goes when its approval is
+                // decided, maybe between the listing and the read: not a record anyway.
+                let Ok(obj) = self
                     .s3
                     .get_object()
                     .bucket(self.bucket())
                     .key(&key)
                     .send()
                     .await
-                    .unwrap()
-                    .body
-                    .collect()
-                    .await
-                    .unwrap();
+                else {
+                    continue;
+                };
+                let body = obj.body.collect().await.unwrap();
                 let rec: Value = serde_json::from_slice(&body.into_bytes()).unwrap_or(Value::Null);
                 if rec["execution_name"] == name {
                     return rec["approval_id"]
