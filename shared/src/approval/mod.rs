@@ -215,13 +215,22 @@ impl ApprovalConfig {
         if requested.is_empty() {
             return Ok(self.approvers.clone());
         }
-        let allowed = |a: &str| self.approvers.iter().any(|d| d.eq_ignore_ascii_case(a));
-        if let Some(outside) = requested.iter().find(|a| !allowed(a)) {
-            return Err(ApprovalError::InvalidRequest(format!(
-                "approver {outside:?} is not in the deploy-time list (TRAINGUARD_APPROVERS): an execution may narrow the approvers, never add to them"
-            )));
-        }
-        Ok(requested.into_iter().map(str::to_string).collect())
+        // Each requested entry becomes the deploy-time entry it names (its spelling is the
+        // one the deployment vouched for).
+        requested
+            .into_iter()
+            .map(|a| {
+                self.approvers
+                    .iter()
+                    .find(|d| d.eq_ignore_ascii_case(a))
+                    .cloned()
+                    .ok_or_else(|| {
+                        ApprovalError::InvalidRequest(format!(
+                            "approver {a:?} is not in the deploy-time list (TRAINGUARD_APPROVERS): an execution may narrow the approvers, never add to them"
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// The bucket, or `Approval.Misconfigured`.
@@ -419,7 +428,8 @@ mod tests {
         assert_eq!(c.approvers_for(&[" ".into()]).unwrap(), c.approvers);
         assert_eq!(
             c.approvers_for(&["Alice@Example.org".into()]).unwrap(),
-            ["Alice@Example.org"]
+            ["alice@example.org"],
+            "the deploy-time spelling"
         );
         let e = c
             .approvers_for(&["alice@example.org".into(), "mallory@example.org".into()])

@@ -253,77 +253,73 @@ impl<A: Aws> ApprovalStore<A> {
         reason_code: &str,
     ) -> Result<Option<S3Uri>, CommonError> {
         use sha2::{Digest, Sha256};
-        let at = event.at.unwrap_or_else(Utc::now);
-        let mut ev = event.clone();
-        ev.at = Some(at);
+        let (ev, body) = Self::stamped(event)?;
         let who = ev
             .principal
             .as_deref()
             .or(ev.source_ip.as_deref())
             .unwrap_or("anonymous");
         let who = hex::encode(&Sha256::digest(who.as_bytes())[..8]);
-        let id = ev
-            .approval_id
-            .as_deref()
-            .filter(|i| is_valid_id(i))
-            .unwrap_or("unknown");
-        let key = format!(
-            "{}{}/{}-{id}-{}-{reason_code}-{who}.json",
-            self.audit_prefix,
-            at.format("%Y/%m/%d"),
-            at.format("%Y%m%dT%H%MZ"),
-            ev.event,
-        );
-        let body = serde_json::to_vec_pretty(&ev)
-            .map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
-        let uri = S3Uri::new(&self.bucket, key);
-        match self
-            .aws
-            .s3()
-            .put_object_conditional(&uri.bucket, &uri.key, body, None)
-            .await?
-        {
-            PutOutcome::Written { .. } => Ok(Some(uri)),
-            PutOutcome::PreconditionFailed => Ok(None),
-        }
+        let minute = format!("{}", ev.at.unwrap_or_else(Utc::now).format("%Y%m%dT%H%MZ"));
+        let uri = self.audit_uri(&ev, &minute, &format!("{reason_code}-{who}"));
+        Ok(self.put_new(&uri, body).await?.then_some(uri))
     }
 
     /// Append one audit entry (a new object, `If-None-Match: *`). Returns its URI.
     pub async fn audit(&self, event: &AuditEvent) -> Result<S3Uri, CommonError> {
-        let at = event.at.unwrap_or_else(Utc::now);
-        let mut ev = event.clone();
-        ev.at = Some(at);
-        let body = serde_json::to_vec_pretty(&ev)
-            .map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
+        let (ev, body) = Self::stamped(event)?;
+        let at = ev.at.unwrap_or_else(Utc::now);
+        let moment = format!("{}", at.format("%Y%m%dT%H%M%S%.6fZ"));
         // A fresh random suffix each try: a collision (never expected) just tries again.
         for _ in 0..3 {
             let mut r = [0u8; 6];
             rand::rngs::OsRng.fill_bytes(&mut r);
-            let id = ev
-                .approval_id
-                .as_deref()
-                .filter(|i| is_valid_id(i))
-                .unwrap_or("unknown");
-            let key = format!(
-                "{}{}/{}-{id}-{}-{}.json",
-                self.audit_prefix,
-                at.format("%Y/%m/%d"),
-                at.format("%Y%m%dT%H%M%S%.6fZ"),
-                ev.event,
-                hex::encode(r)
-            );
-            let uri = S3Uri::new(&self.bucket, key);
-            if let PutOutcome::Written { .. } = self
-                .aws
-                .s3()
-                .put_object_conditional(&uri.bucket, &uri.key, body.clone(), None)
-                .await?
-            {
+            let uri = self.audit_uri(&ev, &moment, &hex::encode(r));
+            if self.put_new(&uri, body.clone()).await? {
                 return Ok(uri);
             }
         }
         Err(CommonError::Storage(
             "could not find a free audit key".into(),
+        ))
+    }
+
+    /// The event with its time set, and its JSON.
+    fn stamped(event: &AuditEvent) -> Result<(AuditEvent, Vec<u8>), CommonError> {
+        let mut ev = event.clone();
+        ev.at = Some(event.at.unwrap_or_else(Utc::now));
+        let body = serde_json::to_vec_pretty(&ev)
+            .map_err(|e| CommonError::Storage(format!("encoding audit event: {e}")))?;
+        Ok((ev, body))
+    }
+
+    /// `<audit_prefix>YYYY/MM/DD/<time>-<id>-<event>-<suffix>.json`.
+    fn audit_uri(&self, ev: &AuditEvent, time: &str, suffix: &str) -> S3Uri {
+        let at = ev.at.unwrap_or_else(Utc::now);
+        let id = ev
+            .approval_id
+            .as_deref()
+            .filter(|i| is_valid_id(i))
+            .unwrap_or("unknown");
+        S3Uri::new(
+            &self.bucket,
+            format!(
+                "{}{}/{time}-{id}-{}-{suffix}.json",
+                self.audit_prefix,
+                at.format("%Y/%m/%d"),
+                ev.event
+            ),
+        )
+    }
+
+    /// Write `body` at `uri` only if nothing is there; false when something was.
+    async fn put_new(&self, uri: &S3Uri, body: Vec<u8>) -> Result<bool, CommonError> {
+        Ok(matches!(
+            self.aws
+                .s3()
+                .put_object_conditional(&uri.bucket, &uri.key, body, None)
+                .await?,
+            PutOutcome::Written { .. }
         ))
     }
 }
