@@ -408,6 +408,31 @@ impl Stack {
             .collect()
     }
 
+    /// Wait for `arn` to fail with `error` (the pipeline's name for the stage), a cause
+    /// naming every one of `cause_has`, through `states` in order; its path.
+    async fn expect_failure(
+        &self,
+        arn: &str,
+        name: &str,
+        error: &str,
+        cause_has: &[&str],
+        states: &[&str],
+    ) -> Vec<String> {
+        let (status, got, cause) = self.wait_done(arn).await;
+        let path = self.path(arn).await;
+        assert_eq!(status, ExecutionStatus::Failed, "{name}: {path:?}");
+        assert_eq!(got.as_deref(), Some(error), "{name}: {cause:?}");
+        let cause = cause.unwrap_or_default();
+        for want in cause_has {
+            assert!(
+                cause.contains(want),
+                "{name}: {want} not in the cause {cause}"
+            );
+        }
+        assert_subsequence(&path, states, name);
+        path
+    }
+
     /// Wait for the execution's pending approval; its id.
     async fn approval_id(&self, name: &str, arn: &str) -> String {
         let t0 = Instant::now();
@@ -1137,26 +1162,22 @@ async fn reviewer_rejects(stack: Arc<Stack>) {
         .await;
     let id = stack.approval_id(name, &arn).await;
     stack.decide(&id, "reject").await;
-    let (status, error, cause) = stack.wait_done(&arn).await;
-    let path = stack.path(&arn).await;
-    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
-    assert!(
-        cause.as_deref().unwrap_or("").contains("Approval.Rejected"),
-        "{cause:?}"
-    );
-    assert_subsequence(
-        &path,
-        &[
-            "MarkHumanReview",
-            "RegisterModel",
-            "ApprovalGate",
-            "CompensateEvaluation",
-            "Compensate",
-            "PipelineFailed",
-        ],
-        name,
-    );
+    let path = stack
+        .expect_failure(
+            &arn,
+            name,
+            "Pipeline.EvaluationFailed",
+            &["Approval.Rejected"],
+            &[
+                "MarkHumanReview",
+                "RegisterModel",
+                "ApprovalGate",
+                "CompensateEvaluation",
+                "Compensate",
+                "PipelineFailed",
+            ],
+        )
+        .await;
     assert!(!path.iter().any(|p| p == "CreateModel"), "nothing deployed");
     // The model package of this run is Rejected.
     let (package, _) = registered_package(&stack, &arn)
@@ -1262,20 +1283,15 @@ async fn input_cannot_add_approvers(stack: Arc<Stack>) {
             json!({"evaluation": {"value": 0.85}}),
         )
         .await;
-    let (status, error, cause) = stack.wait_done(&arn).await;
-    let path = stack.path(&arn).await;
-    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
-    let cause = cause.unwrap_or_default();
-    assert!(
-        cause.contains("Approval.InvalidRequest") && cause.contains("mallory"),
-        "{cause}"
-    );
-    assert_subsequence(
-        &path,
-        &["ApprovalGate", "CompensateEvaluation", "PipelineFailed"],
-        name,
-    );
+    stack
+        .expect_failure(
+            &arn,
+            name,
+            "Pipeline.EvaluationFailed",
+            &["Approval.InvalidRequest", "mallory"],
+            &["ApprovalGate", "CompensateEvaluation", "PipelineFailed"],
+        )
+        .await;
     assert!(stack
         .keys(&format!("pipeline/{name}/approvals/"))
         .await
@@ -1315,22 +1331,15 @@ async fn direct_start_is_unattributed(stack: Arc<Stack>) {
         .expect("start execution")
         .execution_arn()
         .to_string();
-    let (status, error, cause) = stack.wait_done(&arn).await;
-    let path = stack.path(&arn).await;
-    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
-    assert!(
-        cause
-            .as_deref()
-            .unwrap_or("")
-            .contains("Approval.UnattributedRun"),
-        "{cause:?}"
-    );
-    assert_subsequence(
-        &path,
-        &["ApprovalGate", "CompensateEvaluation", "PipelineFailed"],
-        name,
-    );
+    stack
+        .expect_failure(
+            &arn,
+            name,
+            "Pipeline.EvaluationFailed",
+            &["Approval.UnattributedRun"],
+            &["ApprovalGate", "CompensateEvaluation", "PipelineFailed"],
+        )
+        .await;
 }
 
 /// An endpoint already serving a "blue" configuration: model, config, endpoint.
@@ -2070,28 +2079,23 @@ async fn below_review_threshold_is_rejected(stack: Arc<Stack>) {
             json!({"evaluation": {"value": 0.5}}),
         )
         .await;
-    let (status, error, cause) = stack.wait_done(&arn).await;
-    let path = stack.path(&arn).await;
-    assert_eq!(status, ExecutionStatus::Failed, "{path:?}");
-    assert_eq!(error.as_deref(), Some("Pipeline.EvaluationFailed"));
-    let cause = cause.unwrap_or_default();
-    assert!(
-        cause.contains("Evaluation.BelowThreshold") && cause.contains("0.8"),
-        "{cause}"
-    );
-    assert_subsequence(
-        &path,
-        &[
-            "ReadEvaluation",
-            "EvaluationGate",
-            "EvaluationBelowThreshold",
-            "CompensateEvaluation",
-            "Compensate",
-            "NotifyFailure",
-            "PipelineFailed",
-        ],
-        name,
-    );
+    let path = stack
+        .expect_failure(
+            &arn,
+            name,
+            "Pipeline.EvaluationFailed",
+            &["Evaluation.BelowThreshold", "0.8"],
+            &[
+                "ReadEvaluation",
+                "EvaluationGate",
+                "EvaluationBelowThreshold",
+                "CompensateEvaluation",
+                "Compensate",
+                "NotifyFailure",
+                "PipelineFailed",
+            ],
+        )
+        .await;
     for never in ["MarkHumanReview", "MarkAutoPromote", "RegisterModel"] {
         assert!(!path.iter().any(|p| p == never), "{never} in {path:?}");
     }
