@@ -694,4 +694,6 @@ fn merge_feature(
 }
 
 #[cfg(test)]
+mod shards_10k;
+#[cfg(test)]
 mod tests;

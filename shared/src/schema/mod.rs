@@ -195,4 +195,6 @@ pub async fn validate(
 }
 
 #[cfg(test)]
+mod shards_10k;
+#[cfg(test)]
 mod tests;
