@@ -393,4 +393,12 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
         .await?;
         self.inner.delete_endpoint_config(name).await
     }
+    async fn describe_model(&self, name: &str) -> Result<(), AwsError> {
+        apply("DescribeModel", self.check("DescribeModel", name)).await?;
+        self.inner.describe_model(name).await
+    }
+    async fn delete_model(&self, name: &str) -> Result<(), AwsError> {
+        apply("DeleteModel", self.check("DeleteModel", name)).await?;
+        self.inner.delete_model(name).await
+    }
 }

@@ -501,10 +501,12 @@ struct SmState {
     packages: BTreeMap<String, Package>,
     endpoints: BTreeMap<String, Endpoint>,
     configs: BTreeSet<String>,
+    models: BTreeSet<String>,
     calls: Vec<String>,
 }
 
-/// An in-memory SageMaker (training jobs, model packages, endpoints, endpoint configs).
+/// An in-memory SageMaker (training jobs, model packages, endpoints, endpoint configs,
+/// models).
 #[derive(Debug)]
 pub struct InMemorySageMaker {
     state: Mutex<SmState>,
@@ -556,6 +558,15 @@ impl InMemorySageMaker {
 
     pub fn add_endpoint_config(&self, name: &str) {
         lock(&self.state).configs.insert(name.into());
+    }
+
+    /// A SageMaker Model (what `CreateModel` makes; an endpoint config names it).
+    pub fn add_model(&self, name: &str) {
+        lock(&self.state).models.insert(name.into());
+    }
+
+    pub fn has_model(&self, name: &str) -> bool {
+        lock(&self.state).models.contains(name)
     }
 
     /// An endpoint running `config` (which is added as an endpoint config too).
@@ -647,8 +658,8 @@ impl InMemorySageMaker {
     pub fn snapshot(&self) -> String {
         let s = lock(&self.state);
         format!(
-            "{:?} {:?} {:?} {:?}",
-            s.jobs, s.packages, s.endpoints, s.configs
+            "{:?} {:?} {:?} {:?} {:?}",
+            s.jobs, s.packages, s.endpoints, s.configs, s.models
         )
     }
 }
@@ -677,6 +688,15 @@ fn config_not_found(op: &str, name: &str) -> AwsError {
         op,
         "ValidationException",
         &format!("Could not find endpoint configuration \"{ARN_PREFIX}:endpoint-config/{name}\"."),
+        Some(400),
+    )
+}
+
+fn model_not_found(op: &str, name: &str) -> AwsError {
+    AwsError::new(
+        op,
+        "ValidationException",
+        &format!("Could not find model \"{ARN_PREFIX}:model/{name}\"."),
         Some(400),
     )
 }
@@ -891,6 +911,28 @@ impl SageMakerOps for InMemorySageMaker {
             Ok(())
         } else {
             Err(config_not_found("DeleteEndpointConfig", name))
+        }
+    }
+
+    async fn describe_model(&self, name: &str) -> Result<(), AwsError> {
+        let mut s = lock(&self.state);
+        s.calls.push(format!("DescribeModel {name}"));
+        if s.models.contains(name) {
+            Ok(())
+        } else {
+            Err(model_not_found("DescribeModel", name))
+        }
+    }
+
+    /// SageMaker deletes a model even while an endpoint config names it (the saga is
+    /// the one that waits for the config to go first).
+    async fn delete_model(&self, name: &str) -> Result<(), AwsError> {
+        let mut s = lock(&self.state);
+        s.calls.push(format!("DeleteModel {name}"));
+        if s.models.remove(name) {
+            Ok(())
+        } else {
+            Err(model_not_found("DeleteModel", name))
         }
     }
 }

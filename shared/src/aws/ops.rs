@@ -180,6 +180,10 @@ pub trait SageMakerOps: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// DescribeModel (existence check of the SageMaker Model `CreateModel` made).
+    fn describe_model(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// DeleteModel.
+    fn delete_model(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// The Step Functions calls trainguard makes.
@@ -354,6 +358,18 @@ macro_rules! forward_sm {
                 n: &str,
             ) -> impl std::future::Future<Output = Result<(), AwsError>> + Send {
                 (**self).delete_endpoint_config(n)
+            }
+            fn describe_model(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), AwsError>> + Send {
+                (**self).describe_model(n)
+            }
+            fn delete_model(
+                &self,
+                n: &str,
+            ) -> impl std::future::Future<Output = Result<(), AwsError>> + Send {
+                (**self).delete_model(n)
             }
         }
     };

@@ -383,6 +383,29 @@ impl SageMakerOps for SdkSageMaker {
             .map_err(|e| from_sdk("DeleteEndpointConfig", &e))?;
         Ok(())
     }
+
+    async fn describe_model(&self, name: &str) -> Result<(), AwsError> {
+        self.client
+            .describe_model()
+            .model_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeModel", &e))?;
+        Ok(())
+    }
+
+    /// A missing model comes back as `ValidationException: Could not find model …`,
+    /// which [`super::error::classify`] maps to `NotFound`: the saga then reads the
+    /// model again and counts it as already gone.
+    async fn delete_model(&self, name: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_model()
+            .model_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DeleteModel", &e))?;
+        Ok(())
+    }
 }
 
 /// The real SageMaker implementation against recorded-shape replies (aws-smithy-mocks):
@@ -722,6 +745,11 @@ mod tests {
             "ValidationException",
             "ModelPackage arn:aws:sagemaker:us-east-1:1:model-package/g/1 does not exist.",
         ));
+        let model_missing = mock!(Client::delete_model).then_http_response(reply(
+            400,
+            "ValidationException",
+            "Could not find model \\\"arn:aws:sagemaker:us-east-1:1:model/tg-1\\\".",
+        ));
         let throttled = mock!(Client::delete_endpoint).then_http_response(reply(
             400,
             "ThrottlingException",
@@ -731,6 +759,7 @@ mod tests {
             &stop_done,
             &update_busy,
             &delete_missing,
+            &model_missing,
             &throttled,
         ]));
 
@@ -750,6 +779,9 @@ mod tests {
             .delete_model_package("arn:aws:sagemaker:us-east-1:1:model-package/g/1")
             .await
             .unwrap_err();
+        assert_eq!(e.kind, AwsErrorKind::NotFound, "{e}");
+        // DeleteModel of a model already gone: NotFound, which the saga counts as done.
+        let e = sm.delete_model("tg-1").await.unwrap_err();
         assert_eq!(e.kind, AwsErrorKind::NotFound, "{e}");
         let e = sm.delete_endpoint("e").await.unwrap_err();
         assert!(e.is_transient(), "{e}");
