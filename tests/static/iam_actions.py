@@ -70,6 +70,8 @@ SDK_OPERATIONS = {
     "list_endpoints": (["sagemaker:ListEndpoints"], []),
     "describe_endpoint_config": (["sagemaker:DescribeEndpointConfig"], []),
     "delete_endpoint_config": (["sagemaker:DeleteEndpointConfig"], []),
+    "describe_model": (["sagemaker:DescribeModel"], []),
+    "delete_model": (["sagemaker:DeleteModel"], []),
     # Step Functions
     "send_task_success": (["states:SendTaskSuccess"], []),
     "send_task_failure": (["states:SendTaskFailure"], []),

@@ -626,6 +626,39 @@ async fn compensator_actions(stack: &Stack, arn: &str, list: &str) -> Vec<String
     out
 }
 
+/// The SageMaker Model this execution's `CreateModel` made (`tg-<run_id>`, from the
+/// call's parameters in the history), if it got that far.
+async fn execution_model(stack: &Stack, arn: &str) -> Option<String> {
+    stack.history(arn).await.iter().find_map(|e| {
+        e.task_scheduled_event_details()
+            .filter(|d| d.resource() == "createModel")
+            .and_then(|d| serde_json::from_str::<Value>(d.parameters()).ok())
+            .and_then(|p| p["ModelName"].as_str().map(str::to_string))
+    })
+}
+
+/// Whether DescribeModel finds `name` (moto implements DescribeModel/DeleteModel).
+async fn model_exists(stack: &Stack, name: &str) -> bool {
+    stack.sm.describe_model().model_name(name).send().await.is_ok()
+}
+
+/// A failed deployment's model is gone, the compensator deleted it (or found it
+/// gone), and the blue endpoint's model, which is not this execution's, is kept.
+async fn assert_model_compensated(stack: &Stack, arn: &str, endpoint: Option<&str>) {
+    let model = execution_model(stack, arn).await.expect("CreateModel ran");
+    assert!(model.starts_with("tg-"), "{model}");
+    assert!(!model_exists(stack, &model).await, "{model} left behind");
+    let mut acted = compensator_actions(stack, arn, "done").await;
+    acted.extend(compensator_actions(stack, arn, "skipped").await);
+    assert!(
+        acted.contains(&format!("model.delete:{model}")),
+        "{acted:?}"
+    );
+    if let Some(endpoint) = endpoint {
+        assert!(model_exists(stack, &format!("{endpoint}-blue-model")).await);
+    }
+}
+
 async fn approval_status(stack: &Stack, package_arn: &str) -> String {
     stack
         .sm
@@ -1468,6 +1501,7 @@ async fn deployment_fails_rolls_back(stack: Arc<Stack>) {
     );
     let (package, _) = registered_package(&stack, &arn).await.expect("registered");
     assert_eq!(approval_status(&stack, &package).await, "Rejected");
+    assert_model_compensated(&stack, &arn, Some(endpoint)).await;
 }
 
 /// The new configuration never passes its health checks: SageMaker rolls the update
@@ -1503,6 +1537,7 @@ async fn update_rolled_back_by_sagemaker(stack: Arc<Stack>) {
         Some(("InService".into(), blue.clone()))
     );
     assert_eq!(endpoint_configs(&stack, endpoint).await, vec![blue]);
+    assert_model_compensated(&stack, &arn, Some(endpoint)).await;
 }
 
 async fn duplicate_event_starts_one_execution(stack: Arc<Stack>) {
@@ -2224,6 +2259,7 @@ async fn endpoint_never_in_service_times_out(stack: Arc<Stack>) {
     assert!(endpoint_configs(&stack, endpoint).await.is_empty());
     let (package, _) = registered_package(&stack, &arn).await.expect("registered");
     assert_eq!(approval_status(&stack, &package).await, "Rejected");
+    assert_model_compensated(&stack, &arn, None).await;
 }
 
 // ------------------------------------------------------------------ state coverage

@@ -98,6 +98,40 @@ async fn create_training_job(clients: &Clients, name: &str, bucket: &str) {
         .expect("create training job");
 }
 
+async fn create_model(clients: &Clients, name: &str) {
+    clients
+        .sagemaker
+        .create_model()
+        .model_name(name)
+        .execution_role_arn("arn:aws:iam::123456789012:role/sm")
+        .primary_container(
+            ContainerDefinition::builder()
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("model");
+}
+
+/// DescribeModel succeeds; any error is read as "gone" only when it says so.
+async fn model_exists(clients: &Clients, name: &str) -> bool {
+    match clients
+        .sagemaker
+        .describe_model()
+        .model_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            let text = format!("{e:?}");
+            assert!(text.contains("Could not find model"), "{text}");
+            false
+        }
+    }
+}
+
 async fn journal(clients: &Clients, bucket: &str, exec: &str) -> Journal {
     let body = get_object(
         clients,
@@ -272,24 +306,15 @@ async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
 async fn created_endpoint_and_its_config_are_deleted() {
     let (_moto, clients, bucket) = moto_with_bucket("saga-deploy").await;
     let sm = &clients.sagemaker;
-    sm.create_model()
-        .model_name("m-7")
-        .execution_role_arn("arn:aws:iam::123456789012:role/sm")
-        .primary_container(
-            ContainerDefinition::builder()
-                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("model");
-    for cfg in ["cfg-7", "cfg-other"] {
+    // This execution's model (tg-<run_id>) and someone else's.
+    for (model, cfg) in [("tg-dep1", "cfg-7"), ("m-other", "cfg-other")] {
+        create_model(&clients, model).await;
         sm.create_endpoint_config()
             .endpoint_config_name(cfg)
             .production_variants(
                 ProductionVariant::builder()
                     .variant_name("all")
-                    .model_name("m-7")
+                    .model_name(model)
                     .initial_instance_count(1)
                     .instance_type(ProductionVariantInstanceType::MlM5Large)
                     .build(),
@@ -315,7 +340,7 @@ async fn created_endpoint_and_its_config_are_deleted() {
     let (s3o, smo) = ops(&clients);
     let req = request(json!({
         "stage": "deployment", "execution_name": "dep-1", "bucket": bucket,
-        "resources": {"endpoint_name": "ep-7", "endpoint_created": true, "new_endpoint_config": "cfg-7"}
+        "resources": {"endpoint_name": "ep-7", "endpoint_created": true, "new_endpoint_config": "cfg-7", "model_name": "tg-dep1"}
     }));
     let c = Compensator::new(&s3o, &smo);
     let preview = c.preview(&request(json!({
@@ -344,8 +369,14 @@ async fn created_endpoint_and_its_config_are_deleted() {
         .collect();
     assert_eq!(
         done,
-        ["endpoint.delete:ep-7", "endpoint-config.delete:cfg-7"]
+        [
+            "endpoint.delete:ep-7",
+            "endpoint-config.delete:cfg-7",
+            "model.delete:tg-dep1"
+        ]
     );
+    assert!(!model_exists(&clients, "tg-dep1").await);
+    assert!(model_exists(&clients, "m-other").await);
     let e = sm
         .describe_endpoint()
         .endpoint_name("ep-7")
@@ -611,4 +642,121 @@ async fn a_prefix_outside_the_execution_is_refused_before_any_call() {
         list_keys(&clients, &bucket, "pipeline/other/").await.len(),
         3
     );
+}
+
+/// Issue 16: the compensation of one failed deployment, run five times (the ASL's
+/// retries, a redrive, an operator's CLI run), ends in the same state as the first run
+/// and no later run reports an error. Run 4 runs without the journal (as if it had been
+/// lost), so it decides from SageMaker's and S3's state alone and must find everything
+/// already gone; run 5 reads the journal run 4 wrote.
+#[tokio::test]
+async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
+    let (_moto, clients, bucket) = moto_with_bucket("saga-five").await;
+    let exec = "five-1";
+    for dir in ["model", "checkpoints", "evaluation", "reports"] {
+        put_many(&clients, &bucket, &format!("pipeline/{exec}/{dir}/"), 30).await;
+    }
+    create_training_job(&clients, "five-1-train-1", &bucket).await;
+    create_model(&clients, "tg-five1").await;
+    let sm = &clients.sagemaker;
+    sm.create_endpoint_config()
+        .endpoint_config_name("ep-five-cfg")
+        .production_variants(
+            ProductionVariant::builder()
+                .variant_name("all")
+                .model_name("tg-five1")
+                .initial_instance_count(1)
+                .instance_type(ProductionVariantInstanceType::MlM5Large)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("endpoint config");
+    sm.create_endpoint()
+        .endpoint_name("ep-five")
+        .endpoint_config_name("ep-five-cfg")
+        .send()
+        .await
+        .expect("endpoint");
+    let req = request(json!({
+        "stage": "deployment", "execution_name": exec, "bucket": bucket,
+        "resources": {"training_jobs": ["five-1-train-1"], "endpoint_name": "ep-five",
+            "endpoint_created": true, "new_endpoint_config": "ep-five-cfg", "model_name": "tg-five1"},
+        "error": {"Error": "States.TaskFailed", "Cause": "endpoint never came up"}
+    }));
+
+    // The end state: what is left under the execution's prefix (the journal aside)
+    // and whether each SageMaker resource still exists.
+    let state = || async {
+        let mut keys = list_keys(&clients, &bucket, &format!("pipeline/{exec}/")).await;
+        keys.retain(|k| !k.contains("/saga/"));
+        let endpoint = sm
+            .describe_endpoint()
+            .endpoint_name("ep-five")
+            .send()
+            .await
+            .is_ok();
+        let config = sm
+            .describe_endpoint_config()
+            .endpoint_config_name("ep-five-cfg")
+            .send()
+            .await
+            .is_ok();
+        (
+            keys,
+            endpoint,
+            config,
+            model_exists(&clients, "tg-five1").await,
+        )
+    };
+
+    let (s3o, smo) = ops(&clients);
+    let first = compensate(&Compensator::new(&s3o, &smo), &req, false)
+        .await
+        .expect("first run completes");
+    let end = state().await;
+    assert_eq!(end.0.len(), 30, "only reports/ is kept: {:?}", end.0);
+    assert!(end.0.iter().all(|k| k.contains("/reports/")), "{:?}", end.0);
+    assert_eq!((end.1, end.2, end.3), (false, false, false));
+    let actions =
+        first["done"].as_array().unwrap().len() + first["skipped"].as_array().unwrap().len();
+
+    for run in 2..=5 {
+        if run == 4 {
+            clients
+                .s3
+                .delete_object()
+                .bucket(&bucket)
+                .key(format!("pipeline/{exec}/saga/journal.json"))
+                .send()
+                .await
+                .expect("delete journal");
+        }
+        let (s3o, smo) = ops(&clients);
+        let out = compensate(&Compensator::new(&s3o, &smo), &req, false)
+            .await
+            .unwrap_or_else(|e| panic!("run {run}: {e}"));
+        assert_eq!(out["failed"], json!([]), "run {run}");
+        assert_eq!(out["remaining"], json!([]), "run {run}");
+        assert_eq!(out["done"], json!([]), "run {run} acted again: {out}");
+        assert_eq!(
+            out["skipped"].as_array().unwrap().len(),
+            actions,
+            "run {run}"
+        );
+        assert_eq!(state().await, end, "run {run}");
+        if run == 4 {
+            // No journal: every action read AWS and found its target state.
+            assert!(
+                out["skipped"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|s| !s["detail"].as_str().unwrap().starts_with("journal:")),
+                "{out}"
+            );
+            assert_eq!(smo.calls("DeleteModel") + smo.calls("DeleteEndpoint"), 0);
+        }
+    }
+    assert_eq!(journal(&clients, &bucket, exec).await.runs.len(), 2);
 }

@@ -68,6 +68,9 @@ pub struct Resources {
     pub previous_endpoint_config: Option<String>,
     pub new_endpoint_config: Option<String>,
     pub endpoint_created: bool,
+    /// The SageMaker Model the deployment created (`tg-<run_id>`, state `CreateModel`):
+    /// recorded before it is created, so it may never have existed.
+    pub model_name: Option<String>,
 }
 
 /// Knobs, from the input's `options` object over environment defaults.
@@ -202,6 +205,7 @@ impl Request {
             previous_endpoint_config: nonempty(r.previous_endpoint_config),
             new_endpoint_config: nonempty(r.new_endpoint_config),
             endpoint_created: r.endpoint_created.unwrap_or(false),
+            model_name: nonempty(r.model_name),
         };
         validate_resources(&resources)?;
 
@@ -275,6 +279,7 @@ struct RawResources {
     previous_endpoint_config: Option<String>,
     new_endpoint_config: Option<String>,
     endpoint_created: Option<bool>,
+    model_name: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -398,6 +403,7 @@ fn validate_resources(r: &Resources) -> Result<(), SagaError> {
             &r.previous_endpoint_config,
         ),
         ("resources.new_endpoint_config", &r.new_endpoint_config),
+        ("resources.model_name", &r.model_name),
     ] {
         if let Some(v) = v {
             check_sagemaker_name(field, v)?;

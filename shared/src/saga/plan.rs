@@ -43,6 +43,13 @@ pub enum Action {
     },
     /// DeleteEndpointConfig once no endpoint uses it.
     DeleteEndpointConfig { config: String },
+    /// DeleteModel (the deployment's `tg-<run_id>`), once `wait_for_config`, the
+    /// endpoint config that names it, is gone: an endpoint still creating or updating
+    /// from that config needs the model to provision its instances.
+    DeleteModel {
+        model: String,
+        wait_for_config: Option<String>,
+    },
 }
 
 impl Action {
@@ -71,6 +78,7 @@ impl Action {
             }
             Action::DeleteEndpoint { endpoint, .. } => format!("endpoint.delete:{endpoint}"),
             Action::DeleteEndpointConfig { config } => format!("endpoint-config.delete:{config}"),
+            Action::DeleteModel { model, .. } => format!("model.delete:{model}"),
         }
     }
 
@@ -84,6 +92,7 @@ impl Action {
             Action::RollbackEndpoint { .. } => "rollback_endpoint",
             Action::DeleteEndpoint { .. } => "delete_endpoint",
             Action::DeleteEndpointConfig { .. } => "delete_endpoint_config",
+            Action::DeleteModel { .. } => "delete_model",
         }
     }
 
@@ -130,6 +139,13 @@ impl Action {
             Action::DeleteEndpointConfig { config } => {
                 format!("delete endpoint config {config} once no endpoint uses it")
             }
+            Action::DeleteModel {
+                model,
+                wait_for_config,
+            } => match wait_for_config {
+                Some(c) => format!("delete model {model} once endpoint config {c} is gone"),
+                None => format!("delete model {model}"),
+            },
         }
     }
 }
@@ -212,6 +228,13 @@ pub fn plan(req: &Request) -> Vec<PlannedAction> {
                         config: cfg.clone(),
                     });
                 }
+                // After the config that names it, which it waits for.
+                if let Some(model) = &r.model_name {
+                    actions.push(Action::DeleteModel {
+                        model: model.clone(),
+                        wait_for_config: r.new_endpoint_config.clone(),
+                    });
+                }
                 actions.extend(deregister(req));
             }
             Stage::Evaluation => {
@@ -278,7 +301,7 @@ mod tests {
                     "training_jobs": ["run-7-train-1", "run-7-train-2"],
                     "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3",
                     "endpoint_name": "churn", "previous_endpoint_config": "churn-cfg-6",
-                    "new_endpoint_config": "churn-cfg-7"
+                    "new_endpoint_config": "churn-cfg-7", "model_name": "tg-3f2a9c01"
                 },
                 "error": {"Error": "States.TaskFailed", "Cause": "endpoint update failed"}
             }),
@@ -317,6 +340,7 @@ mod tests {
             [
                 "endpoint.rollback:churn->churn-cfg-6",
                 "endpoint-config.delete:churn-cfg-7",
+                "model.delete:tg-3f2a9c01",
                 "model-package.reject:arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3",
                 "s3.delete:pipeline/run-7/evaluation/",
                 "training-job.stop:run-7-train-2",

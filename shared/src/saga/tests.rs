@@ -24,6 +24,7 @@ use crate::ErrorName;
 const BUCKET: &str = "ml-bucket";
 const EXEC: &str = "run-7";
 const PKG: &str = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3";
+const MODEL: &str = "tg-3f2a9c01";
 
 fn request(v: Value) -> Request {
     Request::from_json(&v, Options::default()).expect("valid request")
@@ -35,7 +36,8 @@ fn deployment_input() -> Value {
         "resources": {
             "training_jobs": ["run-7-train-1", "run-7-train-2"],
             "model_package_arn": PKG,
-            "endpoint_name": "churn", "previous_endpoint_config": "churn-cfg-6", "new_endpoint_config": "churn-cfg-7"
+            "endpoint_name": "churn", "previous_endpoint_config": "churn-cfg-6", "new_endpoint_config": "churn-cfg-7",
+            "model_name": MODEL
         },
         "error": {"Error": "States.TaskFailed", "Cause": "endpoint update failed"}
     })
@@ -61,6 +63,9 @@ fn world(s3: &InMemoryS3, sm: &InMemorySageMaker, objects_per_dir: usize) {
     sm.add_model_package(PKG, "Approved");
     sm.add_endpoint_config("churn-cfg-6");
     sm.add_endpoint("churn", "churn-cfg-7", "InService");
+    sm.add_model(MODEL);
+    // The model the previous config names: not this execution's.
+    sm.add_model("tg-previous");
 }
 
 fn compensator<S: crate::aws::S3Ops, M: crate::aws::SageMakerOps>(
@@ -91,6 +96,8 @@ async fn failed_deployment_is_fully_compensated() {
     );
     assert!(!sm.has_endpoint_config("churn-cfg-7"));
     assert!(sm.has_endpoint_config("churn-cfg-6"));
+    assert!(!sm.has_model(MODEL));
+    assert!(sm.has_model("tg-previous"));
     let (status, why) = sm.model_package(PKG).unwrap();
     assert_eq!(status, "Rejected");
     assert!(why.unwrap().contains(
@@ -129,6 +136,7 @@ async fn failed_deployment_is_fully_compensated() {
         [
             "endpoint.rollback:churn->churn-cfg-6",
             "endpoint-config.delete:churn-cfg-7",
+            &format!("model.delete:{MODEL}"),
             &format!("model-package.reject:{PKG}"),
             "s3.delete:pipeline/run-7/evaluation/",
             "training-job.stop:run-7-train-2",
@@ -142,7 +150,7 @@ async fn failed_deployment_is_fully_compensated() {
     // The journal records each completed action and the released lease.
     let journal =
         Journal::parse(&s3.body(BUCKET, "pipeline/run-7/saga/journal.json").unwrap()).unwrap();
-    assert_eq!(journal.completed.len(), 8);
+    assert_eq!(journal.completed.len(), 9);
     assert!(journal.lease.is_none());
     assert_eq!(journal.runs.len(), 1);
     assert_eq!(journal.runs[0].result, "complete");
@@ -152,11 +160,11 @@ async fn failed_deployment_is_fully_compensated() {
     );
 
     // One EMF document per action plus a summary.
-    assert_eq!(report.metrics.len(), 9);
+    assert_eq!(report.metrics.len(), 10);
     let doc = report.metrics[0].to_emf(0);
     assert_eq!(doc["Action"], json!("endpoint.rollback:churn->churn-cfg-6"));
     assert_eq!(doc["ActionsDone"], json!(1.0));
-    let summary = report.metrics[8].to_emf(0);
+    let summary = report.metrics[9].to_emf(0);
     assert_eq!(summary["ObjectsDeletedTotal"], json!(3600.0));
     assert_eq!(summary["CompensationIncomplete"], json!(0.0));
 }
@@ -252,8 +260,9 @@ async fn rollback_waits_for_the_endpoint_and_a_retry_finishes() {
     sm.add_updating_endpoint("churn", "churn-cfg-6", "churn-cfg-7", 0);
     sm.settle();
     // Now the endpoint runs the new config; roll it back.
+    sm.add_model(MODEL);
     let input = json!({"stage": "deployment", "execution_name": EXEC, "bucket": BUCKET,
-        "resources": {"endpoint_name": "churn", "previous_endpoint_config": "churn-cfg-6", "new_endpoint_config": "churn-cfg-7"}});
+        "resources": {"endpoint_name": "churn", "previous_endpoint_config": "churn-cfg-6", "new_endpoint_config": "churn-cfg-7", "model_name": MODEL}});
     let req = request(input);
     let r1 = compensator(&s3, &sm).execute(&req).await.unwrap();
     assert!(!r1.is_complete());
@@ -276,6 +285,15 @@ async fn rollback_waits_for_the_endpoint_and_a_retry_finishes() {
         sm.has_endpoint_config("churn-cfg-7"),
         "still in use: not deleted"
     );
+    // The model waits for the config that names it.
+    let model_wait = r1
+        .failed
+        .iter()
+        .find(|f| f.action == format!("model.delete:{MODEL}"))
+        .expect("model action remains");
+    assert!(model_wait.waiting, "{model_wait:?}");
+    assert!(sm.has_model(MODEL));
+    assert_eq!(sm.call_count("DeleteModel"), 0);
     let err = r1.clone().into_result().unwrap_err();
     assert_eq!(err.error_name(), "Compensation.Incomplete");
     assert!(err.to_string().contains("waiting"), "{err}");
@@ -289,10 +307,92 @@ async fn rollback_waits_for_the_endpoint_and_a_retry_finishes() {
         "the rollback is not sent twice"
     );
     assert!(!sm.has_endpoint_config("churn-cfg-7"));
+    assert!(!sm.has_model(MODEL));
     assert_eq!(
         sm.endpoint("churn").unwrap().config_name.as_deref(),
         Some("churn-cfg-6")
     );
+}
+
+#[tokio::test]
+async fn a_model_never_created_or_already_deleted_counts_as_gone() {
+    // The ASL records the model name before CreateModel runs: a failed CreateModel
+    // leaves a name without a model.
+    let s3 = InMemoryS3::new();
+    let sm = InMemorySageMaker::new();
+    s3.create_bucket(BUCKET, false);
+    let req = request(
+        json!({"stage": "deployment", "execution_name": EXEC, "bucket": BUCKET,
+        "resources": {"model_name": MODEL}}),
+    );
+    let report = compensator(&s3, &sm).execute(&req).await.unwrap();
+    assert!(report.is_complete(), "{}", report.incomplete_message());
+    assert!(report.done.is_empty(), "{report:?}");
+    let model = &report.skipped[0];
+    assert_eq!(model.action, format!("model.delete:{MODEL}"));
+    assert!(model.detail.contains("already gone"), "{model:?}");
+    assert_eq!(sm.call_count("DeleteModel"), 0);
+
+    // Throttled DeleteModel calls are retried.
+    let sm = InMemorySageMaker::new();
+    sm.add_model(MODEL);
+    let fsm = Faulty::new(&sm);
+    fsm.inject("DeleteModel", None, Fault::throttling(), Some(2));
+    let s3 = InMemoryS3::new();
+    s3.create_bucket(BUCKET, false);
+    let report = compensator(&s3, &fsm).execute(&req).await.unwrap();
+    assert!(report.is_complete(), "{}", report.incomplete_message());
+    assert_eq!(ids(&report.done), [format!("model.delete:{MODEL}")]);
+    assert!(!sm.has_model(MODEL));
+    assert_eq!(fsm.calls("DeleteModel"), 3);
+}
+
+/// Issue 16: the compensation of the same failure, run five times (the ASL's retries, a
+/// redriven execution, an operator's CLI run), ends in the same state as the first run,
+/// and no run after the first reports an error or does anything.
+#[tokio::test]
+async fn five_runs_of_the_same_compensation_end_in_the_same_state() {
+    for stage in ["training", "deployment"] {
+        let s3 = InMemoryS3::new();
+        let sm = InMemorySageMaker::new();
+        world(&s3, &sm, 30);
+        let mut input = deployment_input();
+        input["stage"] = json!(stage);
+        let req = request(input);
+        let first = compensator(&s3, &sm).execute(&req).await.unwrap();
+        assert!(first.is_complete(), "{}", first.incomplete_message());
+        let end = (s3.snapshot_without("saga/"), sm.snapshot());
+        for run in 2..=5 {
+            let r = compensator(&s3, &sm)
+                .execute(&req)
+                .await
+                .unwrap()
+                .into_result()
+                .unwrap_or_else(|e| panic!("{stage} run {run}: {e}"));
+            assert!(r.failed.is_empty() && r.remaining.is_empty(), "{r:?}");
+            assert!(r.done.is_empty(), "{stage} run {run} acted again: {r:?}");
+            assert_eq!(r.skipped.len(), first.done.len() + first.skipped.len());
+            assert_eq!(
+                (s3.snapshot_without("saga/"), sm.snapshot()),
+                end,
+                "{stage} run {run}"
+            );
+        }
+        // The training stage stopped its jobs and removed their artifacts; the
+        // deployment stage also removed the model and the new endpoint config.
+        assert_eq!(
+            sm.training_job_status("run-7-train-2").as_deref(),
+            Some("Stopped")
+        );
+        assert!(s3.keys(BUCKET, "pipeline/run-7/model/").is_empty());
+        assert!(s3.keys(BUCKET, "pipeline/run-7/checkpoints/").is_empty());
+        assert_eq!(sm.has_model(MODEL), stage == "training");
+        assert_eq!(sm.has_endpoint_config("churn-cfg-7"), stage == "training");
+        let journal =
+            Journal::parse(&s3.body(BUCKET, "pipeline/run-7/saga/journal.json").unwrap()).unwrap();
+        assert_eq!(journal.runs.len(), 5);
+        assert!(journal.runs.iter().all(|r| r.result == "complete"));
+    }
 }
 
 #[tokio::test]
@@ -408,7 +508,7 @@ async fn permanent_failure_is_incomplete_and_nothing_done_is_redone() {
     assert_eq!(err.error_name(), "Compensation.Incomplete");
     let msg = err.to_string();
     assert!(
-        msg.starts_with("2 of 8 compensating actions remain"),
+        msg.starts_with("2 of 9 compensating actions remain"),
         "{msg}"
     );
     assert!(
@@ -454,7 +554,7 @@ async fn permanent_failure_is_incomplete_and_nothing_done_is_redone() {
     )
     .unwrap();
     assert!(j.failures.is_empty());
-    assert_eq!(j.completed.len(), 8);
+    assert_eq!(j.completed.len(), 9);
 }
 
 fn run_record(id: &str) -> RunRecord {
@@ -493,7 +593,7 @@ async fn a_run_finding_the_lease_held_does_nothing() {
     };
     let before = (s3.snapshot_without("saga/"), sm.snapshot());
     let r = compensator(&s3, &sm).execute(&req).await.unwrap();
-    assert_eq!(r.remaining.len(), 8);
+    assert_eq!(r.remaining.len(), 9);
     assert!(r.stopped_early.as_deref().unwrap().contains("other-run"));
     assert_eq!(
         (s3.snapshot_without("saga/"), sm.snapshot()),
@@ -537,12 +637,12 @@ async fn a_crashed_run_is_resumed_after_its_lease_expires() {
     .unwrap();
     let lease = j.lease.clone().expect("a crashed run leaves its lease");
     let done_before_crash = j.completed.len();
-    assert_eq!(done_before_crash, 6, "{:?}", j.completed.keys());
+    assert_eq!(done_before_crash, 7, "{:?}", j.completed.keys());
 
     // Right away, the retry finds the lease held and waits its turn.
     let blocked = compensator(&s3, &sm).execute(&req).await.unwrap();
     assert_eq!(blocked.remaining.len(), 2);
-    assert_eq!(blocked.skipped.len(), 6);
+    assert_eq!(blocked.skipped.len(), 7);
 
     let left_ms = (lease.expires_at - chrono::Utc::now())
         .num_milliseconds()
@@ -579,7 +679,7 @@ async fn the_deadline_stops_the_run_cleanly() {
     let req = request(deployment_input());
     let c = compensator(&s3, &sm).with_deadline(crate::lambda::Deadline::after(Duration::ZERO));
     let r = c.execute(&req).await.unwrap();
-    assert_eq!(r.remaining.len(), 8);
+    assert_eq!(r.remaining.len(), 9);
     assert!(r.stopped_early.as_deref().unwrap().contains("deadline"));
     assert_eq!(sm.call_count("UpdateEndpoint"), 0);
     // The lease was released: the retry can start at once.
@@ -638,7 +738,7 @@ async fn dry_run_shows_the_plan_and_changes_nothing() {
     assert_eq!((s3.snapshot(), sm.snapshot()), before);
     assert_eq!(out["dry_run"], json!(true));
     let plan = out["plan"].as_array().unwrap();
-    assert_eq!(plan.len(), 8);
+    assert_eq!(plan.len(), 9);
     let state = |id: &str| {
         plan.iter().find(|p| p["action"] == json!(id)).unwrap()["state"]
             .as_str()
@@ -647,6 +747,8 @@ async fn dry_run_shows_the_plan_and_changes_nothing() {
     };
     assert_eq!(state("endpoint.rollback:churn->churn-cfg-6"), "would run");
     assert_eq!(state("endpoint-config.delete:churn-cfg-7"), "would wait");
+    // The model waits for the config that names it.
+    assert_eq!(state(&format!("model.delete:{MODEL}")), "would wait");
     assert_eq!(state("training-job.stop:run-7-train-1"), "nothing to do");
     assert_eq!(state("s3.delete:pipeline/run-7/evaluation/"), "would run");
     let eval = plan
@@ -739,7 +841,7 @@ struct Spec {
 
 const JOB_STATES: [&str; 5] = ["InProgress", "Completed", "Failed", "Stopped", "Missing"];
 const PKG_STATES: [&str; 4] = ["Approved", "PendingManualApproval", "Rejected", "Missing"];
-const FAULT_OPS: [&str; 8] = [
+const FAULT_OPS: [&str; 9] = [
     "StopTrainingJob",
     "UpdateEndpoint",
     "DeleteEndpoint",
@@ -748,6 +850,7 @@ const FAULT_OPS: [&str; 8] = [
     "DeleteModelPackage",
     "DeleteObjects",
     "DescribeTrainingJob",
+    "DeleteModel",
 ];
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -839,6 +942,12 @@ fn build(spec: &Spec) -> (InMemoryS3, InMemorySageMaker, Request) {
         }
         _ => {}
     }
+    // The deployment's model: created whenever an endpoint config was (0: CreateModel
+    // ran, CreateEndpointConfig did not), already gone with the endpoint (4).
+    if spec.endpoint != 4 {
+        sm.add_model("tg-new");
+    }
+    resources["model_name"] = json!("tg-new");
     let stage = ["data", "training", "evaluation", "deployment"][spec.stage];
     let req = request(json!({
         "stage": stage, "execution_name": EXEC, "bucket": BUCKET, "resources": resources,

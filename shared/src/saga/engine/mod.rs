@@ -24,7 +24,7 @@
 //!
 //! - `run`: [`Compensator::execute`], the loop over the plan (lease, act, record, release);
 //! - `step`: one action's decide → act → re-decide, dispatching on the kind of action;
-//! - `training`, `s3_artifacts`, `model_package`, `endpoint`: what deciding and acting
+//! - `training`, `s3_artifacts`, `model_package`, `model`, `endpoint`: what deciding and acting
 //!   mean for each kind of resource;
 //! - `preview`: [`Compensator::preview`], the read-only dry run;
 //! - `report`: the run's [`Report`] and its result types;
@@ -39,6 +39,7 @@ use crate::lambda::Deadline;
 
 mod endpoint;
 mod metrics;
+mod model;
 mod model_package;
 mod preview;
 mod report;

@@ -3,7 +3,7 @@
 //!
 //! The sequence is the same for every kind of action, so it is written once here; what
 //! deciding and acting mean for each kind lives in that kind's module (`training`,
-//! `model_package`, `endpoint`, `s3_artifacts`), and this file only dispatches to them.
+//! `model_package`, `model`, `endpoint`, `s3_artifacts`), and this file only dispatches to them.
 
 use super::s3_artifacts::DeleteResult;
 use super::{failed_from, Compensator, Decision, Outcome};
@@ -132,6 +132,13 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             Action::DeleteEndpointConfig { config } => {
                 self.decide_delete_endpoint_config(config, retry).await
             }
+            Action::DeleteModel {
+                model,
+                wait_for_config,
+            } => {
+                self.decide_delete_model(model, wait_for_config.as_deref(), retry)
+                    .await
+            }
             Action::DeleteS3Prefix { .. } => Ok(Decision::Act("delete objects".into())),
         }
     }
@@ -164,6 +171,7 @@ impl<S: S3Ops, M: SageMakerOps> Compensator<S, M> {
             Action::DeleteEndpointConfig { config } => {
                 self.act_delete_endpoint_config(config, retry).await
             }
+            Action::DeleteModel { model, .. } => self.act_delete_model(model, retry).await,
             Action::DeleteS3Prefix { .. } => Ok(String::new()),
         }
     }
