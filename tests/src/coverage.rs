@@ -325,8 +325,13 @@ pub fn catches_taken(def: &Definition, events: &[Event]) -> Vec<CatchTaken> {
     out
 }
 
-/// The allow-list: `{"states": {"<state>": "<one-line reason>"}}` (other top-level keys,
-/// such as a comment, are ignored).
+/// Separates a state from its `Catch`'s `Next` in a catch path's key (no state name has it).
+pub const CATCH_ARROW: &str = " -> ";
+
+/// The allow-list: `{"states": {"<state>": "<one-line reason>"}, "catches": {"<state> ->
+/// <next>": "<one-line reason>"}}` (`catches` optional; other top-level keys, such as a
+/// comment, are ignored). One map: catch paths are keyed by [`CatchCoverage::key`], which
+/// has [`CATCH_ARROW`] in it and so never collides with a state's name.
 pub fn parse_exceptions(v: &Value) -> Result<BTreeMap<String, String>, String> {
     let states = v
         .get("states")
@@ -334,10 +339,33 @@ pub fn parse_exceptions(v: &Value) -> Result<BTreeMap<String, String>, String> {
         .ok_or("coverage exceptions: no \"states\" object")?;
     let mut out = BTreeMap::new();
     for (name, reason) in states {
+        if name.contains(CATCH_ARROW) {
+            return Err(format!(
+                "coverage exception {name:?}: a catch path belongs under \"catches\""
+            ));
+        }
         let reason = reason
             .as_str()
             .ok_or_else(|| format!("coverage exception {name}: the reason must be a string"))?;
         out.insert(name.clone(), reason.to_string());
+    }
+    let catches = match v.get("catches") {
+        None => None,
+        Some(c) => Some(
+            c.as_object()
+                .ok_or("coverage exceptions: \"catches\" must be an object")?,
+        ),
+    };
+    for (key, reason) in catches.into_iter().flatten() {
+        if !key.contains(CATCH_ARROW) {
+            return Err(format!(
+                "coverage exception {key:?}: a catch path is \"<state>{CATCH_ARROW}<next>\""
+            ));
+        }
+        let reason = reason
+            .as_str()
+            .ok_or_else(|| format!("coverage exception {key}: the reason must be a string"))?;
+        out.insert(key.clone(), reason.to_string());
     }
     Ok(out)
 }
@@ -358,6 +386,9 @@ pub struct StateCoverage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatchCoverage {
+    /// `<state> -> <next>`, or `<state>[<catcher>] -> <next>` when two of the state's
+    /// catchers route to the same state: what the allow-list's `catches` names.
+    pub key: String,
     pub state: String,
     pub catcher: usize,
     pub errors: Vec<String>,
@@ -366,6 +397,8 @@ pub struct CatchCoverage {
     /// The error names caught, each once.
     pub errors_caught: BTreeSet<String>,
     pub seen_in: Vec<String>,
+    /// The allow-list's reason, when listed.
+    pub exception: Option<String>,
 }
 
 /// The definition's states and `Catch` paths against what the histories did.
@@ -400,14 +433,24 @@ impl Coverage {
             .states
             .iter()
             .flat_map(|s| {
-                s.catchers.iter().enumerate().map(|(i, c)| CatchCoverage {
-                    state: s.name.clone(),
-                    catcher: i,
-                    errors: c.errors.clone(),
-                    next: c.next.clone(),
-                    taken: 0,
-                    errors_caught: BTreeSet::new(),
-                    seen_in: Vec::new(),
+                s.catchers.iter().enumerate().map(|(i, c)| {
+                    let shared = s.catchers.iter().filter(|o| o.next == c.next).count() > 1;
+                    let key = if shared {
+                        format!("{}[{i}]{CATCH_ARROW}{}", s.name, c.next)
+                    } else {
+                        format!("{}{CATCH_ARROW}{}", s.name, c.next)
+                    };
+                    CatchCoverage {
+                        exception: exceptions.get(&key).cloned(),
+                        key,
+                        state: s.name.clone(),
+                        catcher: i,
+                        errors: c.errors.clone(),
+                        next: c.next.clone(),
+                        taken: 0,
+                        errors_caught: BTreeSet::new(),
+                        seen_in: Vec::new(),
+                    }
                 })
             })
             .collect();
@@ -441,7 +484,13 @@ impl Coverage {
         }
         let unknown_exceptions = exceptions
             .keys()
-            .filter(|k| def.get(k).is_none())
+            .filter(|k| {
+                if k.contains(CATCH_ARROW) {
+                    !catches.iter().any(|c| &c.key == *k)
+                } else {
+                    def.get(k).is_none()
+                }
+            })
             .cloned()
             .collect();
         Coverage {
@@ -461,10 +510,10 @@ impl Coverage {
         self.catches.iter().filter(|c| c.taken > 0).count()
     }
 
-    /// Why the run does not cover the definition: a state neither entered nor allowed,
-    /// an allowed state that was entered after all (the reason is stale), an allow-list
-    /// entry without a state or without a one-line reason, a history naming a state the
-    /// definition lacks.
+    /// Why the run does not cover the definition: a state neither entered nor allowed, a
+    /// `Catch` path neither taken nor allowed, an allowed state or path that was entered
+    /// or taken after all (the reason is stale), an allow-list entry without a state or
+    /// path or without a one-line reason, a history naming a state the definition lacks.
     pub fn problems(&self, exceptions: &BTreeMap<String, String>) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.states {
@@ -481,10 +530,31 @@ impl Coverage {
                 _ => {}
             }
         }
+        for c in &self.catches {
+            match (&c.exception, c.taken) {
+                (None, 0) => out.push(format!(
+                    "Catch path {} ({}) was never taken and has no entry in the coverage exceptions' \"catches\"",
+                    c.key,
+                    c.errors.join(", ")
+                )),
+                (Some(_), n) if n > 0 => out.push(format!(
+                    "Catch path {} is listed as unreachable but was taken {n} time(s) (in {}): remove its exception",
+                    c.key,
+                    c.seen_in.join(", ")
+                )),
+                _ => {}
+            }
+        }
         for name in &self.unknown_exceptions {
-            out.push(format!(
-                "coverage exception {name:?} names no state of the definition"
-            ));
+            if name.contains(CATCH_ARROW) {
+                out.push(format!(
+                    "coverage exception {name:?} names no Catch path of the definition"
+                ));
+            } else {
+                out.push(format!(
+                    "coverage exception {name:?} names no state of the definition"
+                ));
+            }
         }
         for (name, reason) in exceptions {
             if reason.trim().is_empty() || reason.contains('\n') {
@@ -508,8 +578,13 @@ impl Coverage {
             .iter()
             .filter(|s| s.entered == 0 && s.exception.is_some())
             .count();
+        let catches_excepted = self
+            .catches
+            .iter()
+            .filter(|c| c.taken == 0 && c.exception.is_some())
+            .count();
         format!(
-            "{}/{} states entered ({excepted} allow-listed as unreachable locally), {}/{} Catch paths taken, over {} histories",
+            "{}/{} states entered ({excepted} allow-listed as unreachable locally), {}/{} Catch paths taken ({catches_excepted} allow-listed), over {} histories",
             self.states_entered(),
             self.states.len(),
             self.catches_taken(),
@@ -536,6 +611,13 @@ impl Coverage {
                 "exception": s.exception,
             })).collect::<Vec<_>>(),
             "catch_paths": self.catches.iter().map(|c| json!({
+                "key": c.key,
+                "status": match (c.taken, &c.exception) {
+                    (0, Some(_)) => "excepted",
+                    (0, None) => "missed",
+                    _ => "taken",
+                },
+                "exception": c.exception,
                 "state": c.state,
                 "catcher": c.catcher,
                 "error_equals": c.errors,
@@ -562,10 +644,13 @@ impl Coverage {
                 s.state.path, s.state.kind, s.entered, why
             ));
         }
-        md.push_str("\n## Catch paths\n\n| state | ErrorEquals | → | taken | errors caught, seen in |\n|---|---|---|---:|---|\n");
+        md.push_str("\n## Catch paths\n\n| state | ErrorEquals | → | taken | errors caught, seen in / why not |\n|---|---|---|---:|---|\n");
         for c in &self.catches {
             let seen = if c.taken == 0 {
-                String::new()
+                match &c.exception {
+                    Some(r) => format!("not reachable locally: {r}"),
+                    None => "**never taken**".to_string(),
+                }
             } else {
                 format!(
                     "{}; {}",
@@ -864,7 +949,11 @@ mod tests {
             },
             history("run-2", &["A", "Undo", "Failed"]),
         ];
-        let none = BTreeMap::new();
+        // The catches this test does not take (A's two into Undo share the target, so
+        // their keys carry the catcher's index).
+        let none: BTreeMap<String, String> = ["A[0] -> Undo", "A[1] -> Undo", "M -> Undo"]
+            .map(|k| (k.to_string(), "not in this test".to_string()))
+            .into();
         let c = Coverage::new(&d, &runs, &none);
         assert_eq!(c.states_entered(), 9);
         assert!(c.problems(&none).is_empty(), "{:?}", c.problems(&none));
@@ -894,11 +983,9 @@ mod tests {
             problems[0].contains("Undo (Pass) was never entered"),
             "{problems:?}"
         );
-        let allowed: BTreeMap<String, String> = [
-            ("Undo".to_string(), "needs a failure".to_string()),
-            ("Failed".to_string(), "needs a failure".to_string()),
-        ]
-        .into();
+        let mut allowed = none.clone();
+        allowed.insert("Undo".to_string(), "needs a failure".to_string());
+        allowed.insert("Failed".to_string(), "needs a failure".to_string());
         let c = Coverage::new(&d, &runs[..2], &allowed);
         assert!(c.problems(&allowed).is_empty());
         assert!(c.summary().contains("(2 allow-listed"), "{}", c.summary());
@@ -955,6 +1042,103 @@ mod tests {
         );
         assert!(parse_exceptions(&json!({"A": "x"})).is_err());
         assert!(parse_exceptions(&json!({"states": {"A": 1}})).is_err());
+        let v = json!({"states": {}, "catches": {"A -> B": "no way to fail A"}});
+        assert_eq!(
+            parse_exceptions(&v).unwrap(),
+            BTreeMap::from([("A -> B".to_string(), "no way to fail A".to_string())])
+        );
+        assert!(parse_exceptions(&json!({"states": {}, "catches": {"A": "x"}})).is_err());
+        assert!(parse_exceptions(&json!({"states": {"A -> B": "x"}})).is_err());
+        assert!(parse_exceptions(&json!({"states": {}, "catches": []})).is_err());
+    }
+
+    #[test]
+    fn catch_paths_neither_taken_nor_listed_are_problems_and_stale_ones_too() {
+        let d = def();
+        let runs = [History {
+            label: "run".into(),
+            events: vec![
+                enter("A"),
+                fail("Approval.Rejected"),
+                exit("A"),
+                enter("Undo"),
+            ],
+        }];
+        let keys: Vec<String> = Coverage::new(&d, &runs, &BTreeMap::new())
+            .catches
+            .iter()
+            .map(|c| c.key.clone())
+            .collect();
+        assert_eq!(
+            keys,
+            ["A[0] -> Undo", "A[1] -> Undo", "M -> Undo", "Inner -> Fix"]
+        );
+        let none = BTreeMap::new();
+        let c = Coverage::new(&d, &runs, &none);
+        let problems = c.problems(&none);
+        let has = |p: &[String], needle: &str| p.iter().any(|x| x.contains(needle));
+        assert!(
+            has(
+                &problems,
+                "Catch path A[1] -> Undo (States.ALL) was never taken"
+            ),
+            "{problems:?}"
+        );
+        assert!(
+            has(&problems, "Catch path Inner -> Fix (States.TaskFailed)"),
+            "{problems:?}"
+        );
+        assert!(!has(&problems, "A[0] -> Undo"), "{problems:?}");
+        assert!(c.to_markdown().contains("**never taken**"));
+
+        let ex: BTreeMap<String, String> = [
+            ("A[0] -> Undo", "stale"),
+            ("A[1] -> Undo", "no way to fail A with another error"),
+            ("M -> Undo", "no way to fail M"),
+            ("Inner -> Fix", "no way to fail Inner"),
+            ("Nowhere -> Undo", "x"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+        let c = Coverage::new(&d, &runs, &ex);
+        // (The states this history did not enter are problems too; not the point here.)
+        let problems: Vec<String> = c
+            .problems(&ex)
+            .into_iter()
+            .filter(|p| p.contains(CATCH_ARROW))
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            has(
+                &problems,
+                "Catch path A[0] -> Undo is listed as unreachable but was taken 1 time(s) (in run)"
+            ),
+            "{problems:?}"
+        );
+        assert!(
+            has(&problems, "\"Nowhere -> Undo\" names no Catch path"),
+            "{problems:?}"
+        );
+        assert!(
+            c.summary()
+                .contains("1/4 Catch paths taken (3 allow-listed)"),
+            "{}",
+            c.summary()
+        );
+        let report = c.to_json(&ex);
+        let m = report["catch_paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key"] == "M -> Undo")
+            .unwrap();
+        assert_eq!(
+            (m["status"].as_str(), m["exception"].as_str()),
+            (Some("excepted"), Some("no way to fail M"))
+        );
+        assert!(c.to_markdown().contains(
+            "| `M` | States.ALL | `Undo` | 0 | not reachable locally: no way to fail M |"
+        ));
     }
 
     #[test]
