@@ -18,7 +18,8 @@ http://localhost:$MOTO_PORT. This router listens on that port and:
 * forwards everything else to moto unchanged.
 
 Fault injection for the scenarios (``POST /_e2e/faults``) only ever changes what
-SageMaker reports, the way a real failure would look: it never changes the definition.
+SageMaker reports, the way a real failure would look, or (``failing_calls``) makes one
+service call fail the way the service itself fails it: it never changes the definition.
 
 Usage: router.py --port P --moto-port M --lambda-port L
 """
@@ -89,6 +90,12 @@ class Faults:
         # endpoint names whose fleet never finishes provisioning: DescribeEndpoint keeps
         # saying Creating.
         self.stuck_endpoints = set()
+        # Service calls that fail as the service would fail them (see `failing_call`):
+        # each {"call": "<function name> | <X-Amz-Target> | SNS.Publish | S3.<METHOD>",
+        #       "contains": "<text>" or ["<text>", ...] (all in the decoded URL + body), "match": {<payload key>:
+        #       <value>} (Lambda only), "skip": <matching calls let through first>,
+        #       "error": "<code>", "message": "..."}.
+        self.failing_calls = []
 
     def update(self, body):
         with self.lock:
@@ -96,6 +103,25 @@ class Faults:
                 self.endpoint_good_configs[name] = set(good)
             self.broken_models.update(body.get("broken_models") or [])
             self.stuck_endpoints.update(body.get("stuck_endpoints") or [])
+            for f in body.get("failing_calls") or []:
+                self.failing_calls.append(dict(f, seen=0))
+
+    def failing_call(self, call, haystack, payload=None):
+        """The fault for this call, if one matches (counting it against `skip`)."""
+        with self.lock:
+            for f in self.failing_calls:
+                wanted = f.get("contains", [])
+                wanted = [wanted] if isinstance(wanted, str) else wanted
+                if f["call"] != call or any(w not in haystack for w in wanted):
+                    continue
+                if any(not isinstance(payload, dict) or payload.get(k) != v
+                       for k, v in (f.get("match") or {}).items()):
+                    continue
+                f["seen"] += 1
+                if f["seen"] <= int(f.get("skip", 0)):
+                    return None
+                return f
+        return None
 
     def endpoint_stuck(self, endpoint):
         with self.lock:
@@ -355,6 +381,9 @@ class Router(BaseHTTPRequestHandler):
             if m and method == "POST":
                 return self._invoke(urllib.parse.unquote(m.group(1)), body)
             target = self.headers.get("X-Amz-Target", "")
+            fault = self._failing_service_call(method, target, body)
+            if fault is not None:
+                return self._reply(*fault)
             if target == "SageMaker.UpdateEndpoint":
                 return self._update_endpoint(json.loads(body or b"{}"))
             status, headers, out, length = self._forward(method, body)
@@ -379,9 +408,53 @@ class Router(BaseHTTPRequestHandler):
         conn.close()
         return resp.status, h, out, length
 
+    def _failing_service_call(self, method, target, body):
+        """An injected failure of a non-Lambda call, in the service's own error shape:
+        SageMaker's JSON, SNS's query-protocol XML, S3's REST XML."""
+        text = body.decode("utf-8", "replace")
+        haystack = urllib.parse.unquote_plus(self.path + "\n" + text)
+        form = urllib.parse.parse_qs(text) if not target else {}
+        if target:
+            call = target
+        elif form.get("Action") == ["Publish"]:
+            call = "SNS.Publish"
+        else:
+            call = f"S3.{method}"
+        f = self.server.faults.failing_call(call, haystack)
+        if f is None:
+            return None
+        rid = str(uuid.uuid4())
+        log("injected failure", call, f.get("contains", ""))
+        if target:
+            code = f.get("error", "ResourceLimitExceeded")
+            msg = f.get("message", "The account-level service limit for this resource has been exceeded.")
+            out = json.dumps({"__type": code, "message": msg}).encode()
+            return 400, out, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": rid}
+        if call == "SNS.Publish":
+            code = f.get("error", "AuthorizationError")
+            msg = f.get("message", "User is not authorized to perform: SNS:Publish on resource")
+            out = (f'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+                   f"<Code>{code}</Code><Message>{msg}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>").encode()
+            return 403, out, {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
+        code = f.get("error", "AccessDenied")
+        msg = f.get("message", "Access Denied")
+        out = f"<Error><Code>{code}</Code><Message>{msg}</Message><RequestId>{rid}</RequestId></Error>".encode()
+        return 403, out, {"Content-Type": "application/xml", "x-amz-request-id": rid}
+
     def _invoke(self, fn, body):
         name = fn.split(":")[6] if fn.startswith("arn:") else fn
         payload = json.loads(body or b"{}")
+        haystack = urllib.parse.unquote_plus(body.decode("utf-8", "replace"))
+        fault = self.server.faults.failing_call(name, haystack, payload)
+        if fault is not None:
+            # The function's process died (out of memory, a crash): what Lambda reports
+            # then, as an Unhandled function error.
+            log("injected failure", name, fault.get("contains", ""))
+            out = {"errorType": fault.get("error", "Runtime.ExitError"),
+                   "errorMessage": fault.get("message", f"RequestId: {uuid.uuid4()} Error: Runtime exited with error: signal: killed")}
+            return self._reply(200, json.dumps(out).encode(), {
+                "Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST",
+                "X-Amz-Function-Error": "Unhandled"})
         if name == STUB:
             ok, out = self.server.stub.handle(payload, self.server.faults)
             headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}

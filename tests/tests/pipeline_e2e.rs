@@ -2452,6 +2452,10 @@ async fn pipeline_end_to_end() {
         ("endpoint never in service: timed out, compensated", |s| {
             boxed(endpoint_never_in_service_times_out(s))
         }),
+        (
+            "Catch paths: each service call failing the way the service fails it",
+            |s| boxed(catch_paths(s)),
+        ),
     ];
     let only = std::env::var("TRAINGUARD_E2E_ONLY").ok();
     let mut handles = Vec::new();
@@ -2496,4 +2500,325 @@ async fn pipeline_end_to_end() {
         stack.info["log_dir"],
         failed.join("\n")
     );
+}
+
+// ------------------------------------------------------------------ Catch paths
+
+/// One Catch path taken on purpose: a service call of this execution fails the way the
+/// service fails it (`failing_calls` in tests/e2e/router.py), and the run goes from
+/// `states[0]` to `states[1]` (and on through the rest, in order).
+struct CatchCase {
+    name: &'static str,
+    /// The router's `failing_calls` entries; `{name}` in a string is the execution name.
+    faults: Value,
+    /// Six objects (more than `DistributedThreshold`): the Distributed Map paths.
+    distributed: bool,
+    /// Data that fails the quality gate.
+    bad_data: bool,
+    /// Drifted data, so the run waits for a reviewer, who approves; the faults are set
+    /// then, with `{approval}` the approval's id.
+    review: bool,
+    parameters: Value,
+    behaviour: Value,
+    /// The execution ends Succeeded (a catch into the success path) rather than Failed.
+    succeeds: bool,
+    states: &'static [&'static str],
+}
+
+fn with_name(v: &Value, name: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("{name}", name)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| with_name(x, name)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), with_name(x, name)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn catch_cases() -> Vec<CatchCase> {
+    let deploy = |name: &str| json!({"endpoint": endpoint_params(name)});
+    let good = json!({"evaluation": {"value": 0.95}});
+    let case = |name, faults, states| CatchCase {
+        name,
+        faults,
+        distributed: false,
+        bad_data: false,
+        review: false,
+        parameters: json!({}),
+        behaviour: json!({}),
+        succeeds: false,
+        states,
+    };
+    let lambda = |function: &str, task: Option<&str>| {
+        let mut m = json!({"execution_name": "{name}"});
+        if let Some(t) = task {
+            m["task"] = json!(t);
+        }
+        json!([{"call": function, "match": m}])
+    };
+    let sm = |target: &str| json!([{"call": target, "contains": "{name}"}]);
+    vec![
+        case(
+            "e2e-catch-count",
+            json!([{"call": "S3.GET", "contains": ["list-type=2", "data/{name}/"]}]),
+            &["CountDataObjects", "CompensateData", "PipelineFailed"],
+        ),
+        CatchCase {
+            distributed: true,
+            ..case(
+                "e2e-catch-merge-validation",
+                lambda("schema-validator", Some("merge")),
+                &["MergeValidation", "CompensateData"],
+            )
+        },
+        CatchCase {
+            bad_data: true,
+            ..case(
+                "e2e-catch-alert",
+                json!([{"call": "SNS.Publish", "contains": ["{name}", "data quality gate failed"]}]),
+                &["AlertDataQuality", "DataQualityFailed"],
+            )
+        },
+        case(
+            "e2e-catch-fingerprint",
+            lambda("pipeline-trigger", Some("fingerprint")),
+            &["FingerprintData", "CompensateData"],
+        ),
+        CatchCase {
+            parameters: json!({"feature_engineering": {"enabled": true, "instance_type": "ml.m5.xlarge", "max_runtime_seconds": 3600}}),
+            ..case(
+                "e2e-catch-features",
+                json!([{"call": "sagemaker-stub", "contains": ["{name}", "ProcessingJobName"],
+                        "error": "Stub.TaskFailed", "message": "ProcessingJobStatus Failed: AlgorithmError: the features script exited with code 1"}]),
+                &["FeatureEngineering", "CompensateData"],
+            )
+        },
+        case(
+            "e2e-catch-drift",
+            lambda("drift-detector", Some("check")),
+            &["DriftCheck", "CompensateData"],
+        ),
+        CatchCase {
+            distributed: true,
+            ..case(
+                "e2e-catch-merge-profiles",
+                lambda("drift-detector", Some("merge")),
+                &["MergeProfiles", "CompensateData"],
+            )
+        },
+        CatchCase {
+            distributed: true,
+            ..case(
+                "e2e-catch-drift-merged",
+                lambda("drift-detector", Some("check")),
+                &["DriftCheckMerged", "CompensateData"],
+            )
+        },
+        case(
+            "e2e-catch-evaluate",
+            json!([{"call": "sagemaker-stub", "contains": ["{name}", "ProcessingJobName"],
+                    "error": "Stub.TaskFailed", "message": "ProcessingJobStatus Failed: AlgorithmError: the evaluation script exited with code 1"}]),
+            &["Evaluate", "CompensateEvaluation"],
+        ),
+        case(
+            "e2e-catch-read-eval",
+            lambda("pipeline-trigger", Some("read-evaluation")),
+            &["ReadEvaluation", "CompensateEvaluation"],
+        ),
+        case(
+            "e2e-catch-register",
+            sm("SageMaker.CreateModelPackage"),
+            &["RegisterModel", "CompensateEvaluation"],
+        ),
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-autoapprove"),
+            ..case(
+                "e2e-catch-autoapprove",
+                sm("SageMaker.UpdateModelPackage"),
+                &["AutoApprove", "CompensateEvaluation"],
+            )
+        },
+        CatchCase {
+            review: true,
+            behaviour: good.clone(),
+            parameters: json!({"endpoint": endpoint_params("scn-c-reviewed"), "drift": {"critical": ["monthly_charges"]}}),
+            ..case(
+                "e2e-catch-reviewed",
+                json!([{"call": "SageMaker.UpdateModelPackage", "contains": "{approval}"}]),
+                &["ApprovalGate", "ApproveReviewed", "CompensateEvaluation"],
+            )
+        },
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-model"),
+            ..case(
+                "e2e-catch-model",
+                sm("SageMaker.CreateModel"),
+                &["CreateModel", "CompensateDeployment"],
+            )
+        },
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-config"),
+            ..case(
+                "e2e-catch-config",
+                sm("SageMaker.CreateEndpointConfig"),
+                &["CreateEndpointConfig", "CompensateDeployment"],
+            )
+        },
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-create"),
+            ..case(
+                "e2e-catch-create",
+                sm("SageMaker.CreateEndpoint"),
+                &["CreateEndpoint", "CompensateDeployment"],
+            )
+        },
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-describe"),
+            ..case(
+                "e2e-catch-describe",
+                // The first DescribeEndpoint is FindCurrentEndpoint's (no endpoint yet).
+                json!([{"call": "SageMaker.DescribeEndpoint", "contains": "scn-c-describe", "skip": 1,
+                        "error": "ValidationException", "message": "Could not find endpoint"}]),
+                &["CreateEndpoint", "DescribeEndpoint", "CompensateDeployment"],
+            )
+        },
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-update"),
+            ..case(
+                "e2e-catch-update",
+                json!([{"call": "SageMaker.UpdateEndpoint", "contains": "scn-c-update"}]),
+                &[
+                    "FindCurrentEndpoint",
+                    "UpdateEndpoint",
+                    "CompensateDeployment",
+                ],
+            )
+        },
+        CatchCase {
+            behaviour: good.clone(),
+            parameters: deploy("scn-c-notify"),
+            succeeds: true,
+            ..case(
+                "e2e-catch-notify",
+                json!([{"call": "SNS.Publish", "contains": ["{name}", "model deployed"]}]),
+                &["NotifySuccess", "Deployed"],
+            )
+        },
+        // The compensator dies, then the failure alert cannot be sent: both catches.
+        CatchCase {
+            behaviour: json!({"training": {"oom_above_batch_size": 0}}),
+            ..case(
+                "e2e-catch-compensate",
+                json!([{"call": "saga-compensator", "contains": "{name}"},
+                       {"call": "SNS.Publish", "contains": ["{name}", "pipeline failed"]}]),
+                &["Compensate", "NotifyFailure", "PipelineFailed"],
+            )
+        },
+    ]
+}
+
+/// The sample split into `parts` objects (every `parts`-th row each).
+fn split_sample(sample: &[u8], parts: usize) -> Vec<(String, Vec<u8>)> {
+    let text = String::from_utf8(sample.to_vec()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let rows: Vec<&str> = lines.collect();
+    (0..parts)
+        .map(|p| {
+            let body: String = rows
+                .iter()
+                .skip(p)
+                .step_by(parts)
+                .map(|r| format!("{r}\n"))
+                .collect();
+            (
+                format!("part-{p}.csv"),
+                format!("{header}\n{body}").into_bytes(),
+            )
+        })
+        .collect()
+}
+
+async fn catch_case(stack: Arc<Stack>, c: CatchCase) {
+    let name = c.name;
+    let faults = with_name(&c.faults, name);
+    for f in faults.as_array().unwrap() {
+        if let Some(endpoint) = f["contains"].as_str().filter(|s| s.starts_with("scn-")) {
+            if f["call"] == "SageMaker.UpdateEndpoint" {
+                blue_endpoint(&stack, endpoint).await;
+            }
+        }
+    }
+    if !c.review {
+        stack.faults(json!({"failing_calls": faults})).await;
+    }
+    let data = if c.review {
+        stack.sample_with("monthly_charges", |v, _| {
+            format!("{:.2}", v.parse::<f64>().unwrap_or(0.0) * 3.0 + 100.0)
+        })
+    } else if c.bad_data {
+        stack.sample_with("age", |v, i| {
+            if i % 3 == 0 {
+                "-7".into()
+            } else {
+                v.to_string()
+            }
+        })
+    } else {
+        stack.sample.clone()
+    };
+    let objects = if c.distributed {
+        split_sample(&data, 6)
+    } else {
+        vec![("sample.csv".into(), data)]
+    };
+    let arn = stack
+        .start_with_objects(name, objects, c.parameters, c.behaviour)
+        .await;
+    if c.review {
+        let id = stack.approval_id(name, &arn).await;
+        let faults: Value =
+            serde_json::from_str(&faults.to_string().replace("{approval}", &id)).unwrap();
+        stack.faults(json!({"failing_calls": faults})).await;
+        stack.decide(&id, "approve").await;
+    }
+    let (status, error, cause) = stack.wait_done(&arn).await;
+    let path = stack.path(&arn).await;
+    let want = if c.succeeds {
+        ExecutionStatus::Succeeded
+    } else {
+        ExecutionStatus::Failed
+    };
+    assert_eq!(status, want, "{name}: {error:?} {cause:?} {path:?}");
+    assert_subsequence(&path, c.states, name);
+}
+
+/// Every Catch path of the shipped definition the local stack can take, one execution
+/// each (two for the compensation's own catches), concurrently.
+async fn catch_paths(stack: Arc<Stack>) {
+    let handles: Vec<_> = catch_cases()
+        .into_iter()
+        .map(|c| (c.name, tokio::spawn(catch_case(stack.clone(), c))))
+        .collect();
+    let mut failed = Vec::new();
+    for (name, h) in handles {
+        if let Err(e) = h.await {
+            let msg = e.try_into_panic().ok().and_then(|p| {
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            });
+            failed.push(format!("{name}: {}", msg.unwrap_or_default()));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
