@@ -9,7 +9,7 @@ use super::*;
 
 const SHARDS: usize = 10_000;
 const OPTS: ProfileOptions = ProfileOptions {
-    sample_size: 256,
+    sample_size: 128,
     max_categories: 10,
 };
 
@@ -31,9 +31,11 @@ impl Rng {
 type Row = (Option<f64>, Option<i64>, Option<&'static str>);
 const CATS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
 
-/// 0..=8 rows per shard: nulls, NaN and ±inf in `x`, nulls in `k` and `c`.
-fn shard_rows(rng: &mut Rng) -> Vec<Row> {
-    (0..rng.below(9))
+/// 0..=5 rows per shard: nulls, NaN and ±inf in `x`, nulls in `k` and `c`. `x` moves with
+/// the shard's index (shards are not alike), so a sample that over-represents some shards
+/// is far from the whole data's distribution.
+fn shard_rows(rng: &mut Rng, shard: u64) -> Vec<Row> {
+    (0..rng.below(6))
         .map(|_| {
             let x = match rng.below(20) {
                 0 => None,
@@ -43,7 +45,7 @@ fn shard_rows(rng: &mut Rng) -> Vec<Row> {
                 } else {
                     f64::NEG_INFINITY
                 }),
-                _ => Some((rng.below(16_000) as f64 - 8_000.0) / 8.0),
+                _ => Some((rng.below(4_000) as f64 + shard as f64 - 8_000.0) / 8.0),
             };
             let k = (rng.below(10) != 0).then(|| rng.below(50) as i64);
             let c = (rng.below(8) != 0).then(|| CATS[rng.below(8) as usize]);
@@ -142,8 +144,9 @@ fn assert_matches_single_pass(merged: &Profile, single: &Profile, data: &[(&str,
         assert_eq!(m.quantiles, sample_quantiles(&m.sample), "{name}");
         // Uniform: the KS distance between the sample's and the data's distribution
         // functions is within the DKW bound for n = sample size at δ = 1e-6 (a sample
-        // without replacement concentrates at least as well). A merge that favoured one
-        // side of the tree would fail this by far (shards are in random order).
+        // without replacement concentrates at least as well). A merge that weighed its
+        // sides by anything but their counts would fail this by far: the sample would
+        // come mostly from the last shards folded in.
         let n = m.sample.len() as f64;
         let bound = ((2.0f64 / 1e-6).ln() / (2.0 * n)).sqrt();
         let total = values.len() as f64;
@@ -166,11 +169,15 @@ fn ten_thousand_shards_merge_to_the_single_pass_profile() {
     let mut rng = Rng(0x7261_696e_6775_6172);
     let base = {
         let mut b = ProfileBuilder::new(OPTS, "baseline").unwrap();
-        let rows: Vec<Row> = (0..2_000).flat_map(|_| shard_rows(&mut rng)).collect();
+        let rows: Vec<Row> = (0..2_000)
+            .flat_map(|i| shard_rows(&mut rng, i * 5))
+            .collect();
         b.push(&to_batch(&rows)).unwrap();
         b.finish()
     };
-    let shards: Vec<Vec<Row>> = (0..SHARDS).map(|_| shard_rows(&mut rng)).collect();
+    let shards: Vec<Vec<Row>> = (0..SHARDS)
+        .map(|i| shard_rows(&mut rng, i as u64))
+        .collect();
     let all: Vec<Row> = shards.iter().flatten().copied().collect();
     assert!(shards.iter().any(Vec::is_empty), "some shards have no rows");
     let single = build(&all, "single", &base);
