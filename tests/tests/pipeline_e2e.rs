@@ -639,11 +639,18 @@ async fn execution_model(stack: &Stack, arn: &str) -> Option<String> {
 
 /// Whether DescribeModel finds `name` (moto implements DescribeModel/DeleteModel).
 async fn model_exists(stack: &Stack, name: &str) -> bool {
-    stack.sm.describe_model().model_name(name).send().await.is_ok()
+    stack
+        .sm
+        .describe_model()
+        .model_name(name)
+        .send()
+        .await
+        .is_ok()
 }
 
 /// A failed deployment's model is gone, the compensator deleted it (or found it
-/// gone), and the blue endpoint's model, which is not this execution's, is kept.
+/// gone), and the blue endpoint's model, which is not this execution's, is kept; the
+/// run's `features/` prefix is empty and was on the compensator's list (issue 16).
 async fn assert_model_compensated(stack: &Stack, arn: &str, endpoint: Option<&str>) {
     let model = execution_model(stack, arn).await.expect("CreateModel ran");
     assert!(model.starts_with("tg-"), "{model}");
@@ -657,6 +664,13 @@ async fn assert_model_compensated(stack: &Stack, arn: &str, endpoint: Option<&st
     if let Some(endpoint) = endpoint {
         assert!(model_exists(stack, &format!("{endpoint}-blue-model")).await);
     }
+    let name = arn.rsplit(':').next().unwrap_or_default();
+    let features = format!("pipeline/{name}/features/");
+    assert!(
+        acted.contains(&format!("s3.delete:{features}")),
+        "{acted:?}"
+    );
+    assert!(stack.keys(&features).await.is_empty());
 }
 
 async fn approval_status(stack: &Stack, package_arn: &str) -> String {

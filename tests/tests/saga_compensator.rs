@@ -149,6 +149,7 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
     let exec = "run-7";
     put_many(&clients, &bucket, "pipeline/run-7/checkpoints/", 1500).await;
     put_many(&clients, &bucket, "pipeline/run-7/model/", 1100).await;
+    put_many(&clients, &bucket, "pipeline/run-7/features/", 5).await;
     // Neighbours that must survive: the execution's reports, an execution whose name
     // extends this one's, and keys outside pipeline/.
     put_many(&clients, &bucket, "pipeline/run-7/reports/", 5).await;
@@ -189,10 +190,14 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
         5
     );
     assert_eq!(list_keys(&clients, &bucket, "data/").await.len(), 5);
-    assert_eq!(out["objects_deleted"], json!(2600));
-    // Two listing pages and two DeleteObjects batches (<= 1000 keys) per prefix.
-    assert_eq!(s3.calls("ListObjectsV2"), 4);
-    assert_eq!(s3.calls("DeleteObjects"), 4);
+    assert!(list_keys(&clients, &bucket, "pipeline/run-7/features/")
+        .await
+        .is_empty());
+    assert_eq!(out["objects_deleted"], json!(2605));
+    // Two listing pages and two DeleteObjects batches (<= 1000 keys) per artifact
+    // prefix, one of each for the features.
+    assert_eq!(s3.calls("ListObjectsV2"), 5);
+    assert_eq!(s3.calls("DeleteObjects"), 5);
     // moto completes training jobs at once: nothing to stop; a job that never started is "already gone".
     assert_eq!(sm.calls("StopTrainingJob"), 0);
     let skipped: Vec<&str> = out["skipped"]
@@ -213,13 +218,14 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
         done,
         [
             "s3.delete:pipeline/run-7/model/",
-            "s3.delete:pipeline/run-7/checkpoints/"
+            "s3.delete:pipeline/run-7/checkpoints/",
+            "s3.delete:pipeline/run-7/features/"
         ]
     );
 
     // The journal records every action; a second run does nothing and succeeds.
     let j = journal(&clients, &bucket, exec).await;
-    assert_eq!(j.completed.len(), 4);
+    assert_eq!(j.completed.len(), 5);
     assert!(j.lease.is_none());
     assert_eq!(j.runs[0].result, "complete");
     let (s3b, smb) = ops(&clients);
@@ -228,7 +234,7 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
         .expect("second run succeeds");
     assert_eq!(again["done"], json!([]));
     assert_eq!(again["failed"], json!([]));
-    assert_eq!(again["skipped"].as_array().unwrap().len(), 4);
+    assert_eq!(again["skipped"].as_array().unwrap().len(), 5);
     assert_eq!(s3b.calls("DeleteObjects") + s3b.calls("ListObjectsV2"), 0);
     assert_eq!(
         smb.calls("DescribeTrainingJob"),
@@ -449,7 +455,7 @@ async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
     assert_eq!(err.error_name(), "Compensation.Incomplete");
     let msg = err.to_string();
     assert!(
-        msg.starts_with("1 of 2 compensating actions remain"),
+        msg.starts_with("1 of 3 compensating actions remain"),
         "{msg}"
     );
     assert!(
@@ -567,7 +573,13 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
         .iter()
         .map(|s| s["action"].as_str().unwrap())
         .collect();
-    assert_eq!(skipped, ["s3.delete:pipeline/c-1/evaluation/"]);
+    assert_eq!(
+        skipped,
+        [
+            "s3.delete:pipeline/c-1/evaluation/",
+            "s3.delete:pipeline/c-1/features/"
+        ]
+    );
     let j = journal(&clients, &bucket, "c-1").await;
     assert_eq!(
         j.runs.iter().map(|r| r.result.as_str()).collect::<Vec<_>>(),
@@ -653,7 +665,7 @@ async fn a_prefix_outside_the_execution_is_refused_before_any_call() {
 async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
     let (_moto, clients, bucket) = moto_with_bucket("saga-five").await;
     let exec = "five-1";
-    for dir in ["model", "checkpoints", "evaluation", "reports"] {
+    for dir in ["model", "checkpoints", "evaluation", "features", "reports"] {
         put_many(&clients, &bucket, &format!("pipeline/{exec}/{dir}/"), 30).await;
     }
     create_training_job(&clients, "five-1-train-1", &bucket).await;

@@ -251,7 +251,14 @@ pub fn plan(req: &Request) -> Vec<PlannedAction> {
                 actions.push(delete_prefix(req, "model/", r.training_jobs.clone()));
                 actions.push(delete_prefix(req, "checkpoints/", r.training_jobs.clone()));
             }
-            Stage::Data => {}
+            // The engineered features (FeatureEngineering's Processing job, whose Catch
+            // is the data stage's) are derived data a new run writes again. Training
+            // jobs only read them and never upload there, so, unlike `model/` and
+            // `checkpoints/`, nothing waits for the jobs (which a data-stage plan does
+            // not stop).
+            Stage::Data => {
+                actions.push(delete_prefix(req, "features/", Vec::new()));
+            }
         }
         for action in actions {
             let id = action.id();
@@ -315,8 +322,12 @@ mod tests {
     }
 
     #[test]
-    fn data_stage_has_nothing_to_undo() {
-        assert!(ids("data").is_empty());
+    fn data_stage_deletes_only_the_features() {
+        assert_eq!(ids("data"), ["s3.delete:pipeline/run-7/features/"]);
+        // Every later stage ends with it too: the earliest stage's undo comes last.
+        for stage in ["training", "evaluation", "deployment"] {
+            assert!(ids(stage).ends_with(&ids("data")), "{stage}");
+        }
     }
 
     #[test]
@@ -328,6 +339,7 @@ mod tests {
                 "training-job.stop:run-7-train-1",
                 "s3.delete:pipeline/run-7/model/",
                 "s3.delete:pipeline/run-7/checkpoints/",
+                "s3.delete:pipeline/run-7/features/",
             ]
         );
     }
@@ -347,6 +359,7 @@ mod tests {
                 "training-job.stop:run-7-train-1",
                 "s3.delete:pipeline/run-7/model/",
                 "s3.delete:pipeline/run-7/checkpoints/",
+                "s3.delete:pipeline/run-7/features/",
             ]
         );
         // A later stage's plan contains the earlier stage's, and training's comes last.

@@ -46,7 +46,7 @@ fn deployment_input() -> Value {
 /// The world a failed deployment leaves behind.
 fn world(s3: &InMemoryS3, sm: &InMemorySageMaker, objects_per_dir: usize) {
     s3.create_bucket(BUCKET, false);
-    for dir in ["checkpoints", "model", "evaluation", "reports"] {
+    for dir in ["checkpoints", "model", "evaluation", "reports", "features"] {
         for i in 0..objects_per_dir {
             s3.put(
                 BUCKET,
@@ -110,8 +110,8 @@ async fn failed_deployment_is_fully_compensated() {
     // Only the running job was stopped.
     assert_eq!(sm.call_count("StopTrainingJob"), 1);
 
-    // Artifacts gone; reports and other executions untouched.
-    for dir in ["checkpoints", "model", "evaluation"] {
+    // Artifacts gone (the engineered features too); reports and other executions untouched.
+    for dir in ["checkpoints", "model", "evaluation", "features"] {
         assert!(
             s3.keys(BUCKET, &format!("pipeline/{EXEC}/{dir}/"))
                 .is_empty(),
@@ -121,14 +121,14 @@ async fn failed_deployment_is_fully_compensated() {
     assert_eq!(s3.keys(BUCKET, "pipeline/run-7/reports/").len(), 1200);
     assert_eq!(s3.keys(BUCKET, "pipeline/run-70/").len(), 1);
     assert_eq!(s3.keys(BUCKET, "pipeline/run-7-other/").len(), 1);
-    assert_eq!(report.objects_deleted, 3600);
+    assert_eq!(report.objects_deleted, 4800);
     // 1200 keys per prefix: two listing pages, two DeleteObjects batches each.
     assert_eq!(
         s3.calls()
             .iter()
             .filter(|c| c.starts_with("DeleteObjects"))
             .count(),
-        6
+        8
     );
 
     assert_eq!(
@@ -142,6 +142,7 @@ async fn failed_deployment_is_fully_compensated() {
             "training-job.stop:run-7-train-2",
             "s3.delete:pipeline/run-7/model/",
             "s3.delete:pipeline/run-7/checkpoints/",
+            "s3.delete:pipeline/run-7/features/",
         ]
     );
     assert_eq!(ids(&report.skipped), ["training-job.stop:run-7-train-1"]);
@@ -150,7 +151,7 @@ async fn failed_deployment_is_fully_compensated() {
     // The journal records each completed action and the released lease.
     let journal =
         Journal::parse(&s3.body(BUCKET, "pipeline/run-7/saga/journal.json").unwrap()).unwrap();
-    assert_eq!(journal.completed.len(), 9);
+    assert_eq!(journal.completed.len(), 10);
     assert!(journal.lease.is_none());
     assert_eq!(journal.runs.len(), 1);
     assert_eq!(journal.runs[0].result, "complete");
@@ -160,12 +161,12 @@ async fn failed_deployment_is_fully_compensated() {
     );
 
     // One EMF document per action plus a summary.
-    assert_eq!(report.metrics.len(), 10);
+    assert_eq!(report.metrics.len(), 11);
     let doc = report.metrics[0].to_emf(0);
     assert_eq!(doc["Action"], json!("endpoint.rollback:churn->churn-cfg-6"));
     assert_eq!(doc["ActionsDone"], json!(1.0));
-    let summary = report.metrics[9].to_emf(0);
-    assert_eq!(summary["ObjectsDeletedTotal"], json!(3600.0));
+    let summary = report.metrics[10].to_emf(0);
+    assert_eq!(summary["ObjectsDeletedTotal"], json!(4800.0));
     assert_eq!(summary["CompensationIncomplete"], json!(0.0));
 }
 
@@ -386,6 +387,8 @@ async fn five_runs_of_the_same_compensation_end_in_the_same_state() {
         );
         assert!(s3.keys(BUCKET, "pipeline/run-7/model/").is_empty());
         assert!(s3.keys(BUCKET, "pipeline/run-7/checkpoints/").is_empty());
+        assert!(s3.keys(BUCKET, "pipeline/run-7/features/").is_empty());
+        assert_eq!(s3.keys(BUCKET, "pipeline/run-7/reports/").len(), 30);
         assert_eq!(sm.has_model(MODEL), stage == "training");
         assert_eq!(sm.has_endpoint_config("churn-cfg-7"), stage == "training");
         let journal =
@@ -508,7 +511,7 @@ async fn permanent_failure_is_incomplete_and_nothing_done_is_redone() {
     assert_eq!(err.error_name(), "Compensation.Incomplete");
     let msg = err.to_string();
     assert!(
-        msg.starts_with("2 of 9 compensating actions remain"),
+        msg.starts_with("2 of 10 compensating actions remain"),
         "{msg}"
     );
     assert!(
@@ -554,7 +557,7 @@ async fn permanent_failure_is_incomplete_and_nothing_done_is_redone() {
     )
     .unwrap();
     assert!(j.failures.is_empty());
-    assert_eq!(j.completed.len(), 9);
+    assert_eq!(j.completed.len(), 10);
 }
 
 fn run_record(id: &str) -> RunRecord {
@@ -593,7 +596,7 @@ async fn a_run_finding_the_lease_held_does_nothing() {
     };
     let before = (s3.snapshot_without("saga/"), sm.snapshot());
     let r = compensator(&s3, &sm).execute(&req).await.unwrap();
-    assert_eq!(r.remaining.len(), 9);
+    assert_eq!(r.remaining.len(), 10);
     assert!(r.stopped_early.as_deref().unwrap().contains("other-run"));
     assert_eq!(
         (s3.snapshot_without("saga/"), sm.snapshot()),
@@ -641,7 +644,7 @@ async fn a_crashed_run_is_resumed_after_its_lease_expires() {
 
     // Right away, the retry finds the lease held and waits its turn.
     let blocked = compensator(&s3, &sm).execute(&req).await.unwrap();
-    assert_eq!(blocked.remaining.len(), 2);
+    assert_eq!(blocked.remaining.len(), 3);
     assert_eq!(blocked.skipped.len(), 7);
 
     let left_ms = (lease.expires_at - chrono::Utc::now())
@@ -655,7 +658,8 @@ async fn a_crashed_run_is_resumed_after_its_lease_expires() {
         ids(&resumed.done),
         [
             "s3.delete:pipeline/run-7/model/",
-            "s3.delete:pipeline/run-7/checkpoints/"
+            "s3.delete:pipeline/run-7/checkpoints/",
+            "s3.delete:pipeline/run-7/features/"
         ]
     );
     assert_eq!(sm.call_count("UpdateEndpoint"), 1);
@@ -679,7 +683,7 @@ async fn the_deadline_stops_the_run_cleanly() {
     let req = request(deployment_input());
     let c = compensator(&s3, &sm).with_deadline(crate::lambda::Deadline::after(Duration::ZERO));
     let r = c.execute(&req).await.unwrap();
-    assert_eq!(r.remaining.len(), 9);
+    assert_eq!(r.remaining.len(), 10);
     assert!(r.stopped_early.as_deref().unwrap().contains("deadline"));
     assert_eq!(sm.call_count("UpdateEndpoint"), 0);
     // The lease was released: the retry can start at once.
@@ -738,7 +742,7 @@ async fn dry_run_shows_the_plan_and_changes_nothing() {
     assert_eq!((s3.snapshot(), sm.snapshot()), before);
     assert_eq!(out["dry_run"], json!(true));
     let plan = out["plan"].as_array().unwrap();
-    assert_eq!(plan.len(), 9);
+    assert_eq!(plan.len(), 10);
     let state = |id: &str| {
         plan.iter().find(|p| p["action"] == json!(id)).unwrap()["state"]
             .as_str()
@@ -1050,7 +1054,8 @@ fn sample_events_are_valid_requests() {
         let req =
             Request::from_json(&v, Options::default()).unwrap_or_else(|e| panic!("{stage}: {e}"));
         assert_eq!(req.stage.as_str(), stage);
-        assert_eq!(plan(&req).is_empty(), stage == "data", "{stage}");
+        // Every stage deletes at least the engineered features.
+        assert!(!plan(&req).is_empty(), "{stage}");
     }
 }
 
