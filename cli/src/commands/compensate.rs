@@ -52,6 +52,10 @@ pub struct CompensateArgs {
     /// The endpoint config the deployment created.
     #[arg(long)]
     pub new_endpoint_config: Option<String>,
+    /// The SageMaker Model the deployment created (`tg-<run id>`): deleted once the new
+    /// endpoint config is gone.
+    #[arg(long)]
+    pub model_name: Option<String>,
     /// This execution created the endpoint (delete it instead of rolling it back).
     #[arg(long)]
     pub endpoint_created: bool,
@@ -95,6 +99,7 @@ impl CompensateArgs {
                 "endpoint_name": self.endpoint_name,
                 "previous_endpoint_config": self.previous_endpoint_config,
                 "new_endpoint_config": self.new_endpoint_config,
+                "model_name": self.model_name,
                 "endpoint_created": self.endpoint_created,
             },
             "options": options,
@@ -222,12 +227,15 @@ mod tests {
             "c1",
             "--new-endpoint-config",
             "c2",
+            "--model-name",
+            "tg-1",
             "--error",
             "States.TaskFailed",
         ]);
         let req = Request::from_json(&cli.args.to_input(), Options::default()).unwrap();
         assert!(req.options.dry_run);
         assert_eq!(req.resources.training_jobs, ["j1", "j2"]);
+        assert_eq!(req.resources.model_name.as_deref(), Some("tg-1"));
         assert_eq!(
             req.resources.previous_endpoint_config.as_deref(),
             Some("c1")
