@@ -672,3 +672,20 @@ fn kms_and_vpc_options_come_from_the_deployment_only() {
         "$.security"
     );
 }
+
+/// select-best enforces the sweep's ToleratedFailurePercentage for engines that do not;
+/// the two numbers must be the same one.
+#[test]
+fn select_best_tolerates_what_the_sweep_tolerates() {
+    let (_, asl) = definitions()
+        .into_iter()
+        .find(|(t, _)| t.contains("TrainingSweep"))
+        .expect("the pipeline definition");
+    let states = &asl["States"];
+    let sweep = &states["TrainingSweep"]["ToleratedFailurePercentage"];
+    assert!(sweep.is_number(), "the sweep tolerates a fixed share");
+    assert_eq!(
+        &states["SelectBest"]["Parameters"]["Payload"]["tolerated_failure_percentage"],
+        sweep
+    );
+}

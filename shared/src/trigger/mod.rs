@@ -46,6 +46,8 @@ pub enum TriggerError {
     /// The evaluation report is missing its objective value, not JSON, or too large.
     #[error("invalid evaluation report: {0}")]
     InvalidEvaluationReport(String),
+    #[error("the training sweep failed: {0}")]
+    SweepFailed(String),
     #[error(transparent)]
     Common(#[from] CommonError),
 }
@@ -56,6 +58,7 @@ impl ErrorName for TriggerError {
             TriggerError::Misconfigured(_) => "Trigger.Misconfigured",
             TriggerError::NoCandidate(_) => "Pipeline.NoCandidate",
             TriggerError::InvalidEvaluationReport(_) => "Pipeline.InvalidEvaluationReport",
+            TriggerError::SweepFailed(_) => "Pipeline.SweepFailed",
             TriggerError::Common(c) => c.error_name(),
         }
     }
@@ -67,6 +70,7 @@ impl ErrorName for TriggerError {
 pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "Trigger.Misconfigured", retryable: false, meaning: "pipeline-trigger lacks TRAINGUARD_STATE_MACHINE_ARN (or, for scheduled runs, TRAINGUARD_DATA_BUCKET), or a setting does not parse" },
     ErrorDoc { name: "Pipeline.NoCandidate", retryable: false, meaning: "select-best: no configuration of the training sweep reported the objective metric (all failed, or the metric name is wrong)" },
+    ErrorDoc { name: "Pipeline.SweepFailed", retryable: false, meaning: "select-best: more configurations of the training sweep failed than the sweep's ToleratedFailurePercentage allows (enforced there too, for engines that do not)" },
     ErrorDoc { name: "Pipeline.InvalidEvaluationReport", retryable: false, meaning: "read-evaluation: the evaluation report is not JSON, larger than 1 MB, or has no finite value for the objective metric" },
     ErrorDoc { name: "Lambda.ServiceException", retryable: true, meaning: "(Step Functions Lambda integration) the Lambda service had an internal error; the state machine retries it" },
     ErrorDoc { name: "Lambda.AWSLambdaException", retryable: true, meaning: "(Step Functions Lambda integration) a generic Lambda service error; the state machine retries it" },
@@ -85,6 +89,7 @@ mod tests {
             TriggerError::Misconfigured(String::new()),
             TriggerError::NoCandidate(String::new()),
             TriggerError::InvalidEvaluationReport(String::new()),
+            TriggerError::SweepFailed(String::new()),
             TriggerError::Common(CommonError::Transient(String::new())),
         ] {
             // This module's own table, or the common one it passes through.

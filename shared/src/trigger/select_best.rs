@@ -33,6 +33,11 @@ pub struct Objective {
 pub struct SelectBestInput {
     pub candidates: Vec<Value>,
     pub objective: Objective,
+    /// The sweep Map's `ToleratedFailurePercentage`, enforced here too: an engine that
+    /// does not honour it (moto's interpreter) must not let a sweep where most
+    /// configurations failed pick a winner from the few left.
+    #[serde(default)]
+    pub tolerated_failure_percentage: Option<f64>,
 }
 
 /// The objective's value in one candidate, if it has a finite one.
@@ -93,6 +98,20 @@ pub fn select_best(input: &SelectBestInput) -> Result<Value, TriggerError> {
             best = Some((pos, x));
         }
     }
+    let failed = input
+        .candidates
+        .iter()
+        .filter(|c| c.get("Error").is_some())
+        .count();
+    if let Some(t) = input.tolerated_failure_percentage {
+        let n = input.candidates.len();
+        // As Step Functions does: the Map fails when the failed share exceeds the limit.
+        if n > 0 && (failed as f64) * 100.0 > t * (n as f64) {
+            return Err(TriggerError::SweepFailed(format!(
+                "{failed} of {n} configurations failed, more than the tolerated {t} %"
+            )));
+        }
+    }
     let Some((pos, value)) = best else {
         return Err(TriggerError::NoCandidate(format!(
             "{} candidates, none with a finite {metric} ({} skipped)",
@@ -130,6 +149,7 @@ mod tests {
                 metric: "validation:accuracy".into(),
                 goal,
             },
+            tolerated_failure_percentage: None,
         }
     }
 
@@ -189,6 +209,29 @@ mod tests {
         let e = select_best(&input(vec![json!({"Error": "x"})], Goal::Maximize)).unwrap_err();
         assert_eq!(e.error_name(), "Pipeline.NoCandidate");
         assert!(select_best(&input(vec![], Goal::Maximize)).is_err());
+    }
+
+    #[test]
+    fn the_sweeps_tolerated_failure_percentage_is_enforced() {
+        use crate::error::ErrorName;
+        let with = |cs: Vec<Value>, t: f64| SelectBestInput {
+            tolerated_failure_percentage: Some(t),
+            ..input(cs, Goal::Maximize)
+        };
+        let failed = || json!({"Error": "States.TaskFailed", "Cause": "halted"});
+        // Half failed, 50 % tolerated: not more than the limit, the survivor wins.
+        let out = select_best(&with(vec![cand(0, 0.9), failed()], 50.0)).unwrap();
+        assert_eq!(out["best"]["index"], 0);
+        // Two of three failed: more than 50 %.
+        let e = select_best(&with(vec![cand(0, 0.9), failed(), failed()], 50.0)).unwrap_err();
+        assert_eq!(e.error_name(), "Pipeline.SweepFailed");
+        assert!(e.to_string().contains("2 of 3"), "{e}");
+        // 0 % tolerated: any failure fails the sweep, as the Map would.
+        let e = select_best(&with(vec![cand(0, 0.9), cand(1, 0.8), failed()], 0.0)).unwrap_err();
+        assert_eq!(e.error_name(), "Pipeline.SweepFailed");
+        // A candidate without the metric is not a failure (it is skipped, not counted).
+        let no_metric = json!({"index": 1, "metrics": {}});
+        assert!(select_best(&with(vec![cand(0, 0.9), no_metric], 0.0)).is_ok());
     }
 
     proptest! {
