@@ -1861,6 +1861,40 @@ async fn distributed_validation_and_profiling(stack: Arc<Stack>) {
     );
 }
 
+/// Three configurations, two of which diverge and halt: more than the sweep's 50 %
+/// tolerated, so select-best fails the stage (`Pipeline.SweepFailed`) instead of
+/// promoting the one survivor; moto's interpreter does not enforce the Map's limit.
+async fn sweep_beyond_tolerated_failures(stack: Arc<Stack>) {
+    let name = "e2e-sweep-fails";
+    let arn = stack
+        .start_execution(
+            name,
+            stack.sample.clone(),
+            json!({"endpoint": endpoint_params("scn-sweep-fails"),
+                   "sweep": [{"hyperparameters": {"batch_size": "64", "learning_rate": "0.001"}},
+                             {"hyperparameters": {"batch_size": "64", "learning_rate": "0.8"}},
+                             {"hyperparameters": {"batch_size": "64", "learning_rate": "0.9"}}]}),
+            json!({"training": {"nan_loss_above_learning_rate": 0.1}, "evaluation": {"value": 0.95}}),
+        )
+        .await;
+    let path = stack
+        .expect_failure(
+            &arn,
+            name,
+            "Pipeline.TrainingFailed",
+            &["Pipeline.SweepFailed", "2 of 3"],
+            &[
+                "TrainingSweep",
+                "SelectBest",
+                "CompensateTraining",
+                "Compensate",
+                "PipelineFailed",
+            ],
+        )
+        .await;
+    assert!(!path.iter().any(|p| p == "RegisterModel"), "{path:?}");
+}
+
 /// Two configurations: one OOMs twice and recovers at batch 64, the other's loss goes
 /// NaN at every learning rate the adjuster tries and halts. The sweep goes on with the
 /// one that recovered.
@@ -2432,6 +2466,9 @@ async fn pipeline_end_to_end() {
             "the input cannot lower the bar or approve its own run",
             |s| boxed(input_cannot_lower_the_bar_or_self_approve(s)),
         ),
+        ("more sweep failures than tolerated fail the stage", |s| {
+            boxed(sweep_beyond_tolerated_failures(s))
+        }),
         ("the input cannot add approvers", |s| {
             boxed(input_cannot_add_approvers(s))
         }),

@@ -98,10 +98,13 @@ pub fn select_best(input: &SelectBestInput) -> Result<Value, TriggerError> {
             best = Some((pos, x));
         }
     }
+    // A child that failed: an `Error`/`Cause` object (AWS) or no result of its own
+    // (moto's interpreter leaves a failed Distributed Map child's slot empty); a
+    // finished child always carries its `index` (KeepMetrics).
     let failed = input
         .candidates
         .iter()
-        .filter(|c| c.get("Error").is_some())
+        .filter(|c| c.get("Error").is_some() || c.get("index").is_none_or(Value::is_null))
         .count();
     if let Some(t) = input.tolerated_failure_percentage {
         let n = input.candidates.len();
@@ -229,6 +232,9 @@ mod tests {
         // 0 % tolerated: any failure fails the sweep, as the Map would.
         let e = select_best(&with(vec![cand(0, 0.9), cand(1, 0.8), failed()], 0.0)).unwrap_err();
         assert_eq!(e.error_name(), "Pipeline.SweepFailed");
+        // An empty slot (moto's failed child) counts as failed.
+        let e = select_best(&with(vec![cand(0, 0.9), json!(null), json!({})], 50.0)).unwrap_err();
+        assert!(e.to_string().contains("2 of 3"), "{e}");
         // A candidate without the metric is not a failure (it is skipped, not counted).
         let no_metric = json!({"index": 1, "metrics": {}});
         assert!(select_best(&with(vec![cand(0, 0.9), no_metric], 0.0)).is_ok());
