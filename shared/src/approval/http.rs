@@ -310,16 +310,7 @@ pub async fn handle<A: Aws>(service: &ApprovalService<A>, event: Value) -> HttpR
     if let Some(why) = foreign_api(&service.config, &req.request_context) {
         let mut refusal = Refusal::ForeignApi(why);
         if let ("POST", Route::Decision(id)) = (method.as_str(), route(&path)) {
-            let d = DecideRequest {
-                approval_id: id,
-                identity: None,
-                decision: None,
-                comment: String::new(),
-                csrf_token: None,
-                source_ip,
-                user_agent,
-                via: Via::Http,
-            };
+            let d = DecideRequest::undecided(id, None, source_ip, user_agent);
             refusal = service.refuse(&d, refusal).await;
         }
         return refusal_response(&refusal, wants_html, base_origin);
@@ -344,16 +335,7 @@ pub async fn handle<A: Aws>(service: &ApprovalService<A>, event: Value) -> HttpR
             let (form, is_form) = match parse_decision_body(&req) {
                 Ok(f) => f,
                 Err(why) => {
-                    let d = DecideRequest {
-                        approval_id: id,
-                        identity,
-                        decision: None,
-                        comment: String::new(),
-                        csrf_token: None,
-                        source_ip,
-                        user_agent,
-                        via: Via::Http,
-                    };
+                    let d = DecideRequest::undecided(id, identity, source_ip, user_agent);
                     let r = service.refuse(&d, Refusal::BadRequest(why)).await;
                     return refusal_response(&r, wants_html, base_origin);
                 }

@@ -69,6 +69,28 @@ pub struct DecideRequest {
     pub via: Via,
 }
 
+impl DecideRequest {
+    /// A request refused before its decision was read (another API, a body that does
+    /// not parse): who and from where, for the audit, and nothing else.
+    pub fn undecided(
+        approval_id: String,
+        identity: Option<Identity>,
+        source_ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Self {
+        DecideRequest {
+            approval_id,
+            identity,
+            decision: None,
+            comment: String::new(),
+            csrf_token: None,
+            source_ip,
+            user_agent,
+            via: Via::Http,
+        }
+    }
+}
+
 /// Why a decision (or a page) was refused; each maps to one HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
