@@ -118,8 +118,8 @@ fn template_functions(template: &str) -> Vec<(String, String)> {
             assert!(
                 block
                     .iter()
-                    .any(|x| x.trim() == "BuildMethod: rust-cargolambda"),
-                "{logical}: BuildMethod rust-cargolambda"
+                    .any(|x| x.trim() == "BuildMethod: makefile"),
+                "{logical}: BuildMethod makefile (the one-pass build, Makefile)"
             );
             out.push((logical, binary));
         }
