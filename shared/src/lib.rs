@@ -14,6 +14,7 @@ pub mod caught;
 pub mod dataset;
 pub mod drift;
 pub mod error;
+pub mod evaluation;
 pub mod events;
 pub mod lambda;
 pub mod origin;
