@@ -15,6 +15,7 @@ pub mod coverage;
 pub mod http_client;
 pub mod json_shape;
 pub mod lambda_router;
+pub mod rendezvous;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -817,3 +817,121 @@ async fn the_uploaders_unique_id_and_sso_session_are_the_starter() {
     assert_refused(&fx, "alice's SSO session", ev, 403, "self_approval").await;
     assert_still_waiting(&fx, &exec, &id).await;
 }
+
+/// The approval's S3 ops with the record's conditional writes held at a race's barrier
+/// ([`trainguard_tests::rendezvous`]); every other service as the fixture's.
+struct RacingAws {
+    inner: trainguard::aws::sdk::SdkAws,
+    s3: trainguard_tests::rendezvous::Rendezvous<trainguard::aws::sdk::SdkS3>,
+}
+
+impl trainguard::aws::Aws for RacingAws {
+    type S3 = trainguard_tests::rendezvous::Rendezvous<trainguard::aws::sdk::SdkS3>;
+    type Sfn = <trainguard::aws::sdk::SdkAws as trainguard::aws::Aws>::Sfn;
+    type SageMaker = <trainguard::aws::sdk::SdkAws as trainguard::aws::Aws>::SageMaker;
+    type Sns = <trainguard::aws::sdk::SdkAws as trainguard::aws::Aws>::Sns;
+    fn s3(&self) -> &Self::S3 {
+        &self.s3
+    }
+    fn sfn(&self) -> &Self::Sfn {
+        self.inner.sfn()
+    }
+    fn sagemaker(&self) -> &Self::SageMaker {
+        self.inner.sagemaker()
+    }
+    fn sns(&self) -> &Self::Sns {
+        self.inner.sns()
+    }
+}
+
+/// Two decisions on one approval at once (issue 16), on moto's real conditional writes:
+/// both read the pending record (the same ETag) before either writes its claim, so the
+/// two `If-Match` PUTs race at S3. Exactly one wins and resumes the execution with its
+/// decision; the other is refused with 409 `already_decided`; the audit has one
+/// `decided` entry, by the winner, and one refusal, of the loser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_decisions_at_once_exactly_one_wins() {
+    use trainguard::approval::{handle_event, ApprovalService};
+    use trainguard::aws::Aws as _;
+    use trainguard_tests::rendezvous::{Race, Rendezvous};
+
+    let fx = Fixture::start(BASE).await;
+    let pkg = fx.new_package().await;
+    let (exec, id, _) = fx.start_and_wait("run-race-1", fx.input(&pkg, 3600)).await;
+    let race = Race::new(&format!("approvals/{id}.json"), 2);
+    let sdk = trainguard::aws::sdk::SdkAws::new(&fx.clients);
+    let racing = RacingAws {
+        s3: Rendezvous::new(sdk.s3().clone(), race.clone()),
+        inner: sdk,
+    };
+    let service =
+        ApprovalService::new(std::sync::Arc::new(racing), fx.service.config.clone()).unwrap();
+    let path = format!("/approvals/{id}/decision");
+    let json_headers: &[(&str, &str)] = &[("content-type", "application/json")];
+    let approve = apigw_event(
+        "POST",
+        &path,
+        Who::Iam(CI_ROLE),
+        json_headers,
+        Some(r#"{"decision":"approve","comment":"ship it"}"#),
+    );
+    let reject = apigw_event(
+        "POST",
+        &path,
+        Who::Iam(MOTO_CLI_ARN),
+        json_headers,
+        Some(r#"{"decision":"reject","comment":"hold it"}"#),
+    );
+    let (a, r) = tokio::join!(
+        handle_event(&service, approve),
+        handle_event(&service, reject)
+    );
+    assert_eq!(race.met(), 2, "both claims met at S3: the race happened");
+    let status = |v: &Value| v["statusCode"].as_u64().unwrap();
+    let (a, r) = (a.unwrap(), r.unwrap());
+    let (winner, loser, decision, reviewer, refused) = match (status(&a), status(&r)) {
+        (200, 409) => (&a, &r, "approved", CI_ROLE, MOTO_CLI_ARN),
+        (409, 200) => (&r, &a, "rejected", MOTO_CLI_ARN, CI_ROLE),
+        other => panic!("exactly one decision must win: {other:?}\n{a}\n{r}"),
+    };
+    let won: Value = serde_json::from_str(winner["body"].as_str().unwrap()).unwrap();
+    assert_eq!(won["status"], decision, "{won}");
+    let lost = loser["body"].as_str().unwrap();
+    assert!(lost.contains("already_decided"), "{lost}");
+
+    // The record and the execution carry the winner's decision, and only it.
+    let rec = fx.record(&id).await;
+    assert_eq!(rec["status"], decision);
+    assert_eq!(rec["decision"]["reviewer"], reviewer);
+    let done = fx.wait_done(&exec).await;
+    if decision == "approved" {
+        assert_eq!(done.status.as_str(), "SUCCEEDED");
+        let out: Value = serde_json::from_str(done.output().unwrap()).unwrap();
+        assert_eq!(out["reviewer"], reviewer);
+    } else {
+        assert_eq!(done.status.as_str(), "FAILED");
+        assert_eq!(done.error(), Some("Approval.Rejected"));
+    }
+    let audit: Vec<Value> = fx
+        .audit_events()
+        .await
+        .into_iter()
+        .filter(|e| e["execution_name"] == "run-race-1")
+        .collect();
+    let of = |kind: &str| -> Vec<&Value> { audit.iter().filter(|e| e["event"] == kind).collect() };
+    let decided = of("decided");
+    assert_eq!(decided.len(), 1, "one audit of the decision: {audit:?}");
+    assert_eq!(decided[0]["actor"], reviewer);
+    let refusals = of("refused");
+    assert_eq!(refusals.len(), 1, "{audit:?}");
+    assert_eq!(refusals[0]["actor"], refused);
+    assert!(
+        refusals[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("already_decided"),
+        "{:?}",
+        refusals[0]
+    );
+    assert_eq!(refusals[0]["http_status"], 409);
+}

@@ -772,3 +772,121 @@ async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
     }
     assert_eq!(journal(&clients, &bucket, exec).await.runs.len(), 2);
 }
+
+/// Two compensators of the same failure at once (issue 16), on moto's real conditional
+/// writes: both read the journal (there is none yet) before either writes it, so the
+/// two `If-None-Match: *` PUTs race at S3 ([`trainguard_tests::rendezvous`] holds them
+/// until both are ready). Exactly one takes the lease and acts; the other is refused
+/// by S3, reads the journal again, finds the lease held and touches nothing
+/// (`Compensation.Incomplete`). The end state equals that of one compensator alone on
+/// an identical failure, and the loser, run again, finds everything done.
+#[tokio::test]
+async fn two_compensators_at_once_one_acts_the_other_finds_the_lease() {
+    use trainguard_tests::rendezvous::{Race, Rendezvous};
+    let (_moto, clients, bucket) = moto_with_bucket("saga-race").await;
+    // Two identical failures: one raced, one compensated alone for comparison.
+    for exec in ["race-1", "solo-1"] {
+        put_many(&clients, &bucket, &format!("pipeline/{exec}/model/"), 1200).await;
+        put_many(
+            &clients,
+            &bucket,
+            &format!("pipeline/{exec}/checkpoints/"),
+            40,
+        )
+        .await;
+        put_many(&clients, &bucket, &format!("pipeline/{exec}/reports/"), 3).await;
+    }
+    let req = |exec: &str| {
+        request(json!({
+            "stage": "training", "execution_name": exec, "bucket": bucket,
+            "error": {"Error": "States.TaskFailed", "Cause": "training failed"}
+        }))
+    };
+    // The end state of an execution's prefix, the execution's name taken out, and the
+    // journal's completed actions.
+    let end_state = |exec: &'static str| {
+        let (clients, bucket) = (&clients, &bucket);
+        async move {
+            let keys: Vec<String> = list_keys(clients, bucket, &format!("pipeline/{exec}/"))
+                .await
+                .into_iter()
+                .filter(|k| !k.contains("/saga/"))
+                .map(|k| k.replace(exec, "<exec>"))
+                .collect();
+            let j = journal(clients, bucket, exec).await;
+            assert!(j.lease.is_none(), "{exec}: lease left behind");
+            let done: Vec<String> = j
+                .completed
+                .keys()
+                .map(|k| k.replace(exec, "<exec>"))
+                .collect();
+            (keys, done)
+        }
+    };
+
+    let (s3o, smo) = ops(&clients);
+    compensate(&Compensator::new(&s3o, &smo), &req("solo-1"), false)
+        .await
+        .expect("one compensator alone completes");
+    let solo = end_state("solo-1").await;
+    assert_eq!(solo.0.len(), 3, "only reports/ is kept: {:?}", solo.0);
+
+    let race = Race::new("race-1/saga/journal.json", 2);
+    let (s3a, sma) = ops(&clients);
+    let (s3b, smb) = ops(&clients);
+    let (ra, rb) = (
+        Rendezvous::new(&s3a, race.clone()),
+        Rendezvous::new(&s3b, race.clone()),
+    );
+    let (ca, cb) = (Compensator::new(&ra, &sma), Compensator::new(&rb, &smb));
+    let raced = req("race-1");
+    let (a, b) = tokio::join!(
+        compensate(&ca, &raced, false),
+        compensate(&cb, &raced, false)
+    );
+    assert_eq!(
+        race.met(),
+        2,
+        "both first journal writes met: the race happened"
+    );
+    let (winner, loser, won, lost) = match (a, b) {
+        (Ok(w), Err(l)) => (w, l, &s3a, &s3b),
+        (Err(l), Ok(w)) => (w, l, &s3b, &s3a),
+        (a, b) => panic!("exactly one compensator must act: {a:?} / {b:?}"),
+    };
+    assert_eq!(loser.error_name(), "Compensation.Incomplete");
+    assert!(
+        loser.to_string().contains("holds the saga journal lease"),
+        "{loser}"
+    );
+    // The loser read the journal, lost the write, read it again: nothing else.
+    assert_eq!(lost.calls("ListObjectsV2") + lost.calls("DeleteObjects"), 0);
+    assert_eq!(lost.calls("PutObject"), 1);
+    assert_eq!(lost.calls("GetObject"), 2);
+    assert_eq!(winner["objects_deleted"], json!(1240), "{winner}");
+    assert_eq!(
+        won.calls("DeleteObjects"),
+        3,
+        "two model batches, one of checkpoints"
+    );
+    let j = journal(&clients, &bucket, "race-1").await;
+    assert_eq!(
+        j.runs.iter().map(|r| r.result.as_str()).collect::<Vec<_>>(),
+        ["complete"],
+        "only the winner's run is recorded"
+    );
+    let raced_end = end_state("race-1").await;
+    assert_eq!(
+        raced_end, solo,
+        "the race ends where one compensator alone ends"
+    );
+
+    // The loser's retry (Step Functions retries Compensation.Incomplete) finds it done.
+    let (s3c, smc) = ops(&clients);
+    let again = compensate(&Compensator::new(&s3c, &smc), &raced, false)
+        .await
+        .expect("the retry completes");
+    assert_eq!(again["done"], json!([]), "{again}");
+    assert_eq!(s3c.calls("DeleteObjects"), 0);
+    assert_eq!(end_state("race-1").await, solo);
+}
