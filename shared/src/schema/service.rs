@@ -455,13 +455,8 @@ impl Service {
                         parts.push(self.read_partial(&o.uri).await?);
                     }
                 }
-                let mut iter = parts.into_iter();
-                let mut merged = iter
-                    .next()
+                let merged = PartialResult::merge_in_object_order(parts, contract.max_examples())?
                     .ok_or_else(|| DataError::NoObjects("(no partial results to merge)".into()))?;
-                for p in iter {
-                    merged.merge(p, contract.max_examples())?;
-                }
                 let name = merged
                     .objects
                     .first()

@@ -4,7 +4,8 @@
 //! offending-value counts, min/max and distinct counts exactly (exact below the tracking
 //! bound, "more than the bound" past it), in any order and tree shape of the merges; the
 //! examples are the first `max_examples` in merge order, so they equal the single pass's
-//! when the shards are merged in object order and are genuine offending values otherwise.
+//! when the shards are merged in object order ([`PartialResult::merge_in_object_order`],
+//! what `MergeValidation` does) and are genuine offending values otherwise.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -220,4 +221,10 @@ fn ten_thousand_partials_merge_to_the_single_pass_result() {
         };
         assert_matches(&merged, &single, &genuine);
     }
+    // In whatever order they come (a listing of unpadded part-<index>.json keys is not
+    // the objects' order), MergeValidation's merge equals the single pass exactly.
+    let merged = PartialResult::merge_in_object_order(parts, MAX_EXAMPLES)
+        .unwrap()
+        .unwrap();
+    assert_eq!(merged, single, "merged in object order, examples included");
 }

@@ -350,6 +350,28 @@ impl PartialResult {
         Ok(())
     }
 
+    /// Merge every part, in the order of the objects they cover (by object URI), which is
+    /// the order one pass over the same prefix reads them in: counts, bounds and distinct
+    /// sets do not depend on the order, but the examples are the first `max_examples` in
+    /// merge order. The parts' own order is not the objects': a Distributed Map child
+    /// writes `part-<item index>.json`, unpadded, so past ten objects the listing has
+    /// `part-10` before `part-2`, and the merged examples were not the single pass's.
+    /// `None` for no parts.
+    pub fn merge_in_object_order(
+        mut parts: Vec<PartialResult>,
+        max_examples: usize,
+    ) -> Result<Option<PartialResult>, SchemaError> {
+        parts.sort_by_cached_key(PartialResult::first_object);
+        let mut iter = parts.into_iter();
+        let Some(mut merged) = iter.next() else {
+            return Ok(None);
+        };
+        for p in iter {
+            merged.merge(p, max_examples)?;
+        }
+        Ok(Some(merged))
+    }
+
     fn first_object(&self) -> String {
         self.objects
             .first()
