@@ -179,6 +179,12 @@ class SageMakerStub:
       jobs run;
     - `nan_loss_above_learning_rate`: a job whose learning_rate is above it fails with
       a NaN loss.
+
+    `accuracy` is the job's objective metric: a number, or a table by learning_rate
+    (`"default"` for the rest). `overrides` gives configurations of one sweep behaviours
+    of their own: `[{"when": {"sweep_member": "c"}, "set": {"oom_above_batch_size": 0}}]`
+    applies `set` over the training behaviour of every job whose hyperparameters include
+    all of `when` (the recovery keeps the other hyperparameters of a configuration).
     """
 
     def __init__(self, moto_port):
@@ -212,6 +218,10 @@ class SageMakerStub:
         log("training", json.dumps(p)[:2000])
         out_uri = p["OutputDataConfig"]["S3OutputPath"]
         beh = self.behaviour(out_uri).get("training", {})
+        hp = p.get("HyperParameters") or {}
+        for o in beh.get("overrides", []):
+            if all(hp.get(k) == v for k, v in o["when"].items()):
+                beh = dict(beh, **o["set"])
         name = p["TrainingJobName"]
         args = {k: v for k, v in p.items() if k in (
             "TrainingJobName", "AlgorithmSpecification", "RoleArn", "HyperParameters", "InputDataConfig",
@@ -219,7 +229,6 @@ class SageMakerStub:
             "CheckpointConfig", "Tags", "VpcConfig", "RetryStrategy", "Environment")}
         self.sm.create_training_job(**args)
         desc = jsonable(self.sm.describe_training_job(TrainingJobName=name))
-        hp = p.get("HyperParameters") or {}
         bucket, out_key = split_s3(out_uri)
         ck_uri = (p.get("CheckpointConfig") or {}).get("S3Uri")
         spot = bool(p.get("EnableManagedSpotTraining"))

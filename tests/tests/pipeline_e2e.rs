@@ -19,6 +19,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use trainguard_tests::{coverage, http_client, json_shape, output_dir, workspace_root};
 
+// Scenarios in files of their own (tests/tests/pipeline_e2e/).
+#[path = "pipeline_e2e/mixed_sweep.rs"]
+mod mixed_sweep;
+
 /// The stack supervisor; it stops everything it started when its stdin closes.
 struct Stack {
     child: Option<Child>,
@@ -2503,6 +2507,10 @@ async fn pipeline_end_to_end() {
         ("endpoint never in service: timed out, compensated", |s| {
             boxed(endpoint_never_in_service_times_out(s))
         }),
+        (
+            "sweep: OOM recovers, NaN recovers, ladder runs out, best survivor",
+            |s| boxed(mixed_sweep::mixed_sweep(s)),
+        ),
         (
             "Catch paths: each service call failing the way the service fails it",
             |s| boxed(catch_paths(s)),
