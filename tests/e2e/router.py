@@ -15,7 +15,14 @@ http://localhost:$MOTO_PORT. This router listens on that port and:
   the endpoint with the new configuration (so blue/green and its rollback can run); an
   update to a configuration that does not come up is rolled back the way SageMaker does
   it (InService on the previous configuration, with a FailureReason);
-* forwards everything else to moto unchanged.
+* forwards everything else to moto; a request signed by one of the functions (its access
+  key id is the marker `trainguard-<function>` of its `[package.metadata.lambda.env]`) or
+  by moto's interpreter (key `ak`, the state machine) is first signed again with the
+  session credentials of that function's (the state machine's) role from template.yaml
+  (see `Identities`), so moto, started with IAM enforced, judges it as AWS judges the role.
+
+It also plays Lambda's asynchronous invocation (``X-Amz-Invocation-Type: Event``), which
+cargo lambda watch does not implement: see ``Router._invoke_async``.
 
 Fault injection for the scenarios (``POST /_e2e/faults``) only ever changes what
 SageMaker reports, the way a real failure would look, or (``failing_calls``) makes one
@@ -28,6 +35,7 @@ import argparse
 import datetime
 import http.client
 import json
+import os
 import re
 import sys
 import threading
@@ -37,7 +45,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -137,6 +148,76 @@ class Faults:
             return endpoint in self.broken_models
 
 
+CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*SignedHeaders=([^,\s]+)")
+
+
+class Identities:
+    """Who a request comes from, and the credentials it is signed with again.
+
+    cargo lambda watch runs every function in one process tree with one environment, but
+    each function's `[package.metadata.lambda.env]` wins over it, and there each function
+    sets its own access key id, the marker `trainguard-<binary>` (no secret worth the
+    name: the marker only says which function signed). moto's interpreter signs every
+    service-integration call with the key `ak` (moto/stepfunctions/parser/asl/utils/
+    boto_client.py): those are the state machine's calls. tests/e2e/stack.py registers,
+    before it turns enforcement on, one STS session of the template's role per marker
+    (`POST /_e2e/identities`): {"<key>": {"role", "access_key_id", "secret_access_key",
+    "session_token", "policies": [<the role's template policy documents, resolved>]},
+    "_admin": {...the harness's own user...}}.
+
+    Why the router and not fixed keys registered inside moto: the functions then call AWS
+    with real session credentials of their role, as Lambda gives them (STS AssumeRole on
+    the template's role), signed by botocore exactly as moto checks signatures, and the one
+    place that already sees every call of every function and of the interpreter is the
+    only place that changes."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_key = {}
+        self.admin = None
+
+    def update(self, body):
+        with self.lock:
+            self.admin = body.pop("_admin", self.admin)
+            self.by_key.update(body)
+
+    def of(self, key):
+        with self.lock:
+            return self.by_key.get(key)
+
+    def permits(self, ident, action, resource):
+        """moto's own policy evaluator on the role's template policies (resources exact)."""
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+        allowed = False
+        for doc in ident.get("policies", []):
+            r = IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)
+            if r == PermissionResult.DENIED:
+                return False
+            allowed = allowed or r == PermissionResult.PERMITTED
+        return allowed
+
+
+def resign(method, path, headers, body, ident):
+    """`headers` with the request signed again (SigV4) by `ident`'s session credentials:
+    the same signed headers, date and payload hash the caller signed, computed the way moto
+    verifies a signature (IAMRequestBase._calculate_signature), so it checks out."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    m = CREDENTIAL_RE.search(lower.get("authorization", ""))
+    region, service = m.group(3), m.group(4)
+    signed = [h for h in m.group(5).lower().split(";") if h != "x-amz-security-token"] + ["x-amz-security-token"]
+    out = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "x-amz-security-token")}
+    out["X-Amz-Security-Token"] = ident["session_token"]
+    creds = Credentials(ident["access_key_id"], ident["secret_access_key"], ident["session_token"])
+    signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(creds, service, region)
+    req = AWSRequest(method=method, url=path, data=body, headers={k: v for k, v in out.items() if k.lower() in signed})
+    req.context["timestamp"] = lower["x-amz-date"]
+    canonical = signer.canonical_request(req)
+    signature = signer.signature(signer.string_to_sign(req, canonical), req)
+    out["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={signer.scope(req)}, "
+                            f"SignedHeaders={signer.signed_headers(signer.headers_to_sign(req))}, Signature={signature}")
+    return out, f"{service}"
+
+
 def jsonable(o):
     if isinstance(o, dict):
         return {k: jsonable(v) for k, v in o.items() if k != "ResponseMetadata"}
@@ -166,7 +247,8 @@ class SageMakerStub:
     What a job does is read from `s3://<bucket>/_e2e/<execution-name>.json` (the test
     writes it before starting the execution), e.g.
     `{"training": {"oom_above_batch_size": 64, "accuracy": {"0.001": 0.93}},
-      "evaluation": {"value": 0.95}}`.
+      "evaluation": {"value": 0.95}}`; `evaluation.report` is the whole evaluation report
+    to write (schemas/evaluation-report.schema.json), `evaluation.value` only the objective.
 
     Training failures, each in the shape SageMaker reports it (the DescribeTrainingJob
     response as the Cause):
@@ -188,11 +270,23 @@ class SageMakerStub:
     """
 
     def __init__(self, moto_port):
+        self.moto_port = moto_port
+        self.use({"access_key_id": "testing", "secret_access_key": "testing"}, None)
+
+    def use(self, admin, pipeline):
+        """The stub's identities: the jobs, model and endpoint calls of a `.sync` task are the
+        state machine's (its role's session, `pipeline`), what the stub does as SageMaker
+        itself (the job's artifacts, the behaviour files, the UpdateEndpoint emulation) is
+        the harness's (`admin`)."""
         cfg = Config(retries={"max_attempts": 2})
-        kw = dict(endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION,
-                  aws_access_key_id="testing", aws_secret_access_key="testing", config=cfg)
-        self.sm = boto3.client("sagemaker", **kw)
-        self.s3 = boto3.client("s3", **kw)
+
+        def client(service, ident):
+            return boto3.client(service, endpoint_url=f"http://127.0.0.1:{self.moto_port}", region_name=REGION,
+                                aws_access_key_id=ident["access_key_id"], aws_secret_access_key=ident["secret_access_key"],
+                                aws_session_token=ident.get("session_token"), config=cfg)
+        self.sm = client("sagemaker", admin)
+        self.s3 = client("s3", admin)
+        self.task_sm = client("sagemaker", pipeline or admin)
 
     def behaviour(self, s3_uri):
         bucket, key = split_s3(s3_uri)
@@ -227,8 +321,8 @@ class SageMakerStub:
             "TrainingJobName", "AlgorithmSpecification", "RoleArn", "HyperParameters", "InputDataConfig",
             "OutputDataConfig", "ResourceConfig", "StoppingCondition", "EnableManagedSpotTraining",
             "CheckpointConfig", "Tags", "VpcConfig", "RetryStrategy", "Environment")}
-        self.sm.create_training_job(**args)
-        desc = jsonable(self.sm.describe_training_job(TrainingJobName=name))
+        self.task_sm.create_training_job(**args)
+        desc = jsonable(self.task_sm.describe_training_job(TrainingJobName=name))
         bucket, out_key = split_s3(out_uri)
         ck_uri = (p.get("CheckpointConfig") or {}).get("S3Uri")
         spot = bool(p.get("EnableManagedSpotTraining"))
@@ -305,15 +399,25 @@ class SageMakerStub:
             "ProcessingJobName", "AppSpecification", "RoleArn", "ProcessingInputs", "ProcessingOutputConfig",
             "StoppingCondition", "Tags", "NetworkConfig", "ExperimentConfig")}
         args.setdefault("ProcessingResources", p.get("ProcessingResources"))
-        self.sm.create_processing_job(**{k: v for k, v in args.items() if v is not None})
-        desc = jsonable(self.sm.describe_processing_job(ProcessingJobName=p["ProcessingJobName"]))
+        self.task_sm.create_processing_job(**{k: v for k, v in args.items() if v is not None})
+        desc = jsonable(self.task_sm.describe_processing_job(ProcessingJobName=p["ProcessingJobName"]))
         name = outputs[0].get("OutputName") if outputs else None
         if name == "evaluation" and out:
             b, k = split_s3(out)
-            metric = (p.get("Environment") or {}).get("OBJECTIVE_METRIC", "validation:accuracy")
-            value = beh.get("value", 0.87)
-            report = {"metric": metric, "value": value, "metrics": {metric: value}, "training_job": (p.get("Environment") or {}).get("TRAINING_JOB_NAME")}
-            self.s3.put_object(Bucket=b, Key=f"{k.rstrip('/')}/evaluation.json", Body=json.dumps(report).encode())
+            env = p.get("Environment") or {}
+            metric = env.get("OBJECTIVE_METRIC", "validation:accuracy")
+            goal = env.get("OBJECTIVE_GOAL", "Maximize").lower()
+            # The candidate's report (schemas/evaluation-report.schema.json): the
+            # scenario's `evaluation.report` as given, else the objective at `value` with
+            # latency and size well inside the limits and no slices.
+            report = beh.get("report") or {
+                "schema_version": 1,
+                "overall": {metric: {"value": beh.get("value", 0.87), "goal": goal}},
+                "latency_ms": {"p50": 4.0, "p95": 9.0, "p99": 15.0},
+                "size": {"artifact_bytes": 5, "memory_bytes": 1 << 20},
+            }
+            report = dict(report, model={"training_job": env.get("TRAINING_JOB_NAME")})
+            self.s3.put_object(Bucket=b, Key=f"{k.rstrip('/')}/evaluation.json", Body=json.dumps(report, allow_nan=False).encode())
         elif name == "features" and out:
             # Feature engineering as the identity: the input objects, copied.
             src = p["ProcessingInputs"][0]["S3Input"]["S3Uri"]
@@ -386,27 +490,78 @@ class Router(BaseHTTPRequestHandler):
                 return self._reply(200, b"{}", {"Content-Type": "application/json"})
             if path == "/_e2e/health":
                 return self._reply(200, b"ok")
+            if path == "/_e2e/identities" and method == "POST":
+                ids = self.server.identities
+                ids.update(json.loads(body or b"{}"))
+                self.server.stub.use(ids.admin, ids.of("ak"))
+                return self._reply(200, b"{}", {"Content-Type": "application/json"})
+            if path == "/_e2e/async" and method == "POST":
+                with self.server.faults.lock:
+                    self.server.async_config.update(json.loads(body or b"{}"))
+                return self._reply(200, b"{}", {"Content-Type": "application/json"})
             m = INVOKE_RE.match(path)
             if m and method == "POST":
+                if self.headers.get("X-Amz-Invocation-Type") == "Event":
+                    return self._invoke_async(urllib.parse.unquote(m.group(1)), body)
                 return self._invoke(urllib.parse.unquote(m.group(1)), body)
             target = self.headers.get("X-Amz-Target", "")
             fault = self._failing_service_call(method, target, body)
             if fault is not None:
                 return self._reply(*fault)
+            headers = self._signed_headers(method, body)
             if target == "SageMaker.UpdateEndpoint":
+                # moto authorizes the call before it finds UpdateEndpoint unimplemented: ask
+                # it first, so the caller's role is judged, then play the update.
+                status, h, out, _ = self._forward(method, body, headers)
+                if status in (400, 403) and b"not authorized" in out:
+                    return self._reply(*self._aws_denial(status, h, out, target))
                 return self._update_endpoint(json.loads(body or b"{}"))
-            status, headers, out, length = self._forward(method, body)
+            status, h, out, length = self._forward(method, body, headers)
+            if status == 403 and self.server.identities.of(self._caller()) is not None:
+                why = re.search(rb"<Message>(.*?)</Message>", out, re.S)
+                log("denied", self._caller(), method, target or urllib.parse.unquote(self.path)[:200],
+                    (why.group(1) if why else out[-300:]).decode("utf-8", "replace"))
+                status, out, h = self._aws_denial(status, h, out, target)
             if target == "SageMaker.DescribeEndpoint" and status == 200:
                 out = self._describe_endpoint_faults(out)
-            return self._reply(status, out, headers, head_length=length if method == "HEAD" else None)
+            return self._reply(status, out, h, head_length=length if method == "HEAD" else None)
         except Exception as e:  # noqa: BLE001 - report, never hang the caller
             log("error", method, self.path, repr(e))
             msg = json.dumps({"__type": "InternalFailure", "message": f"router: {e}"}).encode()
             return self._reply(500, msg, {"Content-Type": "application/json"})
 
-    def _forward(self, method, body):
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.moto_port, timeout=300)
+    def _caller(self):
+        m = CREDENTIAL_RE.search(self.headers.get("Authorization", ""))
+        return m.group(1) if m else "-"
+
+    def _signed_headers(self, method, body):
+        """The request's headers, signed again with the caller's role session when the caller
+        is a function or the interpreter (see `Identities`); unchanged otherwise (the
+        harness's own user, or a key moto will refuse)."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "content-length"}
+        ident = self.server.identities.of(self._caller())
+        if ident is None:
+            return headers
+        signed, _ = resign(method, self.path, headers, body, ident)
+        return signed
+
+    @staticmethod
+    def _aws_denial(status, headers, out, target):
+        """moto answers a denied JSON-protocol call (SageMaker, Step Functions, Logs) with
+        its query-protocol XML and 403; AWS answers 400 with an AccessDeniedException JSON
+        body (`User: <arn> is not authorized to perform: <action> ...`), which is what the
+        SDKs parse. The message is moto's, naming the caller and the action."""
+        if not target:
+            return status, out, headers
+        m = re.search(rb"<Message>(.*?)</Message>", out, re.S)
+        msg = (m.group(1) if m else out).decode("utf-8", "replace")
+        body = json.dumps({"__type": "AccessDeniedException", "message": msg}).encode()
+        return 400, body, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+
+    def _forward(self, method, body, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.moto_port, timeout=300)
+        if headers is None:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "content-length"}
         if body:
             headers["Content-Length"] = str(len(body))
         conn.request(method, self.path, body=body or None, headers=headers)
@@ -452,6 +607,22 @@ class Router(BaseHTTPRequestHandler):
 
     def _invoke(self, fn, body):
         name = fn.split(":")[6] if fn.startswith("arn:") else fn
+        ident = self.server.identities.of(self._caller())
+        if ident is not None and name != STUB:
+            # (The stub stands in for `.sync` SageMaker integrations of the test copy, not a
+            # function of the template: its SageMaker calls go to moto as the state
+            # machine's role and are judged there.)
+            # moto never sees these calls (they go to cargo lambda watch), so the router
+            # judges lambda:InvokeFunction itself, with moto's evaluator, on the function's
+            # ARN against the caller's template policies, resources exact.
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            if not self.server.identities.permits(ident, "lambda:InvokeFunction", arn):
+                msg = (f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{ident['role']}/{ident['role']} is not authorized "
+                       f"to perform: lambda:InvokeFunction on resource: {arn} because no identity-based policy "
+                       "allows the lambda:InvokeFunction action")
+                log("denied", ident["role"], "lambda:InvokeFunction", arn)
+                return self._reply(403, json.dumps({"Type": "User", "message": msg}).encode(), {
+                    "Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"})
         payload = json.loads(body or b"{}")
         haystack = urllib.parse.unquote_plus(body.decode("utf-8", "replace"))
         fault = self.server.faults.failing_call(name, haystack, payload)
@@ -484,6 +655,70 @@ class Router(BaseHTTPRequestHandler):
             headers["X-Amz-Function-Error"] = "Unhandled"
             return self._reply(200, out, headers)
         return self._reply(resp.status, out, headers)
+
+    def _invoke_async(self, fn, body):
+        """Lambda's asynchronous invocation, as AWS documents it
+        (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html and
+        .../invocation-async-retain-records.html#invocation-dlq): the caller gets 202 at once;
+        a function error is retried MaximumRetryAttempts times (default two: one minute
+        before the second attempt, two before the third; shortened here to
+        TRAINGUARD_E2E_ASYNC_DELAYS seconds, default "1,2", so a test does not wait three
+        minutes); when every attempt failed the event, unchanged, goes to the function's
+        dead-letter queue with the message attributes RequestID (String), ErrorCode (Number,
+        the 3-digit HTTP status of the invoke) and ErrorMessage (String, at most 1 KB),
+        sent with the function's own role (the reason the template grants it
+        sqs:SendMessage). Throttling and the 6-hour/4-day queue limits are not played.
+        What each function has (DLQ ARN/URL, retries) comes from template.yaml through
+        tests/e2e/stack.py (`POST /_e2e/async`), never from here."""
+        name = fn.split(":")[6] if fn.startswith("arn:") else fn
+        with self.server.faults.lock:
+            cfg = dict(self.server.async_config.get(name) or {})
+        request_id = str(uuid.uuid4())
+
+        def run():
+            delays = [float(x) for x in (os.environ.get("TRAINGUARD_E2E_ASYNC_DELAYS", "1,2")).split(",")]
+            attempts = 1 + int(cfg.get("max_retry_attempts", 2))
+            last = None
+            for attempt in range(attempts):
+                if attempt:
+                    time.sleep(delays[min(attempt - 1, len(delays) - 1)])
+                status, out, err = self._call_function(name, body)
+                log("async", name, request_id, f"attempt {attempt + 1}/{attempts}:", "error" if err else "ok", out[:300])
+                if not err:
+                    return
+                last = (status, out)
+            dlq = cfg.get("dead_letter_queue_url")
+            if not dlq:
+                log("async", name, request_id, "failed; no dead-letter queue: dropped, as Lambda drops it")
+                return
+            try:
+                message = json.loads(last[1]).get("errorMessage", "")
+            except Exception:  # noqa: BLE001 - not JSON: the raw reply
+                message = last[1].decode("utf-8", "replace")
+            ident = self.server.identities.of(cfg.get("role_key", "")) or self.server.identities.admin
+            sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{self.server.moto_port}", region_name=REGION,
+                               aws_access_key_id=ident["access_key_id"], aws_secret_access_key=ident["secret_access_key"],
+                               aws_session_token=ident.get("session_token"))
+            sqs.send_message(QueueUrl=dlq, MessageBody=body.decode("utf-8"), MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": request_id},
+                "ErrorCode": {"DataType": "Number", "StringValue": str(last[0])},
+                "ErrorMessage": {"DataType": "String", "StringValue": message.encode("utf-8")[:1024].decode("utf-8", "ignore")},
+            })
+            log("async", name, request_id, "sent to the dead-letter queue", dlq)
+
+        threading.Thread(target=run, daemon=True).start()
+        return self._reply(202, b"", {"x-amzn-RequestId": request_id})
+
+    def _call_function(self, name, body):
+        """One synchronous run of a function under cargo lambda watch: (status, body, error?)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.lambda_port, timeout=900)
+        conn.request("POST", f"/2015-03-31/functions/{name}/invocations", body=body,
+                     headers={"Content-Type": "application/json", "Content-Length": str(len(body))})
+        resp = conn.getresponse()
+        out = resp.read()
+        conn.close()
+        # cargo lambda: a handler error is HTTP 500; Lambda reports it as 200 + function error.
+        return (200 if resp.status >= 500 else resp.status), out, resp.status != 200
 
     def _update_endpoint(self, req):
         sm = self.server.stub.sm
@@ -538,6 +773,8 @@ def main():
     srv.faults = Faults()
     srv.failed_updates = {}
     srv.stub = SageMakerStub(a.moto_port)
+    srv.identities = Identities()
+    srv.async_config = {}
     log(f"listening on {a.port}: moto {a.moto_port}, cargo lambda watch {a.lambda_port}")
     srv.serve_forever()
 
