@@ -9,7 +9,7 @@ use crate::error::ErrorDoc;
 
 /// Every documented error name, across all modules.
 pub fn all() -> Vec<ErrorDoc> {
-    let parts: [&[ErrorDoc]; 9] = [
+    let parts: [&[ErrorDoc]; 10] = [
         crate::error::ERRORS,
         crate::dataset::ERRORS,
         crate::schema::ERRORS,
@@ -19,6 +19,7 @@ pub fn all() -> Vec<ErrorDoc> {
         crate::saga::ERRORS,
         crate::approval::ERRORS,
         crate::trigger::ERRORS,
+        crate::evaluation::ERRORS,
     ];
     parts.iter().flat_map(|p| p.iter().copied()).collect()
 }

@@ -19,6 +19,7 @@ pub mod events;
 pub mod lambda;
 pub mod origin;
 pub mod profile;
+pub mod registry;
 pub mod saga;
 pub mod schema;
 pub mod storage;

@@ -62,6 +62,7 @@ SDK_OPERATIONS = {
     "describe_training_job": (["sagemaker:DescribeTrainingJob"], []),
     "stop_training_job": (["sagemaker:StopTrainingJob"], []),
     "describe_model_package": (["sagemaker:DescribeModelPackage"], []),
+    "list_model_packages": (["sagemaker:ListModelPackages"], []),
     "update_model_package": (["sagemaker:UpdateModelPackage"], []),
     "delete_model_package": (["sagemaker:DeleteModelPackage"], []),
     "describe_endpoint": (["sagemaker:DescribeEndpoint"], []),

@@ -4,10 +4,11 @@
 //! Decode, call `trainguard::trigger`, encode.
 
 use serde_json::Value;
-use trainguard::aws::sdk::SfnStarter;
+use trainguard::aws::sdk::{SdkSageMaker, SfnStarter};
 use trainguard::aws::Clients;
 use trainguard::aws::S3Store;
 use trainguard::lambda::{run, Function, HandlerError, Invocation};
+use trainguard::registry;
 use trainguard::trigger::{
     self, fingerprint, read_evaluation, select_best, Request, TriggerConfig,
 };
@@ -15,6 +16,7 @@ use trainguard::trigger::{
 struct PipelineTrigger {
     starter: SfnStarter,
     store: S3Store,
+    sagemaker: SdkSageMaker,
     config: Result<TriggerConfig, HandlerError>,
 }
 
@@ -25,6 +27,7 @@ impl Function for PipelineTrigger {
         PipelineTrigger {
             starter: SfnStarter(clients.sfn),
             store: S3Store::new(clients.s3),
+            sagemaker: SdkSageMaker::new(clients.sagemaker),
             config: TriggerConfig::from_env().map_err(HandlerError::from),
         }
     }
@@ -45,8 +48,16 @@ impl Function for PipelineTrigger {
                 Ok(fingerprint::fingerprint(&self.store, &req, inv.deadline).await?)
             }
             Request::ReadEvaluation(req) => {
-                let thresholds = self.config.clone()?.thresholds;
-                Ok(read_evaluation::read_evaluation(&self.store, &req, thresholds).await?)
+                let config = self.config.clone()?;
+                let baseline = registry::baseline(&self.store, &self.sagemaker, &req).await?;
+                Ok(read_evaluation::read_evaluation(
+                    &self.store,
+                    &req,
+                    config.thresholds,
+                    &config.gate_policy,
+                    baseline,
+                )
+                .await?)
             }
         }
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::error::AwsError;
 use super::ops::{
-    EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops, SageMakerOps,
-    StoredObject,
+    EndpointState, KeyError, ListPage, ObjectVersion, PackageRegistration, PageToken, PutOutcome,
+    S3Ops, SageMakerOps, StoredObject,
 };
 
 /// What an injected fault does.
@@ -360,6 +360,25 @@ impl<T: SageMakerOps> SageMakerOps for Faulty<T> {
     async fn delete_model_package(&self, name: &str) -> Result<(), AwsError> {
         apply("DeleteModelPackage", self.check("DeleteModelPackage", name)).await?;
         self.inner.delete_model_package(name).await
+    }
+    async fn list_approved_model_packages(
+        &self,
+        group: &str,
+        max: i32,
+    ) -> Result<Vec<String>, AwsError> {
+        apply("ListModelPackages", self.check("ListModelPackages", group)).await?;
+        self.inner.list_approved_model_packages(group, max).await
+    }
+    async fn describe_model_package_registration(
+        &self,
+        arn: &str,
+    ) -> Result<PackageRegistration, AwsError> {
+        apply(
+            "DescribeModelPackage",
+            self.check("DescribeModelPackage", arn),
+        )
+        .await?;
+        self.inner.describe_model_package_registration(arn).await
     }
     async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, AwsError> {
         apply("DescribeEndpoint", self.check("DescribeEndpoint", name)).await?;

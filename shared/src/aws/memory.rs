@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use super::error::AwsError;
 use super::ops::{
-    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops,
-    SageMakerOps, SfnOps, SnsOps, StoredObject,
+    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PackageRegistration, PageToken,
+    PutOutcome, S3Ops, SageMakerOps, SfnOps, SnsOps, StoredObject,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -485,6 +485,11 @@ struct Job {
 struct Package {
     status: String,
     description: Option<String>,
+    group: Option<String>,
+    metadata: BTreeMap<String, String>,
+    statistics_uri: Option<String>,
+    /// Creation order (ListModelPackages sorts by CreationTime).
+    created: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -552,6 +557,38 @@ impl InMemorySageMaker {
             Package {
                 status: status.into(),
                 description: None,
+                group: None,
+                metadata: BTreeMap::new(),
+                statistics_uri: None,
+                created: 0,
+            },
+        );
+    }
+
+    /// A versioned package of `group` as CreateModelPackage registers it, created after
+    /// every earlier one: its metadata and `ModelMetrics.ModelQuality.Statistics.S3Uri`.
+    pub fn register_model_package(
+        &self,
+        arn: &str,
+        group: &str,
+        status: &str,
+        metadata: &[(&str, &str)],
+        statistics_uri: Option<&str>,
+    ) {
+        let mut s = lock(&self.state);
+        let created = s.packages.values().map(|p| p.created).max().unwrap_or(0) + 1;
+        s.packages.insert(
+            arn.into(),
+            Package {
+                status: status.into(),
+                description: None,
+                group: Some(group.into()),
+                metadata: metadata
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                statistics_uri: statistics_uri.map(str::to_string),
+                created,
             },
         );
     }
@@ -813,6 +850,53 @@ impl SageMakerOps for InMemorySageMaker {
             .remove(name)
             .map(|_| ())
             .ok_or_else(|| package_not_found("DeleteModelPackage", name))
+    }
+
+    async fn list_approved_model_packages(
+        &self,
+        group: &str,
+        max: i32,
+    ) -> Result<Vec<String>, AwsError> {
+        let mut s = lock(&self.state);
+        s.calls.push(format!("ListModelPackages {group}"));
+        if !(1..=100).contains(&max) {
+            return Err(AwsError::new(
+                "ListModelPackages",
+                "ValidationException",
+                &format!("1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100"),
+                Some(400),
+            ));
+        }
+        let mut found: Vec<(&u64, &String)> = s
+            .packages
+            .iter()
+            .filter(|(_, p)| p.group.as_deref() == Some(group) && p.status == "Approved")
+            .map(|(arn, p)| (&p.created, arn))
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(a.0));
+        Ok(found
+            .into_iter()
+            .take(max as usize)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn describe_model_package_registration(
+        &self,
+        arn: &str,
+    ) -> Result<PackageRegistration, AwsError> {
+        let mut s = lock(&self.state);
+        s.calls.push(format!("DescribeModelPackage {arn}"));
+        let p = s
+            .packages
+            .get(arn)
+            .ok_or_else(|| package_not_found("DescribeModelPackage", arn))?;
+        Ok(PackageRegistration {
+            arn: arn.into(),
+            status: p.status.clone(),
+            metadata: p.metadata.clone(),
+            statistics_uri: p.statistics_uri.clone(),
+        })
     }
 
     async fn describe_endpoint(&self, name: &str) -> Result<EndpointState, AwsError> {

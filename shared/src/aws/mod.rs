@@ -38,7 +38,7 @@ pub use clients::{
 };
 pub use error::{classify, key_error_is_transient, AwsError, AwsErrorKind};
 pub use ops::{
-    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops,
-    SageMakerOps, SfnOps, SnsOps, StoredObject,
+    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PackageRegistration, PageToken,
+    PutOutcome, S3Ops, SageMakerOps, SfnOps, SnsOps, StoredObject,
 };
 pub use s3_store::{ObjectBody, ObjectInfo, S3Store};

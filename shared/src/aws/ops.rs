@@ -130,7 +130,19 @@ pub struct EndpointState {
     pub pending_config_name: Option<String>,
 }
 
-/// The SageMaker calls the compensator makes.
+/// What the evaluation gate reads of a registered model package (DescribeModelPackage).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PackageRegistration {
+    pub arn: String,
+    /// `ModelApprovalStatus`.
+    pub status: String,
+    /// `CustomerMetadataProperties` (e.g. `trainguard:endpoint`).
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// `ModelMetrics.ModelQuality.Statistics.S3Uri`: the package's evaluation report.
+    pub statistics_uri: Option<String>,
+}
+
+/// The SageMaker calls the compensator and the evaluation gate make.
 pub trait SageMakerOps: Send + Sync {
     /// DescribeTrainingJob → `TrainingJobStatus` (InProgress, Completed, Failed, Stopping, Stopped).
     fn describe_training_job(
@@ -184,6 +196,19 @@ pub trait SageMakerOps: Send + Sync {
     fn describe_model(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// DeleteModel.
     fn delete_model(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// ARNs of the newest Approved packages of `group`, newest first: one page of
+    /// ListModelPackages (`ModelApprovalStatus=Approved`, `SortBy=CreationTime`,
+    /// `SortOrder=Descending`, `MaxResults=max`, at most 100).
+    fn list_approved_model_packages(
+        &self,
+        group: &str,
+        max: i32,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// DescribeModelPackage, the parts the evaluation gate reads.
+    fn describe_model_package_registration(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<PackageRegistration, AwsError>> + Send;
 }
 
 /// The Step Functions calls trainguard makes.
@@ -370,6 +395,20 @@ macro_rules! forward_sm {
                 n: &str,
             ) -> impl std::future::Future<Output = Result<(), AwsError>> + Send {
                 (**self).delete_model(n)
+            }
+            fn list_approved_model_packages(
+                &self,
+                g: &str,
+                m: i32,
+            ) -> impl std::future::Future<Output = Result<Vec<String>, AwsError>> + Send {
+                (**self).list_approved_model_packages(g, m)
+            }
+            fn describe_model_package_registration(
+                &self,
+                a: &str,
+            ) -> impl std::future::Future<Output = Result<PackageRegistration, AwsError>> + Send
+            {
+                (**self).describe_model_package_registration(a)
             }
         }
     };

@@ -13,8 +13,8 @@ use std::time::Duration;
 use super::clients::Clients;
 use super::error::{AwsError, AwsErrorKind};
 use super::ops::{
-    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PageToken, PutOutcome, S3Ops,
-    SageMakerOps, SfnOps, SnsOps, StoredObject,
+    Aws, EndpointState, KeyError, ListPage, ObjectVersion, PackageRegistration, PageToken,
+    PutOutcome, S3Ops, SageMakerOps, SfnOps, SnsOps, StoredObject,
 };
 use super::s3_store::S3Store;
 pub use super::sdk_error::{classify_sdk_error, from_sdk};
@@ -392,6 +392,63 @@ impl SageMakerOps for SdkSageMaker {
             .await
             .map_err(|e| from_sdk("DescribeModel", &e))?;
         Ok(())
+    }
+
+    async fn list_approved_model_packages(
+        &self,
+        group: &str,
+        max: i32,
+    ) -> Result<Vec<String>, AwsError> {
+        use aws_sdk_sagemaker::types::{
+            ModelApprovalStatus, ModelPackageSortBy, ModelPackageType, SortOrder,
+        };
+        let out = self
+            .client
+            .list_model_packages()
+            .model_package_group_name(group)
+            .model_package_type(ModelPackageType::Versioned)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .sort_by(ModelPackageSortBy::CreationTime)
+            .sort_order(SortOrder::Descending)
+            .max_results(max.clamp(1, 100))
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListModelPackages", &e))?;
+        Ok(out
+            .model_package_summary_list()
+            .iter()
+            .filter_map(|p| p.model_package_arn().map(str::to_string))
+            .collect())
+    }
+
+    async fn describe_model_package_registration(
+        &self,
+        arn: &str,
+    ) -> Result<PackageRegistration, AwsError> {
+        let out = self
+            .client
+            .describe_model_package()
+            .model_package_name(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeModelPackage", &e))?;
+        Ok(PackageRegistration {
+            arn: out.model_package_arn().unwrap_or(arn).to_string(),
+            status: out
+                .model_approval_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "Unknown".into()),
+            metadata: out
+                .customer_metadata_properties()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            statistics_uri: out
+                .model_metrics()
+                .and_then(|m| m.model_quality())
+                .and_then(|q| q.statistics())
+                .and_then(|s| s.s3_uri())
+                .map(str::to_string),
+        })
     }
 
     /// A missing model comes back as `ValidationException: Could not find model …`,

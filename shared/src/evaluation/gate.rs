@@ -38,6 +38,9 @@ use super::policy::GatePolicy;
 use super::report::{Goal, Report};
 use super::EvaluationError;
 
+/// The longest reason written (characters).
+pub const MAX_REASON: usize = 600;
+
 /// Where the gate sends the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -630,6 +633,11 @@ pub fn decide(
         reason = format!("{reason}; drift was flagged: a person reviews it");
     }
     let not_compared = soft.iter().filter(|r| r.passed.is_none()).count();
+    // The reason becomes the registry's ApprovalDescription (at most 1024 characters,
+    // with the state machine's prefix): the rows carry the whole story.
+    if reason.chars().count() > MAX_REASON {
+        reason = reason.chars().take(MAX_REASON - 1).collect::<String>() + "…";
+    }
     Ok(Verdict {
         route,
         band,

@@ -49,6 +49,6 @@ impl ErrorName for EvaluationError {
 
 /// Error names this module raises.
 pub const ERRORS: &[ErrorDoc] = &[
-    ErrorDoc { name: "Evaluation.InvalidReport", retryable: false, meaning: "read-evaluation: the candidate's evaluation report breaks schemas/evaluation-report.schema.json (no overall metrics, a non-number, the objective missing or with another goal, a slice metric that is not an overall metric, a repeated or 11th feature, P50 > P95 > P99 out of order)" },
+    ErrorDoc { name: "Evaluation.InvalidReport", retryable: false, meaning: "read-evaluation: the candidate's evaluation report breaks schemas/evaluation-report.schema.json (no overall metrics, a non-number, the objective missing or with another goal, a slice metric that is not an overall metric, a repeated or 11th top feature, latency percentiles not in the order P50 <= P95 <= P99)" },
     ErrorDoc { name: "Evaluation.Misconfigured", retryable: false, meaning: "read-evaluation: a TRAINGUARD_EVAL_* gate setting is not a number or out of range (drops and overlap in [0, 1], limits above 0)" },
 ];

@@ -19,6 +19,8 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub const MAX_METRICS: usize = 50;
 pub const MAX_SEGMENTS: usize = 100;
 pub const TOP_FEATURES: usize = 10;
+/// At most this many metrics per slice.
+pub const MAX_SLICE_METRICS: usize = 20;
 const MAX_NAME: usize = 128;
 
 /// Whether larger or smaller values of a metric are better.
@@ -148,6 +150,12 @@ impl Report {
             }
             if seg.metrics.is_empty() {
                 return bad(format!("segment {s:?} has no metrics"));
+            }
+            if seg.metrics.len() > MAX_SLICE_METRICS {
+                return bad(format!(
+                    "segment {s:?} has {} metrics, at most {MAX_SLICE_METRICS}",
+                    seg.metrics.len()
+                ));
             }
             for (n, x) in &seg.metrics {
                 if !self.overall.contains_key(n) {

@@ -614,3 +614,27 @@ fn the_policy_comes_from_the_deployment_and_an_execution_only_tightens_it() {
     );
     assert_eq!(v.route, Route::Reject);
 }
+
+#[test]
+fn the_reason_stays_short_enough_for_the_registry() {
+    // Long slice names on every failed row: the reason is cut, the rows are whole.
+    let long = "s".repeat(120);
+    let mut b = report(0.90, 0.88, 0.30, (0.89, 0.91), 50.0);
+    let mut c = report(0.91, 0.90, 0.28, (0.89, 0.91), 60.0);
+    for i in 0..8 {
+        b["segments"][format!("{long}{i}")] = json!({"metrics": {"accuracy": 0.9, "f1": 0.9}});
+        c["segments"][format!("{long}{i}")] = json!({"metrics": {"accuracy": 0.5, "f1": 0.5}});
+    }
+    let base = Baseline::Report {
+        package: "p".into(),
+        report: Box::new(parse(&b)),
+    };
+    let v = run(&c, &base);
+    assert_eq!(v.route, Route::Human);
+    assert!(
+        v.reason.chars().count() <= super::gate::MAX_REASON,
+        "{}",
+        v.reason.len()
+    );
+    assert!(v.rows.iter().filter(|r| r.passed == Some(false)).count() >= 16);
+}

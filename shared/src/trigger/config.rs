@@ -40,6 +40,9 @@ pub struct TriggerConfig {
     /// `TRAINGUARD_REVIEW_THRESHOLD`, from the template's parameters): an execution may
     /// ask for stricter ones, never looser (see [`super::read_evaluation`]).
     pub thresholds: Option<super::read_evaluation::Thresholds>,
+    /// The evaluation gate's comparison limits (`TRAINGUARD_EVAL_*`, see
+    /// [`crate::evaluation::policy`]); an execution may only tighten them.
+    pub gate_policy: crate::evaluation::GatePolicy,
 }
 
 impl Default for TriggerConfig {
@@ -53,6 +56,7 @@ impl Default for TriggerConfig {
             artifacts_bucket: None,
             api_id: None,
             thresholds: None,
+            gate_policy: crate::evaluation::GatePolicy::default(),
         }
     }
 }
@@ -109,12 +113,14 @@ impl TriggerConfig {
                     .into(),
             )),
         };
+        let gate_policy = crate::evaluation::GatePolicy::from_vars(var)?;
         let data_bucket = var("TRAINGUARD_DATA_BUCKET");
         Ok(TriggerConfig {
             state_machine_arn: var("TRAINGUARD_STATE_MACHINE_ARN"),
             artifacts_bucket: var("TRAINGUARD_ARTIFACTS_BUCKET").or_else(|| data_bucket.clone()),
             api_id: var("TRAINGUARD_API_ID"),
             thresholds,
+            gate_policy,
             data_bucket,
             data_prefix: var("TRAINGUARD_DATA_PREFIX").unwrap_or_else(|| "data/".into()),
             mode,

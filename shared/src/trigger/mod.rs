@@ -13,8 +13,9 @@
 //!   the objective metric (JSONPath has no argmax).
 //! - **`fingerprint`** ([`fingerprint`]): the SHA-256 of the training data, recorded on
 //!   the model package for lineage.
-//! - **`read-evaluation`** ([`read_evaluation`]): the evaluation report, checked, for the
-//!   evaluation gate (a missing objective value is an error, never a pass).
+//! - **`read-evaluation`** ([`read_evaluation`]): the candidate's evaluation report against
+//!   the production model's from the registry, compared and routed by
+//!   [`crate::evaluation`] (a report it cannot read is an error, never a pass).
 
 pub mod config;
 pub mod execution_name;
@@ -48,6 +49,9 @@ pub enum TriggerError {
     InvalidEvaluationReport(String),
     #[error("the training sweep failed: {0}")]
     SweepFailed(String),
+    /// The evaluation gate's own errors (the candidate's report, the gate's settings).
+    #[error(transparent)]
+    Evaluation(#[from] crate::evaluation::EvaluationError),
     #[error(transparent)]
     Common(#[from] CommonError),
 }
@@ -59,6 +63,7 @@ impl ErrorName for TriggerError {
             TriggerError::NoCandidate(_) => "Pipeline.NoCandidate",
             TriggerError::InvalidEvaluationReport(_) => "Pipeline.InvalidEvaluationReport",
             TriggerError::SweepFailed(_) => "Pipeline.SweepFailed",
+            TriggerError::Evaluation(e) => e.error_name(),
             TriggerError::Common(c) => c.error_name(),
         }
     }
@@ -71,7 +76,7 @@ pub const ERRORS: &[ErrorDoc] = &[
     ErrorDoc { name: "Trigger.Misconfigured", retryable: false, meaning: "pipeline-trigger lacks TRAINGUARD_STATE_MACHINE_ARN (or, for scheduled runs, TRAINGUARD_DATA_BUCKET), or a setting does not parse" },
     ErrorDoc { name: "Pipeline.NoCandidate", retryable: false, meaning: "select-best: no configuration of the training sweep reported the objective metric (all failed, or the metric name is wrong)" },
     ErrorDoc { name: "Pipeline.SweepFailed", retryable: false, meaning: "select-best: more configurations of the training sweep failed than the sweep's ToleratedFailurePercentage allows (enforced there too, for engines that do not)" },
-    ErrorDoc { name: "Pipeline.InvalidEvaluationReport", retryable: false, meaning: "read-evaluation: the evaluation report is not JSON, larger than 1 MB, or has no finite value for the objective metric" },
+    ErrorDoc { name: "Pipeline.InvalidEvaluationReport", retryable: false, meaning: "read-evaluation: the candidate's evaluation report (or the production model's, which then only sends the run to a person) is not JSON or larger than 1 MB; a report that parses but breaks the format is Evaluation.InvalidReport" },
     ErrorDoc { name: "Lambda.ServiceException", retryable: true, meaning: "(Step Functions Lambda integration) the Lambda service had an internal error; the state machine retries it" },
     ErrorDoc { name: "Lambda.AWSLambdaException", retryable: true, meaning: "(Step Functions Lambda integration) a generic Lambda service error; the state machine retries it" },
     ErrorDoc { name: "Lambda.SdkClientException", retryable: true, meaning: "(Step Functions Lambda integration) the invoke call did not reach Lambda; the state machine retries it" },
@@ -91,12 +96,16 @@ mod tests {
             TriggerError::InvalidEvaluationReport(String::new()),
             TriggerError::SweepFailed(String::new()),
             TriggerError::Common(CommonError::Transient(String::new())),
+            TriggerError::Evaluation(crate::evaluation::EvaluationError::InvalidReport(
+                String::new(),
+            )),
         ] {
             // This module's own table, or the common one it passes through.
             assert!(
                 ERRORS
                     .iter()
                     .chain(crate::error::ERRORS)
+                    .chain(crate::evaluation::ERRORS)
                     .any(|d| d.name == e.error_name()),
                 "{}",
                 e.error_name()

@@ -1,30 +1,38 @@
-//! `read-evaluation`: read the evaluation job's report, check it, and decide the
-//! evaluation gate's route.
+//! `read-evaluation`: read the evaluation job's report and the report of the model in
+//! production (found by [`crate::registry`]), compare them, and decide the evaluation gate's route.
 //!
-//! The route (`auto`, `human`, `reject`) is decided here, not in the state machine's
-//! Choice from execution input: the thresholds are the deployment's
-//! (`TRAINGUARD_PROMOTE_THRESHOLD` / `TRAINGUARD_REVIEW_THRESHOLD`, from the template),
-//! and an execution's own `thresholds` can only make them stricter, never looser
-//! ([`Thresholds::tightened`]). Whoever may start an execution cannot lower the bar.
+//! The candidate's report is `evaluation/evaluation.json` under the execution's prefix,
+//! in the format of `schemas/evaluation-report.schema.json` (docs/evaluation.md). The
+//! baseline is the newest Approved package of the model package group registered for
+//! the endpoint this run deploys to (`trainguard:endpoint` in its
+//! `CustomerMetadataProperties`): one group may feed several endpoints, and the model
+//! to beat is the one serving where this one will serve. Its report is the package's
+//! `ModelMetrics.ModelQuality.Statistics` (RegisterModel attaches each run's report
+//! there, so the next run compares against it). The comparison and the route are
+//! [`crate::evaluation::decide`]'s.
 //!
-//! The evaluation container writes `evaluation/evaluation.json` under the execution's
-//! prefix: `{"metric": "<name>", "value": <number>, "metrics": {"<name>": <number>, ...},
-//! ...}`. The objective's value is `value` when `metric` names the objective, else
-//! `metrics[<objective>]`. A report without a finite value for the objective is an error
-//! (`Pipeline.InvalidEvaluationReport`): a gate comparing a missing number must not pass.
+//! The policy is the deployment's: the absolute thresholds (`TRAINGUARD_PROMOTE_THRESHOLD`
+//! / `TRAINGUARD_REVIEW_THRESHOLD`) and the comparison limits (`TRAINGUARD_EVAL_*`), from
+//! the template. An execution's `thresholds` and `evaluation_gate` can only make them
+//! stricter ([`Thresholds::tightened`], [`GatePolicy::tightened`]). Whoever may start an
+//! execution cannot lower the bar, nor pick the baseline: the group is a deploy-time
+//! substitution, and a new endpoint name has no baseline but also replaces no model.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::select_best::{finite, Goal, Objective};
+use super::select_best::{Goal, Objective};
 use super::TriggerError;
 use crate::aws::S3Store;
+use crate::evaluation::{self, Baseline, GatePolicy, GatePolicyRequest, Report, Route};
 use crate::storage::S3Uri;
 
 /// Largest report read (the task output stays small whatever the report holds).
 pub const MAX_REPORT_BYTES: usize = 1 << 20;
-/// At most this many numeric metrics are passed on to the state machine.
-pub const MAX_METRICS: usize = 50;
+/// At most this many comparison rows go into the task output (Step Functions passes at
+/// most 256 KB between states): every failed, new or unmeasured row first, then the
+/// others in order; `rows_omitted` says how many were left out.
+pub const MAX_ROWS: usize = 120;
 
 /// Task input.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -38,6 +46,17 @@ pub struct ReadEvaluationInput {
     /// A person must review whatever the value (drift was flagged).
     #[serde(default)]
     pub review_required: bool,
+    /// The model package group (the template's, substituted into the ASL). Without it
+    /// there is no registry to look in: the first-model rule applies.
+    #[serde(default)]
+    pub model_package_group: Option<String>,
+    /// The endpoint this run deploys to (`config.endpoint.name`).
+    #[serde(default)]
+    pub endpoint_name: Option<String>,
+    /// The comparison limits the execution asks for (`config.evaluation_gate`): applied
+    /// only where stricter than the deployment's.
+    #[serde(default)]
+    pub gate: Option<GatePolicyRequest>,
 }
 
 /// The gate's two thresholds on the objective: at or beyond `promote` the model goes
@@ -66,19 +85,8 @@ impl Thresholds {
     }
 }
 
-/// Where the gate sends the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Route {
-    /// Register and approve without review.
-    Auto,
-    /// Register and wait for a person.
-    Human,
-    /// Do not register; compensate (`Evaluation.BelowThreshold`).
-    Reject,
-}
-
-/// Decide the route (pure) and say why in words a reviewer reads on the page.
+/// The absolute thresholds' route for the objective (pure), in words a reviewer reads:
+/// what decides the first model, and a floor under every comparison.
 pub fn route(value: f64, t: Thresholds, goal: Goal, review_required: bool) -> (Route, String) {
     let meets = |limit: f64| match goal {
         Goal::Maximize => value >= limit,
@@ -114,19 +122,51 @@ pub fn route(value: f64, t: Thresholds, goal: Goal, review_required: bool) -> (R
     }
 }
 
-/// Check a report and decide its route (pure). Output: `{"metric", "goal", "value",
-/// "metrics", "baseline", "thresholds", "route", "reason", "report_uri"}` (see
-/// docs/pipeline-trigger.md).
+fn goal(g: Goal) -> evaluation::Goal {
+    match g {
+        Goal::Maximize => evaluation::Goal::Maximize,
+        Goal::Minimize => evaluation::Goal::Minimize,
+    }
+}
+
+fn values(r: &Report) -> Map<String, Value> {
+    r.overall
+        .iter()
+        .map(|(k, m)| (k.clone(), json!(m.value)))
+        .collect()
+}
+
+/// Check the candidate's report, compare it with the baseline and decide the route
+/// (pure). Output: `{"metric", "goal", "value", "metrics", "baseline", "thresholds",
+/// "route", "reason", "report_uri", "comparison": {...}, "policy": {...}}` (see
+/// docs/pipeline-trigger.md and docs/evaluation.md).
 pub fn gate(
     report: &Value,
     input: &ReadEvaluationInput,
     deploy: Option<Thresholds>,
+    policy: &GatePolicy,
+    baseline: &Baseline,
 ) -> Result<Value, TriggerError> {
-    let mut out = check_report(report, &input.objective, &input.report_uri)?;
-    let value = out["value"].as_f64().unwrap_or(f64::NAN);
-    let goal = input.objective.goal;
+    let bad = |e: evaluation::EvaluationError| match e {
+        evaluation::EvaluationError::InvalidReport(why) => TriggerError::Evaluation(
+            evaluation::EvaluationError::InvalidReport(format!("{}: {why}", input.report_uri)),
+        ),
+        e => TriggerError::Evaluation(e),
+    };
+    let candidate = Report::parse(report).map_err(bad)?;
+    let g = input.objective.goal;
+    let metric = &input.objective.metric;
+    let value = candidate
+        .overall
+        .get(metric)
+        .map(|m| m.value)
+        .ok_or_else(|| {
+            bad(evaluation::EvaluationError::InvalidReport(format!(
+                "the objective {metric:?} is not among the overall metrics"
+            )))
+        })?;
     let t = match deploy {
-        Some(d) => Thresholds::tightened(d, input.thresholds, goal),
+        Some(d) => Thresholds::tightened(d, input.thresholds, g),
         // No deploy-time policy (a local run without the template): the request decides.
         None => input.thresholds.ok_or_else(|| {
             TriggerError::Misconfigured(
@@ -135,80 +175,96 @@ pub fn gate(
             )
         })?,
     };
-    let (r, reason) = route(value, t, goal, input.review_required);
-    if let Some(o) = out.as_object_mut() {
-        o.insert("goal".into(), json!(goal));
-        o.insert("thresholds".into(), json!(t));
-        o.insert("route".into(), json!(r));
-        o.insert("reason".into(), json!(reason));
-    }
-    Ok(out)
-}
-
-/// Check a report (pure). Output `{"metric", "value", "metrics", "baseline", "report_uri"}`.
-pub fn check_report(
-    report: &Value,
-    objective: &Objective,
-    report_uri: &str,
-) -> Result<Value, TriggerError> {
-    let bad = |why: String| TriggerError::InvalidEvaluationReport(format!("{report_uri}: {why}"));
-    let obj = report
-        .as_object()
-        .ok_or_else(|| bad("not a JSON object".into()))?;
-    let numbers = |key: &str| -> Map<String, Value> {
-        obj.get(key)
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| finite(v).map(|x| (k.clone(), json!(x))))
-                    .take(MAX_METRICS)
-                    .collect()
-            })
-            .unwrap_or_default()
+    let policy = policy.tightened(input.gate);
+    // The floor: what the absolute thresholds alone say (drift is applied once, below).
+    let floor = route(value, t, g, false);
+    let v = evaluation::decide(
+        &candidate,
+        metric,
+        goal(g),
+        baseline,
+        &policy,
+        floor,
+        input.review_required,
+    )
+    .map_err(bad)?;
+    let baseline_values = match baseline {
+        Baseline::Report { report, .. } => values(report),
+        _ => Map::new(),
     };
-    let metrics = numbers("metrics");
-    // The model now serving, when the evaluation job compared with it.
-    let baseline = numbers("baseline");
-    let named = obj.get("metric").and_then(Value::as_str);
-    let value = match named {
-        Some(m) if m == objective.metric => obj.get("value").and_then(finite),
-        _ => None,
-    }
-    .or_else(|| {
-        obj.get("metrics")
-            .and_then(|m| m.get(&objective.metric))
-            .and_then(finite)
-    })
-    .ok_or_else(|| {
-        bad(format!(
-            "no finite value for the objective {:?}",
-            objective.metric
-        ))
-    })?;
     Ok(json!({
-        "metric": objective.metric, "value": value, "metrics": metrics,
-        "baseline": baseline, "report_uri": report_uri,
+        "metric": metric, "goal": g, "value": value,
+        "metrics": values(&candidate), "baseline": baseline_values,
+        "thresholds": t, "route": v.route, "reason": v.reason,
+        "report_uri": input.report_uri,
+        "comparison": {
+            "band": v.band, "baseline_package": v.baseline_package,
+            // Set by `read_evaluation`, which read it.
+            "baseline_report_uri": null,
+            "passed": v.passed, "failed": v.failed, "not_compared": v.not_compared,
+            "rows_omitted": v.rows.len().saturating_sub(MAX_ROWS),
+            "rows": trim_rows(v.rows),
+        },
+        "policy": policy,
     }))
 }
 
-/// Read the report, check it and decide the route against the deployment's thresholds.
-pub async fn read_evaluation(
-    store: &S3Store,
-    input: &ReadEvaluationInput,
-    deploy: Option<Thresholds>,
-) -> Result<Value, TriggerError> {
-    let uri = S3Uri::parse(&input.report_uri)?;
-    let info = store.head(&uri).await?;
+/// The rows kept under [`MAX_ROWS`], in their order: those a reviewer must see (failed,
+/// new, unmeasured) first, then the rest.
+fn trim_rows(rows: Vec<evaluation::Row>) -> Vec<evaluation::Row> {
+    if rows.len() <= MAX_ROWS {
+        return rows;
+    }
+    let must = |r: &evaluation::Row| {
+        r.passed == Some(false)
+            || r.status == evaluation::Status::New
+            || r.status == evaluation::Status::Unmeasured
+    };
+    let mut keep = vec![false; rows.len()];
+    let mut n = 0;
+    for pass in [true, false] {
+        for (i, r) in rows.iter().enumerate() {
+            if n < MAX_ROWS && !keep[i] && (!pass || must(r)) {
+                keep[i] = true;
+                n += 1;
+            }
+        }
+    }
+    rows.into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
+}
+
+/// Read a JSON object of at most [`MAX_REPORT_BYTES`].
+pub async fn read_json(store: &S3Store, uri: &S3Uri) -> Result<Value, TriggerError> {
+    let info = store.head(uri).await?;
     if info.size as usize > MAX_REPORT_BYTES {
         return Err(TriggerError::InvalidEvaluationReport(format!(
             "{uri}: {} bytes, more than {MAX_REPORT_BYTES}",
             info.size
         )));
     }
-    let bytes = store.get(&uri).await?;
-    let report: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| TriggerError::InvalidEvaluationReport(format!("{uri}: not JSON: {e}")))?;
-    gate(&report, input, deploy)
+    let bytes = store.get(uri).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| TriggerError::InvalidEvaluationReport(format!("{uri}: not JSON: {e}")))
+}
+
+/// Read the candidate's report, compare it with the baseline (read from the registry by
+/// [`crate::registry::baseline`], with its report's URI) and decide against the
+/// deployment's policy.
+pub async fn read_evaluation(
+    store: &S3Store,
+    input: &ReadEvaluationInput,
+    deploy: Option<Thresholds>,
+    policy: &GatePolicy,
+    (base, base_uri): (Baseline, Option<String>),
+) -> Result<Value, TriggerError> {
+    let uri = S3Uri::parse(&input.report_uri)?;
+    let report = read_json(store, &uri).await?;
+    let mut out = gate(&report, input, deploy, policy, &base)?;
+    out["comparison"]["baseline_report_uri"] = json!(base_uri);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -223,33 +279,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn value_or_metrics_map() {
-        let r = json!({"metric": "validation:accuracy", "value": 0.93, "metrics": {"validation:accuracy": 0.93, "auc": "0.97", "bad": "x"}});
-        let out = check_report(&r, &objective(), "s3://b/e.json").unwrap();
-        assert_eq!(out["value"], 0.93);
-        assert_eq!(
-            out["metrics"],
-            json!({"validation:accuracy": 0.93, "auc": 0.97})
-        );
-        let r = json!({"metrics": {"validation:accuracy": 0.8}});
-        assert_eq!(check_report(&r, &objective(), "u").unwrap()["value"], 0.8);
-        // `value` belongs to another metric: not the objective's.
-        let r = json!({"metric": "loss", "value": 0.1, "metrics": {"validation:accuracy": 0.7}});
-        assert_eq!(check_report(&r, &objective(), "u").unwrap()["value"], 0.7);
-    }
-
-    #[test]
-    fn a_missing_or_non_finite_objective_is_an_error() {
-        for r in [
-            json!({}),
-            json!({"metric": "validation:accuracy", "value": "NaN"}),
-            json!([1]),
-            json!({"metric": "loss", "value": 1}),
-        ] {
-            let e = check_report(&r, &objective(), "u").unwrap_err();
-            assert_eq!(e.error_name(), "Pipeline.InvalidEvaluationReport", "{r}");
-        }
+    /// A report in the format, with the objective at `acc` and an f1 beside it.
+    fn report(acc: f64, f1: f64) -> Value {
+        json!({"schema_version": 1, "overall": {
+            "validation:accuracy": {"value": acc, "goal": "maximize"},
+            "f1": {"value": f1, "goal": "maximize"}}})
     }
 
     fn input(thresholds: Option<Thresholds>, review_required: bool) -> ReadEvaluationInput {
@@ -258,6 +292,9 @@ mod tests {
             objective: objective(),
             thresholds,
             review_required,
+            model_package_group: None,
+            endpoint_name: None,
+            gate: None,
         }
     }
 
@@ -266,8 +303,31 @@ mod tests {
         review: 0.8,
     };
 
+    fn first(
+        r: &Value,
+        i: &ReadEvaluationInput,
+        d: Option<Thresholds>,
+    ) -> Result<Value, TriggerError> {
+        gate(r, i, d, &GatePolicy::default(), &Baseline::None)
+    }
+
     #[test]
-    fn every_route() {
+    fn a_report_the_gate_cannot_read_is_an_error() {
+        for r in [
+            json!({}),
+            json!([1]),
+            json!({"metric": "validation:accuracy", "value": 0.93}),
+            json!({"schema_version": 1, "overall": {"loss": {"value": 1, "goal": "minimize"}}}),
+            json!({"schema_version": 1, "overall": {"validation:accuracy": {"value": "NaN", "goal": "maximize"}}}),
+        ] {
+            let e = first(&r, &input(None, false), Some(DEPLOY)).unwrap_err();
+            assert_eq!(e.error_name(), "Evaluation.InvalidReport", "{r}");
+            assert!(e.to_string().contains("s3://b/e.json"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_absolute_route() {
         let g = Goal::Maximize;
         assert_eq!(route(0.95, DEPLOY, g, false).0, Route::Auto);
         assert_eq!(
@@ -294,13 +354,13 @@ mod tests {
 
     #[test]
     fn an_execution_can_tighten_the_thresholds_but_never_loosen_them() {
-        let r = json!({"metric": "validation:accuracy", "value": 0.85});
+        let r = report(0.85, 0.8);
         // Asking for promote 0 (auto-promote everything) changes nothing.
         let lax = Thresholds {
             promote: 0.0,
             review: 0.0,
         };
-        let out = gate(&r, &input(Some(lax), false), Some(DEPLOY)).unwrap();
+        let out = first(&r, &input(Some(lax), false), Some(DEPLOY)).unwrap();
         assert_eq!(out["route"], "human");
         assert_eq!(out["thresholds"], json!({"promote": 0.9, "review": 0.8}));
         // Asking for a stricter review threshold applies it.
@@ -308,7 +368,7 @@ mod tests {
             promote: 0.95,
             review: 0.86,
         };
-        let out = gate(&r, &input(Some(strict), false), Some(DEPLOY)).unwrap();
+        let out = first(&r, &input(Some(strict), false), Some(DEPLOY)).unwrap();
         assert_eq!(out["route"], "reject");
         assert_eq!(out["thresholds"], json!({"promote": 0.95, "review": 0.86}));
         // For a loss, stricter is lower.
@@ -334,34 +394,106 @@ mod tests {
             DEPLOY
         );
         // Without a deploy-time policy the request decides; with neither, an error.
-        let out = gate(&r, &input(Some(strict), false), None).unwrap();
+        let out = first(&r, &input(Some(strict), false), None).unwrap();
         assert_eq!(out["route"], "reject");
-        let e = gate(&r, &input(None, false), None).unwrap_err();
+        let e = first(&r, &input(None, false), None).unwrap_err();
         assert_eq!(e.error_name(), "Trigger.Misconfigured");
+        // The comparison limits too: a request for a looser drop changes nothing, a
+        // stricter one applies.
+        let mut i = input(None, false);
+        i.gate = Some(GatePolicyRequest {
+            max_metric_drop: Some(0.5),
+            max_segment_drop: Some(0.01),
+            ..Default::default()
+        });
+        let out = first(&r, &i, Some(DEPLOY)).unwrap();
+        assert_eq!(out["policy"]["max_metric_drop"], 0.02);
+        assert_eq!(out["policy"]["max_segment_drop"], 0.01);
     }
 
     #[test]
-    fn the_gate_output_carries_what_the_page_shows() {
-        let r = json!({"metric": "validation:accuracy", "value": 0.87,
-                       "metrics": {"validation:accuracy": 0.87, "f1": 0.85},
-                       "baseline": {"validation:accuracy": 0.86, "f1": "0.86", "junk": "x"}});
-        let out = gate(&r, &input(None, false), Some(DEPLOY)).unwrap();
+    fn the_output_carries_the_comparison_the_page_shows() {
+        let base = Baseline::Report {
+            package: "arn:pkg/1".into(),
+            report: Box::new(Report::parse(&report(0.86, 0.86)).unwrap()),
+        };
+        let out = gate(
+            &report(0.91, 0.85),
+            &input(None, false),
+            Some(DEPLOY),
+            &GatePolicy::default(),
+            &base,
+        )
+        .unwrap();
         assert_eq!(out["goal"], "Maximize");
-        assert_eq!(out["value"], 0.87);
+        assert_eq!(out["value"], 0.91);
+        assert_eq!(
+            out["metrics"],
+            json!({"validation:accuracy": 0.91, "f1": 0.85})
+        );
         assert_eq!(
             out["baseline"],
             json!({"validation:accuracy": 0.86, "f1": 0.86})
         );
-        assert_eq!(out["route"], "human");
-        assert!(out["reason"].as_str().unwrap().contains("review band"));
+        // Both rows pass (f1 -1.2 % is within 2 %) and the objective improved.
+        assert_eq!(out["route"], "auto", "{}", out["reason"]);
+        assert_eq!(out["comparison"]["band"], "improved");
+        assert_eq!(out["comparison"]["baseline_package"], "arn:pkg/1");
+        assert_eq!(out["comparison"]["passed"], 2);
+        let rows = out["comparison"]["rows"].as_array().unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r["name"] == "f1" && r["status"] == "held" && r["passed"] == true),
+            "{rows:?}"
+        );
         assert_eq!(out["report_uri"], "s3://b/e.json");
-        let none = gate(
-            &json!({"metrics": {"validation:accuracy": 0.99}}),
+        // No baseline: the first-model rule, the absolute thresholds decide.
+        let out = first(&report(0.85, 0.8), &input(None, false), Some(DEPLOY)).unwrap();
+        assert_eq!(out["baseline"], json!({}));
+        assert_eq!(out["route"], "human");
+        assert_eq!(out["comparison"]["band"], "first_model");
+        assert!(
+            out["reason"].as_str().unwrap().contains("review band"),
+            "{}",
+            out["reason"]
+        );
+    }
+
+    #[test]
+    fn a_large_comparison_keeps_every_failed_row_within_the_output_bound() {
+        // 100 slices x 2 metrics: 200 segment rows; the candidate fails the last 30 slices.
+        let mk = |drop_from: usize| {
+            let mut r = report(0.9, 0.9);
+            r["segments"] = (0..100)
+                .map(|i| {
+                    let v = if i >= drop_from { 0.5 } else { 0.9 };
+                    (
+                        format!("s{i:03}"),
+                        json!({"metrics": {"validation:accuracy": v, "f1": 0.9}}),
+                    )
+                })
+                .collect::<Map<String, Value>>()
+                .into();
+            r
+        };
+        let base = Baseline::Report {
+            package: "arn:pkg/1".into(),
+            report: Box::new(Report::parse(&mk(100)).unwrap()),
+        };
+        let out = gate(
+            &mk(70),
             &input(None, false),
             Some(DEPLOY),
+            &GatePolicy::default(),
+            &base,
         )
         .unwrap();
-        assert_eq!(none["baseline"], json!({}));
-        assert_eq!(none["route"], "auto");
+        let rows = out["comparison"]["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), MAX_ROWS);
+        assert!(out["comparison"]["rows_omitted"].as_u64().unwrap() > 0);
+        let failed = rows.iter().filter(|r| r["passed"] == false).count();
+        assert_eq!(failed as u64, out["comparison"]["failed"].as_u64().unwrap());
+        assert!(failed >= 30, "{failed}");
+        assert!(serde_json::to_vec(&out).unwrap().len() < 64 * 1024);
     }
 }
