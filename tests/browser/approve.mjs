@@ -1,5 +1,6 @@
 // Drive Debian's chromium through the approval page, as a reviewer would:
-// open the link, read the objective, metrics and drift, write a comment, click Approve,
+// open the link, read the objective, metrics, the comparison with production and drift,
+// write a comment, click Approve,
 // see the decision.
 // Run by tests/tests/approval_browser.rs with:
 //   APPROVAL_URL      the page (served by the test's API Gateway stand-in)
@@ -64,6 +65,13 @@ try {
     reviewWhy: await text('#review-why'),
   };
   seen.metrics = await text('#metrics');
+  // The comparison with the model in production: the summary, the failed rows, and every
+  // row's cells as the reviewer reads them.
+  seen.comparisonSummary = await text('#comparison-summary');
+  seen.comparisonFailed = await text('#comparison-failed');
+  seen.comparisonRows = await page
+    .locator('#comparison-rows tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => Array.from(tr.cells).map((td) => td.innerText.replace(/\s+/g, ' ').trim())));
   seen.drift = await text('#drift');
   // The drifted features table: the first cell of each body row.
   seen.driftFeatures = await page.locator('#drift-features tbody td.feature').allInnerTexts();

@@ -129,31 +129,7 @@ async fn reviewer_approves_in_a_real_browser() {
     let _ = std::fs::remove_file(&shot);
     let comment =
         "Objective clears the bar; the charges drift is expected after the pricing change.";
-    let out = tokio::task::spawn_blocking({
-        let (dir, url, shot) = (browser_dir.clone(), url.clone(), shot.clone());
-        let chromium = chromium.clone();
-        move || {
-            Command::new("node")
-                .arg("approve.mjs")
-                .current_dir(dir)
-                .env("APPROVAL_URL", url)
-                .env("BEARER", "alice-token")
-                .env("COMMENT", comment)
-                .env("SCREENSHOT", shot)
-                .env("CHROMIUM", chromium)
-                .output()
-                .expect("run node")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    let seen = drive_browser(&browser_dir, &chromium, &url, &shot, comment).await;
 
     // What the reviewer saw: the shipped request's objective, its gate, the route and
     // why, the metrics with baselines, and the drifted features as a table.
@@ -267,4 +243,149 @@ fn assert_reviewer_sees(seen: &Value, shipped: &Value) {
         drift.contains("Drift detected") && !drift.contains('{'),
         "{drift}"
     );
+}
+
+/// Run tests/browser/approve.mjs against `url` as alice: what it saw (its JSON line).
+async fn drive_browser(
+    browser_dir: &Path,
+    chromium: &str,
+    url: &str,
+    shot: &Path,
+    comment: &str,
+) -> Value {
+    let out = tokio::task::spawn_blocking({
+        let (dir, url, shot) = (
+            browser_dir.to_path_buf(),
+            url.to_string(),
+            shot.to_path_buf(),
+        );
+        let (chromium, comment) = (chromium.to_string(), comment.to_string());
+        move || {
+            Command::new("node")
+                .arg("approve.mjs")
+                .current_dir(dir)
+                .env("APPROVAL_URL", url)
+                .env("BEARER", "alice-token")
+                .env("COMMENT", comment)
+                .env("SCREENSHOT", shot)
+                .env("CHROMIUM", chromium)
+                .output()
+                .expect("run node")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap()
+}
+
+/// The comparison with the model in production, as the shipped ASL sends it for a
+/// candidate with mixed rows (`SHIPPED_COMPARISON`): the browser shows every row with
+/// its values and whether it passed, the failed rows by name, and the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewer_sees_the_comparison_with_production_in_a_real_browser() {
+    let browser_dir = workspace_root().join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && browser_dir.join("node_modules/playwright-core").exists(),
+        "chromium or playwright-core missing: run `bash scripts/setup.d/approval-browser.sh` (scripts/setup.sh does)"
+    );
+    let web = bind_loopback().await;
+    let base = format!("http://127.0.0.1:{}", web.local_addr().unwrap().port());
+    let fx = Fixture::start(&base).await;
+    spawn_api_gateway(web, fx.service.clone());
+    let pkg = fx.new_package().await;
+    let input = fx.input_from(SHIPPED_COMPARISON, "run-browser-cmp", &pkg, 7200);
+    let sent = input["metrics"]["comparison"].clone();
+    let (exec, id, _) = fx.start_and_wait("run-browser-cmp", input).await;
+    let url = format!("{base}/approvals/{id}");
+    let shot = output_dir("approval").join("approval-page-comparison.png");
+    let seen = drive_browser(
+        &browser_dir,
+        &chromium,
+        &url,
+        &shot,
+        "Slice regression accepted for now.",
+    )
+    .await;
+
+    let rows = sent["rows"].as_array().expect("fixture: comparison rows");
+    let shown = seen["comparisonRows"].as_array().unwrap();
+    assert_eq!(shown.len(), rows.len(), "{shown:?}");
+    for (r, cells) in rows.iter().zip(shown) {
+        let cells: Vec<&str> = cells
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let what = format!("{r} shown as {cells:?}");
+        assert!(
+            cells[0].starts_with(r["dimension"].as_str().unwrap()),
+            "{what}"
+        );
+        assert!(cells[1].starts_with(r["name"].as_str().unwrap()), "{what}");
+        if let Some(slice) = r["slice"].as_str() {
+            assert!(cells[1].contains(&format!("[{slice}]")), "{what}");
+        }
+        let result = match r["passed"].as_bool() {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "",
+        };
+        assert!(cells[6].starts_with(result), "{what}");
+        if let Some(c) = r["candidate"].as_f64() {
+            let as_page = if r["dimension"] == "size" {
+                format!("{c:.0}")
+            } else {
+                format!("{c:.4}")
+            };
+            assert_eq!(cells[2], as_page, "{what}");
+        }
+        if let Some(ch) = r["change"].as_f64() {
+            assert_eq!(cells[4], format!("{:+.1} %", ch * 100.0), "{what}");
+        }
+    }
+    // Every dimension the gate compares is on the page.
+    for dim in [
+        "overall",
+        "segment",
+        "fairness",
+        "importance",
+        "latency",
+        "size",
+    ] {
+        assert!(
+            shown
+                .iter()
+                .any(|c| c[0].as_str().unwrap().starts_with(dim)),
+            "no {dim} row: {shown:?}"
+        );
+    }
+    let failed = seen["comparisonFailed"].as_str().unwrap();
+    let n_failed = rows.iter().filter(|r| r["passed"] == false).count();
+    assert!(n_failed > 0, "fixture: a mixed comparison has failed rows");
+    for r in rows.iter().filter(|r| r["passed"] == false) {
+        assert!(failed.contains(r["name"].as_str().unwrap()), "{failed}");
+    }
+    let summary = seen["comparisonSummary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "{} rows passed, {} failed",
+            sent["passed"], sent["failed"]
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(sent["baseline_package"].as_str().unwrap()),
+        "{summary}"
+    );
+    // The reviewer could still decide: the approval went through.
+    assert_eq!(seen["status"], "approved");
+    assert_eq!(fx.wait_done(&exec).await.status.as_str(), "SUCCEEDED");
 }

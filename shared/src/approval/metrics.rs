@@ -322,6 +322,76 @@ pub fn metric_rows(metrics: &Value) -> Vec<MetricRow> {
     rows
 }
 
+/// One row of read-evaluation's comparison with the model in production
+/// (`metrics.comparison.rows`, docs/evaluation.md#output), read leniently: a field of the
+/// wrong type is "no value", never an error.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ComparisonRow {
+    /// `overall`, `segment`, `fairness`, `latency`, `size`, `importance`, `baseline`.
+    pub dimension: String,
+    pub name: String,
+    pub slice: Option<String>,
+    pub candidate: Option<f64>,
+    pub baseline: Option<f64>,
+    /// Relative change in the goal's direction (+ is better).
+    pub change: Option<f64>,
+    pub limit: Option<f64>,
+    /// `improved`, `held`, `degraded`, `missing`, `new`, `within_limit`, `over_limit`,
+    /// `unmeasured`, `info`.
+    pub status: String,
+    pub passed: Option<bool>,
+    pub hard: bool,
+}
+
+/// The comparison as a whole.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Comparison {
+    /// `first_model`, `baseline_unusable`, `improved`, `within_tolerance`, `below`,
+    /// `far_below`.
+    pub band: Option<String>,
+    pub baseline_package: Option<String>,
+    pub passed: Option<u64>,
+    pub failed: Option<u64>,
+    pub rows_omitted: Option<u64>,
+    pub rows: Vec<ComparisonRow>,
+}
+
+/// The comparison of the shipped shape; `None` when the request carries none (an older
+/// pipeline, a hand-written request).
+pub fn comparison(metrics: &Value) -> Option<Comparison> {
+    let c = metrics.get("comparison")?.as_object()?;
+    let count = |k: &str| c.get(k).and_then(Value::as_u64);
+    let rows = c
+        .get("rows")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .filter_map(Value::as_object)
+                .map(|r| ComparisonRow {
+                    dimension: text(r.get("dimension")).unwrap_or_default(),
+                    name: text(r.get("name")).unwrap_or_default(),
+                    slice: text(r.get("slice")),
+                    candidate: num(r.get("candidate")),
+                    baseline: num(r.get("baseline")),
+                    change: num(r.get("change")),
+                    limit: num(r.get("limit")),
+                    status: text(r.get("status")).unwrap_or_default(),
+                    passed: r.get("passed").and_then(Value::as_bool),
+                    hard: r.get("hard").and_then(Value::as_bool).unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Comparison {
+        band: text(c.get("band")),
+        baseline_package: text(c.get("baseline_package")),
+        passed: count("passed"),
+        failed: count("failed"),
+        rows_omitted: count("rows_omitted").filter(|n| *n > 0),
+        rows,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,5 +539,37 @@ mod tests {
         assert!(rows.iter().all(|r| !r.objective && r.band.is_none()));
         assert!(metric_rows(&json!(null)).is_empty());
         assert!(metric_rows(&json!([1, 2])).is_empty());
+    }
+
+    #[test]
+    fn the_comparison_is_read_leniently() {
+        let m = json!({"metric": "acc", "metrics": {"acc": 0.9}, "comparison": {
+        "band": "below", "baseline_package": "arn:p/1", "passed": 3, "failed": 1, "rows_omitted": 0,
+        "rows": [
+            {"dimension": "segment", "name": "acc", "slice": "sex=f", "candidate": 0.8, "baseline": 0.9,
+             "change": -0.111, "limit": 0.05, "status": "degraded", "passed": false, "hard": false},
+            {"dimension": "latency", "name": "p99_ms", "candidate": "fast", "status": 7, "passed": null, "hard": true},
+            "junk"
+        ]}});
+        let c = comparison(&m).unwrap();
+        assert_eq!(
+            (c.band.as_deref(), c.passed, c.failed, c.rows_omitted),
+            (Some("below"), Some(3), Some(1), None)
+        );
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.rows[0].slice.as_deref(), Some("sex=f"));
+        assert_eq!(
+            (c.rows[0].passed, c.rows[0].change),
+            (Some(false), Some(-0.111))
+        );
+        assert_eq!(
+            (
+                c.rows[1].candidate,
+                c.rows[1].status.as_str(),
+                c.rows[1].hard
+            ),
+            (None, "", true)
+        );
+        assert!(comparison(&json!({"metric": "acc", "value": 1})).is_none());
     }
 }

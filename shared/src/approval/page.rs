@@ -10,7 +10,9 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
 
 use super::identity::Identity;
-use super::metrics::{evaluation, metric_rows, Band, Evaluation, MetricRow};
+use super::metrics::{
+    comparison, evaluation, metric_rows, Band, ComparisonRow, Evaluation, MetricRow,
+};
 use super::model::{ApprovalRecord, Decision, Status};
 use crate::trigger::select_best::{finite, Goal};
 
@@ -130,6 +132,7 @@ pub fn render_page(rec: &ApprovalRecord, ctx: &PageContext<'_>) -> String {
                 (objective(rec))
                 h2 { "Candidate against baseline" }
                 (metrics_table(rec))
+                (comparison_section(rec))
                 h2 { "Data drift" }
                 div #drift { (drift_summary(&rec.drift)) (drift_table(&rec.drift)) }
                 (reports(ctx))
@@ -348,6 +351,118 @@ fn metrics_table(rec: &ApprovalRecord) -> Markup {
                         }
                         td { (threshold_cell(r, goal)) }
                         td { (check_cell(r)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the objective's band against production means, in a reviewer's words.
+fn comparison_band_words(band: &str) -> &'static str {
+    match band {
+        "first_model" => "The first model for this endpoint: there is no production model to compare with, the absolute thresholds decided",
+        "baseline_unusable" => "The production model's report could not be used: the absolute thresholds decided",
+        "improved" => "Better than production on the objective",
+        "within_tolerance" => "As good as production on the objective, within the tolerance",
+        "below" => "Below production on the objective, beyond the tolerance",
+        "far_below" => "Far below production on the objective",
+        _ => "As sent",
+    }
+}
+
+fn comparison_status_words(status: &str) -> &str {
+    match status {
+        "improved" => "better",
+        "held" => "held",
+        "degraded" => "worse",
+        "missing" => "missing",
+        "new" => "new, not compared",
+        "within_limit" => "within limit",
+        "over_limit" => "over limit",
+        "unmeasured" => "not measured",
+        "info" => "shown only",
+        other => other,
+    }
+}
+
+/// A size in bytes as an integer, everything else with four decimals.
+fn fmt_value(r: &ComparisonRow, v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() && r.dimension == "size" => format!("{x:.0}"),
+        _ => fmt_num(v),
+    }
+}
+
+/// What the row is held to.
+fn comparison_limit(r: &ComparisonRow) -> String {
+    let Some(l) = r.limit.filter(|l| l.is_finite()) else {
+        return "–".into();
+    };
+    match r.dimension.as_str() {
+        "overall" | "segment" => format!("drop ≤ {:.1} %", l * 100.0),
+        "fairness" => format!("gap widens ≤ {l:.4}"),
+        "importance" => format!("overlap ≥ {l:.2}"),
+        _ => format!("≤ {}", fmt_value(r, Some(l))),
+    }
+}
+
+/// The comparison with the model in production, row by row: what passed, what failed,
+/// what was not compared (docs/evaluation.md).
+fn comparison_section(rec: &ApprovalRecord) -> Markup {
+    let Some(c) = comparison(&rec.metrics) else {
+        return html! {};
+    };
+    let failed: Vec<&ComparisonRow> = c.rows.iter().filter(|r| r.passed == Some(false)).collect();
+    html! {
+        h2 { "Against the model in production" }
+        div #comparison {
+            p #comparison-summary {
+                @if let Some(b) = &c.band { (comparison_band_words(b)) ". " }
+                @if let (Some(p), Some(f)) = (c.passed, c.failed) {
+                    (p) " rows passed, " (f) " failed"
+                    @if let Some(n) = c.rows_omitted { " (" (n) " passing rows not shown)" }
+                    ". "
+                }
+                @if let Some(pkg) = &c.baseline_package { "Production: " code { (pkg) } }
+            }
+            @if !failed.is_empty() {
+                p #comparison-failed.fail {
+                    "Failed: "
+                    @for (i, r) in failed.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (r.name) @if let Some(s) = &r.slice { " [" (s) "]" }
+                    }
+                }
+            }
+            @if c.rows.is_empty() {
+                p.note { "No rows were compared." }
+            } @else {
+                table #comparison-rows {
+                    thead { tr { th { "Dimension" } th { "Row" } th { "Candidate" } th { "Production" } th { "Change" } th { "Limit" } th { "Result" } } }
+                    tbody {
+                        @for r in &c.rows {
+                            tr class=(format!("dim-{}", r.dimension)) {
+                                td { (r.dimension) @if r.hard { " " span.note { "(hard limit)" } } }
+                                td { (r.name) @if let Some(s) = &r.slice { " " span.note { "[" (s) "]" } } }
+                                td { (fmt_value(r, r.candidate)) }
+                                td { (fmt_value(r, r.baseline)) }
+                                td {
+                                    @match r.change.filter(|c| c.is_finite()) {
+                                        Some(ch) => (format!("{:+.1} %", ch * 100.0)),
+                                        None => "–",
+                                    }
+                                }
+                                td { (comparison_limit(r)) }
+                                td {
+                                    @match r.passed {
+                                        Some(true) => { span.pass { "pass" } " " span.note { (comparison_status_words(&r.status)) } },
+                                        Some(false) => { span.fail { "FAIL" } " " span.note { (comparison_status_words(&r.status)) } },
+                                        None => span.note { (comparison_status_words(&r.status)) },
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -852,5 +967,52 @@ mod tests {
             time_left(now + Duration::days(2) + Duration::hours(1), now),
             "2 d 1 h left"
         );
+    }
+
+    #[test]
+    fn the_comparison_shows_every_row_with_what_passed_and_failed() {
+        let mut m = shipped_metrics();
+        m["comparison"] = json!({"band": "improved", "baseline_package": "arn:aws:sagemaker:us-east-1:1:model-package/g/1",
+            "passed": 2, "failed": 2, "rows_omitted": 0, "rows": [
+            {"dimension": "overall", "name": "f1", "candidate": 0.9, "baseline": 0.88, "change": 0.0227, "limit": 0.02, "status": "improved", "passed": true, "hard": false},
+            {"dimension": "segment", "name": "acc", "slice": "<b>sex=f</b>", "candidate": 0.8, "baseline": 0.9, "change": -0.111, "limit": 0.05, "status": "degraded", "passed": false, "hard": false},
+            {"dimension": "importance", "name": "top-10 overlap", "candidate": 0.82, "baseline": 1.0, "limit": 0.5, "status": "held", "passed": true, "hard": false},
+            {"dimension": "latency", "name": "p99_ms", "candidate": 150.0, "baseline": 40.0, "limit": 100.0, "status": "over_limit", "passed": false, "hard": true},
+            {"dimension": "size", "name": "memory_bytes", "candidate": 50000000.0, "baseline": 40000000.0, "status": "info", "passed": null, "hard": false}
+        ]});
+        let page = render_page(&shipped_record(m, shipped_drift()), &ctx(None));
+        let table = element(&page, "comparison-rows");
+        assert_eq!(table.matches("<tr class=\"dim-").count(), 5, "{table}");
+        assert!(
+            table.contains("+2.3 %") && table.contains("-11.1 %"),
+            "{table}"
+        );
+        assert!(
+            table.contains("drop ≤ 5.0 %")
+                && table.contains("overlap ≥ 0.50")
+                && table.contains("≤ 100.0000")
+        );
+        assert!(table.contains("50000000") && table.contains("(hard limit)"));
+        assert_eq!(table.matches("class=\"fail\">FAIL<").count(), 2);
+        assert_eq!(table.matches("class=\"pass\">pass<").count(), 2);
+        // Escaped, never markup.
+        assert!(table.contains("&lt;b&gt;sex=f&lt;/b&gt;") && !table.contains("<b>"));
+        let failed = element(&page, "comparison-failed");
+        assert!(
+            failed.contains("acc [&lt;b&gt;sex=f&lt;/b&gt;]") && failed.contains("p99_ms"),
+            "{failed}"
+        );
+        let summary = element(&page, "comparison-summary");
+        assert!(
+            summary.contains("Better than production")
+                && summary.contains("2 rows passed, 2 failed"),
+            "{summary}"
+        );
+        // An older request without a comparison shows no section.
+        let page = render_page(
+            &shipped_record(shipped_metrics(), shipped_drift()),
+            &ctx(None),
+        );
+        assert!(!page.contains("Against the model in production"));
     }
 }

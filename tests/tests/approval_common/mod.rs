@@ -500,6 +500,12 @@ pub fn shipped_request() -> Value {
     trainguard_tests::json_shape::read_fixture(&workspace_root().join(SHIPPED_REQUEST))
 }
 
+/// The request the shipped state machine sends for a candidate compared with a model in
+/// production (pipeline_e2e, `evaluation_gate::mixed_rows_go_to_review`, refreshes it with
+/// `TRAINGUARD_UPDATE_FIXTURES=1`): overall, slice, fairness, importance, latency and
+/// size rows, some failed.
+pub const SHIPPED_COMPARISON: &str = "tests/fixtures/approval/shipped-comparison.json";
+
 /// Every string in `v` with `from` replaced by `to`.
 fn replace_in_strings(v: &mut Value, from: &str, to: &str) {
     match v {
@@ -522,8 +528,25 @@ impl Fixture {
         package_arn: &str,
         expires_in_seconds: u64,
     ) -> Value {
+        self.input_from(
+            SHIPPED_REQUEST,
+            execution_name,
+            package_arn,
+            expires_in_seconds,
+        )
+    }
+
+    /// [`Fixture::input_from_fixture`] from another captured request (`fixture`, a path
+    /// under the workspace).
+    pub fn input_from(
+        &self,
+        fixture: &str,
+        execution_name: &str,
+        package_arn: &str,
+        expires_in_seconds: u64,
+    ) -> Value {
         let mut input = self.input(package_arn, expires_in_seconds);
-        let shipped = shipped_request();
+        let shipped = trainguard_tests::json_shape::read_fixture(&workspace_root().join(fixture));
         let from = format!(
             "s3://{}/pipeline/{}/",
             shipped["bucket"].as_str().unwrap_or_default(),
