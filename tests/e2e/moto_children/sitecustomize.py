@@ -17,7 +17,10 @@ one JSON line per finished child to that file:
 
 The parent history carries `MapRunStarted.mapRunArn`, which links a Distributed Map
 state to its children. Nothing else changes: what runs, its inputs, outputs, errors and
-the parent's history are the engine's own. Documented in docs/pipeline.md ("Engine
+the parent's history are the engine's own.
+
+It also makes the S3 ItemReader read every listing page, as AWS's does (moto's reads
+the first 1,000 keys only; see `_page_item_reader`). Both are documented in docs/pipeline.md ("Engine
 limits worked around in the test copy only").
 """
 
@@ -63,6 +66,39 @@ def _install(path):
     worker._eval_job = _eval_job
 
 
+def _page_item_reader():
+    """An S3 `listObjectsV2` ItemReader reads every listing page, as on AWS.
+
+    AWS's ItemReader iterates over all the objects under the prefix; moto 5.2.5's
+    (ResourceEvalS3._handle_list_objects_v2) makes one ListObjectsV2 call and maps over
+    its `Contents`, so a Distributed Map over more than 1,000 objects (one page) would
+    silently run the first 1,000 only. The same call, continued while the listing is
+    truncated; nothing else changes.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+        resource_eval_s3 as s3_mod,
+    )
+
+    reader = s3_mod.ResourceEvalS3
+
+    def _handle_list_objects_v2(env, resource_runtime_part, state_credentials):
+        s3_client = reader._get_s3_client(
+            resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+        )
+        parameters = env.stack.pop()
+        contents = []
+        while True:
+            response = s3_client.list_objects_v2(**parameters)
+            contents.extend(response["Contents"])
+            if not response.get("IsTruncated"):
+                break
+            parameters = dict(parameters, ContinuationToken=response["NextContinuationToken"])
+        env.stack.append(contents)
+
+    reader._handle_list_objects_v2 = staticmethod(_handle_list_objects_v2)
+
+
 _path = os.environ.get("TRAINGUARD_E2E_MAP_RUN_CHILDREN")
 if _path and os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _install(_path)
+    _page_item_reader()
