@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 use trainguard_tests::{coverage, http_client, json_shape, output_dir, workspace_root};
 
 // Scenarios in files of their own (tests/tests/pipeline_e2e/).
+#[path = "pipeline_e2e/evaluation_gate.rs"]
+mod evaluation_gate;
 #[path = "pipeline_e2e/mixed_sweep.rs"]
 mod mixed_sweep;
-#[path = "pipeline_e2e/scale_out.rs"]
-mod scale_out;
 
 /// The stack supervisor; it stops everything it started when its stdin closes.
 struct Stack {
@@ -2499,6 +2499,18 @@ async fn pipeline_end_to_end() {
         ("spot interruptions: fall back to on-demand", |s| {
             boxed(spot_interruptions_fall_back_to_on_demand(s))
         }),
+        (
+            "evaluation: better than production on every row, auto-promoted",
+            |s| boxed(evaluation_gate::better_than_production_promotes(s)),
+        ),
+        (
+            "evaluation: mixed rows against production, a person decides",
+            |s| boxed(evaluation_gate::mixed_rows_go_to_review(s)),
+        ),
+        (
+            "evaluation: a hard limit broken, rejected and investigated",
+            |s| boxed(evaluation_gate::hard_limit_rejects_and_investigates(s)),
+        ),
         ("evaluation below the review threshold is rejected", |s| {
             boxed(below_review_threshold_is_rejected(s))
         }),
@@ -2513,9 +2525,6 @@ async fn pipeline_end_to_end() {
             "sweep: OOM recovers, NaN recovers, ladder runs out, best survivor",
             |s| boxed(mixed_sweep::mixed_sweep(s)),
         ),
-        ("scale-out: 1,100 objects, merged equals one pass", |s| {
-            boxed(scale_out::scale_out(s))
-        }),
         (
             "Catch paths: each service call failing the way the service fails it",
             |s| boxed(catch_paths(s)),
@@ -2692,6 +2701,18 @@ fn catch_cases() -> Vec<CatchCase> {
             lambda("pipeline-trigger", Some("read-evaluation")),
             &["ReadEvaluation", "CompensateEvaluation"],
         ),
+        CatchCase {
+            behaviour: json!({"evaluation": {"value": 0.5}}),
+            ..case(
+                "e2e-catch-investigation",
+                json!([{"call": "SNS.Publish", "contains": ["{name}", "investigate"]}]),
+                &[
+                    "NotifyInvestigation",
+                    "CompensateEvaluation",
+                    "PipelineFailed",
+                ],
+            )
+        },
         case(
             "e2e-catch-register",
             sm("SageMaker.CreateModelPackage"),
