@@ -24,6 +24,8 @@ use trainguard_tests::{coverage, http_client, json_shape, output_dir, workspace_
 mod evaluation_gate;
 #[path = "pipeline_e2e/mixed_sweep.rs"]
 mod mixed_sweep;
+#[path = "pipeline_e2e/scale_out.rs"]
+mod scale_out;
 
 /// The stack supervisor; it stops everything it started when its stdin closes.
 struct Stack {
@@ -2525,6 +2527,9 @@ async fn pipeline_end_to_end() {
             "sweep: OOM recovers, NaN recovers, ladder runs out, best survivor",
             |s| boxed(mixed_sweep::mixed_sweep(s)),
         ),
+        ("scale-out: 1,100 objects, merged equals one pass", |s| {
+            boxed(scale_out::scale_out(s))
+        }),
         (
             "Catch paths: each service call failing the way the service fails it",
             |s| boxed(catch_paths(s)),
