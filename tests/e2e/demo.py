@@ -67,7 +67,9 @@ def main():
                 raise SystemExit("the stack did not start within 10 minutes")
             time.sleep(0.3)
         info = json.load(open(out))
-        kw = dict(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        # The stack's harness user (moto enforces IAM; the functions use their own roles).
+        kw = dict(region_name="us-east-1", aws_access_key_id=info["admin"]["access_key_id"],
+                  aws_secret_access_key=info["admin"]["secret_access_key"])
         s3 = boto3.client("s3", endpoint_url=info["moto_endpoint"], **kw)
         sfn = boto3.client("stepfunctions", endpoint_url=info["moto_endpoint"], **kw)
         sm = boto3.client("sagemaker", endpoint_url=info["moto_endpoint"], **kw)
@@ -79,10 +81,14 @@ def main():
         put = s3.put_object(Bucket=bucket, Key="data/demo/sample.csv", Body=sample)
         s3.put_object(Bucket=bucket, Key="config/contract.json",
                       Body=open(os.path.join(ROOT, "events", "schema-validator", "contract.json"), "rb").read())
-        s3.put_object(Bucket=bucket, Key="baseline-data/sample.csv", Body=sample)
+        s3.put_object(Bucket=bucket, Key="config/reference/sample.csv", Body=sample)
         say("building the drift baseline with the real drift-detector")
-        b = invoke(lam, "drift-detector", {"task": "baseline", "data": f"s3://{bucket}/baseline-data/sample.csv",
-                                           "baseline": f"s3://{bucket}/config/baseline.json"})
+        # Within its role (IAM is enforced): it reads config/* and writes pipeline/* only;
+        # publishing the baseline to config/ is the operator's step.
+        b = invoke(lam, "drift-detector", {"task": "baseline", "data": f"s3://{bucket}/config/reference/sample.csv",
+                                           "baseline": f"s3://{bucket}/pipeline/_baseline/baseline.json"})
+        s3.copy_object(Bucket=bucket, Key="config/baseline.json",
+                       CopySource={"Bucket": bucket, "Key": "pipeline/_baseline/baseline.json"})
         print(f"    baseline: {b.get('baseline_uri')} ({b.get('rows')} rows, {b.get('features')} features)")
 
         say("new data: EventBridge 'Object Created' -> the real pipeline-trigger")

@@ -243,6 +243,15 @@ def for_moto(doc):
         widened = [a for a in actions if a.split(":")[0] not in RESOURCE_CHECKED]
         if kept:
             stmts.append(dict(s, Action=kept))
+            # moto authorizes DeleteObjects (POST ?delete) as s3:DeleteObject on the BUCKET's
+            # ARN (moto/s3/responses.py _bucket_response_post), where AWS checks
+            # s3:DeleteObject on each key. So an object-scoped DeleteObject grant also gets
+            # the bucket ARN here; the keys' prefixes are then not enforced for DeleteObjects
+            # locally (single DeleteObject calls still are), iam_actions.py checks them.
+            deletes = [a for a in kept if a == "s3:DeleteObject"]
+            buckets = sorted({r.split("/", 1)[0] for r in _as_list(s.get("Resource", [])) if "/" in r})
+            if deletes and buckets and s.get("Effect") == "Allow":
+                stmts.append({"Effect": "Allow", "Action": deletes, "Resource": buckets})
         if widened:
             w = {k: v for k, v in s.items() if k not in ("Resource", "Condition", "Sid")}
             w.update(Action=widened, Resource="*")
@@ -337,6 +346,7 @@ def main():
     r.add_argument("role", help="a function binary name, or pipeline / training / hosting")
     r.add_argument("--name", action="append", default=[], help="K=V: a parameter, Ref or Logical.Attr value")
     r.add_argument("--without", action="append", default=[], help="an action to leave out")
+    r.add_argument("--bucket", default="trainguard-demo", help="the artifacts bucket")
     a_ = sub.add_parser("auth")
     a_.add_argument("state", choices=["on", "off"])
     a = ap.parse_args()
@@ -352,7 +362,10 @@ def main():
         print(json.dumps(create_admin(iam)))
         return
     cfn = translate()
-    params, refs, atts = {}, {}, {}
+    params = {}
+    refs, atts = stack_names(a.bucket, f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:trainguard-alerts",
+                             f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:trainguard-trigger-failures",
+                             "trainguard-models")
     for kv in a.name:
         k, v = kv.split("=", 1)
         if "." in k:

@@ -26,6 +26,21 @@ against it; --no-watch leaves cargo lambda watch to you (run it at the workspace
 It stays up until its stdin closes (the parent process ended, however it ended) or it
 gets SIGTERM/SIGINT, then stops every process it started, by PID / process group.
 
+IAM is enforced as on AWS, from template.yaml's own roles (tests/e2e/iam.py translates the
+SAM template and resolves its intrinsics to this stack's names). moto starts with auth off;
+the stack creates the harness's admin user (its keys go to --out as `admin`: the tests' own
+set-up and reads), the template's roles with their policies, and one STS session of each
+role a caller here plays; then it turns moto's auth on (/moto-api/reset-auth 0), so every
+later request must be signed by a known identity and is judged against its policies.
+Who is who: each function's `[package.metadata.lambda.env]` sets its access key id to the
+marker `trainguard-<binary>`, and moto's interpreter signs with `ak`; the router signs each
+such request again with the session of that function's role (or the state machine's), see
+router.py `Identities` for why the router and not keys registered in moto. What moto can
+check: every action; resources only for S3 and SQS (SageMaker, Step Functions, SNS and Logs
+are checked against `*`, so iam.py widens those statements and tests/static/iam_actions.py
+checks their resource patterns); the router judges lambda:InvokeFunction itself, on the
+exact function ARN. TRAINGUARD_E2E_IAM=0 starts the stack without enforcement (debugging).
+
 The state machine gets the template's default substitutions (no KMS key, no VPC);
 TRAINGUARD_E2E_JOB_SECURITY=1 substitutes a KMS key and a VPC instead, so the same scenarios
 run the other branch of the definition's encryption and network options.
@@ -47,6 +62,9 @@ import urllib.parse
 import urllib.request
 
 import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iam as template_iam  # noqa: E402 - tests/e2e/iam.py, beside this file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
@@ -233,7 +251,9 @@ def main():
             router_port = int(urllib.parse.urlsplit(denv["AWS_ENDPOINT_URL"]).port)
             lambda_port = LAMBDA_DEFAULT_PORT
         venv = os.path.dirname(PY)
-        moto_env = dict(os.environ, MOTO_PORT=str(router_port))
+        # The AWS managed policies (AWSLambdaBasicExecutionRole, which SAM attaches to every
+        # function role), so the roles are the template's whole.
+        moto_env = dict(os.environ, MOTO_PORT=str(router_port), MOTO_IAM_LOAD_MANAGED_POLICIES="true")
         moto = stack.spawn("moto", [os.path.join(venv, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], moto_env)
         router = stack.spawn("router", [PY, os.path.join(ROOT, "tests", "e2e", "router.py"), "--port", str(router_port),
                                         "--moto-port", str(moto_port), "--lambda-port", str(lambda_port)], dict(os.environ))
@@ -245,7 +265,11 @@ def main():
                                      headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req).read()
 
-        kw = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        enforce = os.environ.get("TRAINGUARD_E2E_IAM", "1") != "0"
+        base = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        admin = template_iam.create_admin(boto3.client("iam", **base))
+        kw = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id=admin["access_key_id"],
+                  aws_secret_access_key=admin["secret_access_key"])
         s3 = boto3.client("s3", **kw)
         sns = boto3.client("sns", **kw)
         sm = boto3.client("sagemaker", **kw)
@@ -259,6 +283,9 @@ def main():
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         group = "trainguard-models"
         sm.create_model_package_group(ModelPackageGroupName=group)
+        # pipeline-trigger's dead-letter queue (template.yaml TriggerFailuresQueue).
+        dlq_url = sqs.create_queue(QueueName="trainguard-trigger-failures")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         subs = substitutions(bucket, topic, group)
         subs_path = os.path.join(a.log_dir, "substitutions.json")
         with open(subs_path, "w") as f:
@@ -282,6 +309,50 @@ def main():
         if a.demo:
             seed_sample_events(s3)
 
+        # The template's roles, and who plays which (see the module's docstring).
+        cfn = template_iam.translate()
+        refs, atts = template_iam.stack_names(bucket, topic, dlq_arn, group)
+        resolver = template_iam.Resolver(cfn, {"DataPrefix": denv["TRAINGUARD_DATA_PREFIX"],
+                                               "ModelPackageGroupName": group}, refs, atts)
+        roles = template_iam.roles(cfn, resolver)
+        iam_client = boto3.client("iam", **kw)
+        sts = boto3.client("sts", **kw)
+        identities = {"_admin": admin}
+        for name, role in roles.items():
+            template_iam.create_role(iam_client, name, role)
+        players = {f"trainguard-{f}": f"trainguard-{f}" for f in FUNCTIONS}
+        players["ak"] = "trainguard-pipeline"
+        for key, name in players.items():
+            ident = template_iam.assume(sts, name, name)
+            ident["policies"] = list(roles[name]["policies"].values())
+            identities[key] = ident
+        with open(os.path.join(a.log_dir, "iam-roles.json"), "w") as f:
+            json.dump({n: {k: v for k, v in r.items()} for n, r in roles.items()}, f, indent=1)
+        req = urllib.request.Request(f"{router_url}/_e2e/identities", data=json.dumps(identities).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
+        # Asynchronous invocation as the template configures it (router.py `_invoke_async`):
+        # each function's DeadLetterConfig and its EventInvokeConfig's retries.
+        async_cfg = {}
+        for lid, r in cfn["Resources"].items():
+            if r["Type"] != "AWS::Lambda::Function" or not template_iam.binary_of(cfn, lid):
+                continue
+            fn = template_iam.binary_of(cfn, lid)
+            cfg = {"role_key": f"trainguard-{fn}", "max_retry_attempts": 2}
+            target = resolver.value((r["Properties"].get("DeadLetterConfig") or {}).get("TargetArn"))
+            if target:
+                cfg["dead_letter_queue_arn"] = target
+                cfg["dead_letter_queue_url"] = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[1])["QueueUrl"]
+            for e in cfn["Resources"].values():
+                if e["Type"] == "AWS::Lambda::EventInvokeConfig" and e["Properties"].get("FunctionName") == {"Ref": lid}:
+                    cfg["max_retry_attempts"] = int(e["Properties"].get("MaximumRetryAttempts", 2))
+            async_cfg[fn] = cfg
+        req = urllib.request.Request(f"{router_url}/_e2e/async", data=json.dumps(async_cfg).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
+        if enforce:
+            template_iam.set_auth(moto_url, True)
+
         # The functions talk to AWS through the router (it forwards to moto, and plays
         # UpdateEndpoint, which moto lacks): demo.env's endpoint with --demo, else the
         # per-service variables, which win over the AWS_ENDPOINT_URL of the package metadata.
@@ -303,6 +374,8 @@ def main():
             "moto_endpoint": moto_url, "router_endpoint": router_url, "lambda_endpoint": f"http://127.0.0.1:{lambda_port}",
             "bucket": bucket, "topic_arn": topic, "queue_url": queue_url, "model_package_group": group,
             "state_machine_arn": sm_arn, "log_dir": a.log_dir, "pid": os.getpid(),
+            "admin": admin, "iam_enforced": enforce, "trigger_dlq_url": dlq_url, "trigger_dlq_arn": dlq_arn,
+            "async": async_cfg,
         }
         tmp = a.out + ".tmp"
         with open(tmp, "w") as f:

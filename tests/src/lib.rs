@@ -15,6 +15,7 @@ pub mod coverage;
 pub mod http_client;
 pub mod json_shape;
 pub mod lambda_router;
+pub mod local_stack;
 pub mod rendezvous;
 
 use std::net::{TcpListener, TcpStream};
@@ -80,6 +81,45 @@ pub struct MotoServer {
     child: Child,
     pub port: u16,
     pub endpoint: String,
+    /// The harness's credentials: `testing` on a plain moto, the admin user's keys on one
+    /// started with [`MotoServer::start_with_iam`].
+    harness: AwsKeys,
+}
+
+/// Credentials for moto: an access key, its secret, and a session token for a role session.
+#[derive(Debug, Clone)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl AwsKeys {
+    fn from_json(v: &serde_json::Value) -> AwsKeys {
+        AwsKeys {
+            access_key_id: v["access_key_id"].as_str().expect("access_key_id").into(),
+            secret_access_key: v["secret_access_key"]
+                .as_str()
+                .expect("secret_access_key")
+                .into(),
+            session_token: v["session_token"].as_str().map(str::to_string),
+        }
+    }
+
+    /// The environment variables that make a child process (a binary, the CLI) use them.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                self.secret_access_key.clone(),
+            ),
+        ];
+        if let Some(t) = &self.session_token {
+            env.push(("AWS_SESSION_TOKEN".into(), t.clone()));
+        }
+        env
+    }
 }
 
 impl MotoServer {
@@ -115,6 +155,11 @@ impl MotoServer {
                 child,
                 port,
                 endpoint: format!("http://127.0.0.1:{port}"),
+                harness: AwsKeys {
+                    access_key_id: "testing".into(),
+                    secret_access_key: "testing".into(),
+                    session_token: None,
+                },
             };
             if server.wait_ready() {
                 return server;
@@ -149,33 +194,122 @@ impl MotoServer {
     }
 
     /// Environment variables that point a child process (a handler binary, the CLI) at
-    /// this server.
+    /// this server, with the harness's credentials.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
+        self.env_as(&self.harness)
+    }
+
+    /// [`MotoServer::env`] with other credentials (a role session of [`MotoServer::role`]).
+    pub fn env_as(&self, keys: &AwsKeys) -> Vec<(String, String)> {
+        let mut env = vec![
             ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
+        ];
+        env.extend(keys.env());
+        env
     }
 
-    /// SDK configuration pointed at this server (no process environment touched).
+    /// SDK configuration pointed at this server (no process environment touched), as the
+    /// harness.
     pub async fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_as(&self.harness).await
+    }
+
+    /// SDK configuration pointed at this server with these credentials.
+    pub async fn sdk_config_as(&self, keys: &AwsKeys) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
+                keys.access_key_id.clone(),
+                keys.secret_access_key.clone(),
+                keys.session_token.clone(),
+                None,
+                "moto",
             ))
             .load()
             .await
     }
 
-    /// trainguard's clients pointed at this server.
+    /// trainguard's clients pointed at this server, as the harness.
     pub async fn clients(&self) -> Clients {
         Clients::from_config(self.sdk_config().await)
+    }
+
+    /// trainguard's clients pointed at this server with these credentials (a function's
+    /// role session).
+    pub async fn clients_as(&self, keys: &AwsKeys) -> Clients {
+        Clients::from_config(self.sdk_config_as(keys).await)
+    }
+
+    /// moto with IAM enforced, as on AWS: every request must be signed by an identity of
+    /// this moto and is judged against its policies (moto's "IAM-like access control": the
+    /// action always, the resource for S3 and SQS; see tests/e2e/iam.py). The harness is an
+    /// admin user (its set-up and reads); a test that plays a function gets that function's
+    /// template role from [`MotoServer::role`].
+    pub fn start_with_iam() -> MotoServer {
+        // AWSLambdaBasicExecutionRole, which SAM attaches to every function role.
+        let mut moto = Self::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
+        moto.harness = AwsKeys::from_json(&moto.iam_py(&["admin"], None));
+        moto.iam_py(&["auth", "on"], None);
+        moto
+    }
+
+    /// A session of the template's role of `role` (a function's binary name, or `pipeline`)
+    /// created in this moto from template.yaml, minus the actions in `without`; `names` are
+    /// the Ref / Logical.Attr values of the stack's resources its policies name
+    /// (tests/e2e/iam.py `role --name`), `bucket` the artifacts bucket. The role is assumed
+    /// as Lambda assumes it (moto's auth is off for that one call: the service principal in
+    /// the trust policy is no principal of this account).
+    pub fn role(
+        &self,
+        role: &str,
+        bucket: &str,
+        names: &[(&str, &str)],
+        without: &[&str],
+    ) -> AwsKeys {
+        let mut args = vec![
+            "role".to_string(),
+            role.to_string(),
+            "--bucket".into(),
+            bucket.into(),
+        ];
+        for (k, v) in names {
+            args.extend(["--name".into(), format!("{k}={v}")]);
+        }
+        for a in without {
+            args.extend(["--without".into(), a.to_string()]);
+        }
+        self.iam_py(&["auth", "off"], None);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let keys = AwsKeys::from_json(&self.iam_py(&args, None));
+        self.iam_py(&["auth", "on"], None);
+        keys
+    }
+
+    /// Run tests/e2e/iam.py against this moto; its JSON output (null when it prints none).
+    fn iam_py(&self, args: &[&str], keys: Option<&AwsKeys>) -> serde_json::Value {
+        let root = workspace_root();
+        let mut cmd = Command::new(root.join(".venv/bin/python"));
+        cmd.arg(root.join("tests/e2e/iam.py"))
+            .args(["--endpoint", &self.endpoint]);
+        if let Some(k) = keys {
+            cmd.args(["--key", &k.access_key_id, "--secret", &k.secret_access_key]);
+        }
+        let out = cmd.args(args).output().expect("run tests/e2e/iam.py");
+        assert!(
+            out.status.success(),
+            "iam.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).expect("iam.py prints JSON")
+        }
     }
 
     /// Turn on moto's Step Functions interpreter.

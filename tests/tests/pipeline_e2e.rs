@@ -145,11 +145,17 @@ impl Stack {
         }
         stack.info = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         let endpoint = stack.info["moto_endpoint"].as_str().unwrap().to_string();
+        // The harness's own IAM user (stack.py): moto enforces IAM, and no function uses it.
+        let admin = &stack.info["admin"];
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "e2e",
+                admin["access_key_id"].as_str().unwrap(),
+                admin["secret_access_key"].as_str().unwrap(),
+                None,
+                None,
+                "e2e-harness",
             ))
             .load()
             .await;
@@ -2433,15 +2439,26 @@ async fn pipeline_end_to_end() {
     let contract = std::fs::read(workspace_root().join("events/schema-validator/contract.json"))
         .expect("contract");
     stack.put("config/contract.json", contract).await;
+    // Within the drift-detector role's grants (IAM is enforced): it reads config/* and
+    // writes pipeline/* only; publishing the baseline to config/ is the operator's step.
     stack
-        .put("baseline-data/sample.csv", stack.sample.clone())
+        .put("config/reference/sample.csv", stack.sample.clone())
         .await;
     let bucket = stack.bucket().to_string();
     let (ok, out) = stack
-        .invoke("drift-detector", &json!({"task": "baseline", "data": format!("s3://{bucket}/baseline-data/sample.csv"),
-                                             "baseline": format!("s3://{bucket}/config/baseline.json")}))
+        .invoke("drift-detector", &json!({"task": "baseline", "data": format!("s3://{bucket}/config/reference/sample.csv"),
+                                             "baseline": format!("s3://{bucket}/pipeline/_baseline/baseline.json")}))
         .await;
     assert!(ok, "baseline: {out}");
+    stack
+        .s3
+        .copy_object()
+        .bucket(&bucket)
+        .key("config/baseline.json")
+        .copy_source(format!("{bucket}/pipeline/_baseline/baseline.json"))
+        .send()
+        .await
+        .expect("publish the baseline");
 
     type Scenario = fn(Arc<Stack>) -> BoxedScenario;
     let scenarios: Vec<(&str, Scenario)> = vec![

@@ -9,8 +9,9 @@
 //!   (or is a `States.*` name);
 //! - every Lambda task invokes a function the template defines;
 //! - every function's `[package.metadata.lambda.env]` (what `cargo lambda watch` gives it) is
-//!   the demo stack's environment, `tests/e2e/demo.env`, with the settings the template
-//!   gives that function;
+//!   the demo stack's environment, `tests/e2e/demo.env` (its `{function}` = the binary's
+//!   name: each function's own access key id), with the settings the template gives that
+//!   function;
 //! - every training job, processing job, model package, model, endpoint config and endpoint
 //!   the ASL creates carries the cost tags `project`, `pipeline`, `execution-id`;
 //! - the optional KMS key and job VPC come from the deployment's substitutions only and are
@@ -116,9 +117,7 @@ fn template_functions(template: &str) -> Vec<(String, String)> {
                 .copied()
                 .collect();
             assert!(
-                block
-                    .iter()
-                    .any(|x| x.trim() == "BuildMethod: makefile"),
+                block.iter().any(|x| x.trim() == "BuildMethod: makefile"),
                 "{logical}: BuildMethod makefile (the one-pass build, Makefile)"
             );
             out.push((logical, binary));
@@ -327,8 +326,11 @@ fn cargo_lambda_env_is_the_demo_stack() {
         let env = toml_table(&read(&manifest), "package.metadata.lambda.env")
             .unwrap_or_else(|| panic!("{manifest}: no [package.metadata.lambda.env]"));
         for (k, v) in &env {
+            // `{function}` in demo.env is the function's binary name: each function signs
+            // with its own access key id, by which the e2e router knows whose role to use.
+            let want = demo.get(k).map(|d| d.replace("{function}", &bin));
             assert_eq!(
-                demo.get(k),
+                want.as_ref(),
                 Some(v),
                 "{manifest}: {k} = {v:?} is not what tests/e2e/demo.env says"
             );
