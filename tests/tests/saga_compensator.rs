@@ -8,6 +8,12 @@
 //! completes at once) are never stopped, the model package is rejected (UpdateModelPackage)
 //! and the deployment path used is "this execution created the endpoint"
 //! (DeleteEndpoint + DeleteEndpointConfig).
+//!
+//! moto enforces IAM here ([`MotoServer::start_with_iam`]): the compensator runs with the
+//! session of saga-compensator's role from template.yaml (tests/e2e/iam.py), the test's
+//! own set-up and checks as an admin user. moto checks the actions of every call and the
+//! resources of the S3 ones; the SageMaker resource patterns are checked by
+//! tests/static/iam_actions.py.
 
 // The ops are lent to the compensator on purpose: the tests inspect them afterwards.
 #![allow(clippy::needless_borrows_for_generic_args)]
@@ -28,6 +34,18 @@ use trainguard::saga::journal::Journal;
 use trainguard::saga::{compensate, Compensator, Options, Request};
 use trainguard::ErrorName;
 use trainguard_tests::*;
+
+/// moto with IAM enforced, a bucket, the harness's clients and the clients of
+/// saga-compensator's template role (minus `without`).
+async fn moto_as_saga(prefix: &str, without: &[&str]) -> (MotoServer, Clients, Clients, String) {
+    let moto = MotoServer::start_with_iam();
+    let admin = moto.clients().await;
+    let bucket = unique_bucket(prefix);
+    create_bucket(&admin, &bucket).await;
+    let role = moto.role("saga-compensator", &bucket, &[], without);
+    let saga = moto.clients_as(&role).await;
+    (moto, admin, saga, bucket)
+}
 
 fn request(v: Value) -> Request {
     Request::from_json(&v, Options::default()).expect("valid request")
@@ -145,7 +163,7 @@ async fn journal(clients: &Clients, bucket: &str, exec: &str) -> Journal {
 
 #[tokio::test]
 async fn training_cleanup_across_pages_touches_only_the_execution() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-pages").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-pages", &[]).await;
     let exec = "run-7";
     put_many(&clients, &bucket, "pipeline/run-7/checkpoints/", 1500).await;
     put_many(&clients, &bucket, "pipeline/run-7/model/", 1100).await;
@@ -158,7 +176,7 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
     put_many(&clients, &bucket, "data/", 5).await;
     create_training_job(&clients, "run-7-train-1", &bucket).await;
 
-    let (s3, sm) = ops(&clients);
+    let (s3, sm) = ops(&saga);
     let c = Compensator::new(&s3, &sm).with_base_delay(Duration::from_millis(5));
     let req = request(json!({
         "stage": "training", "execution_name": exec, "bucket": bucket,
@@ -228,7 +246,7 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
     assert_eq!(j.completed.len(), 5);
     assert!(j.lease.is_none());
     assert_eq!(j.runs[0].result, "complete");
-    let (s3b, smb) = ops(&clients);
+    let (s3b, smb) = ops(&saga);
     let again = compensate(&Compensator::new(&s3b, &smb), &req, false)
         .await
         .expect("second run succeeds");
@@ -246,7 +264,7 @@ async fn training_cleanup_across_pages_touches_only_the_execution() {
 
 #[tokio::test]
 async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-eval").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-eval", &[]).await;
     put_many(&clients, &bucket, "pipeline/eval-1/evaluation/", 20).await;
     clients
         .sagemaker
@@ -268,7 +286,7 @@ async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
         .expect("arn")
         .to_string();
 
-    let (s3, sm) = ops(&clients);
+    let (s3, sm) = ops(&saga);
     let req = request(json!({
         "stage": "evaluation", "execution_name": "eval-1", "bucket": bucket,
         "resources": {"model_package_arn": arn},
@@ -310,7 +328,7 @@ async fn evaluation_rejects_the_model_package_and_deletes_its_artifacts() {
 
 #[tokio::test]
 async fn created_endpoint_and_its_config_are_deleted() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-deploy").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-deploy", &[]).await;
     let sm = &clients.sagemaker;
     // This execution's model (tg-<run_id>) and someone else's.
     for (model, cfg) in [("tg-dep1", "cfg-7"), ("m-other", "cfg-other")] {
@@ -343,7 +361,7 @@ async fn created_endpoint_and_its_config_are_deleted() {
         .await
         .expect("endpoint");
 
-    let (s3o, smo) = ops(&clients);
+    let (s3o, smo) = ops(&saga);
     let req = request(json!({
         "stage": "deployment", "execution_name": "dep-1", "bucket": bucket,
         "resources": {"endpoint_name": "ep-7", "endpoint_created": true, "new_endpoint_config": "cfg-7", "model_name": "tg-dep1"}
@@ -424,10 +442,10 @@ async fn created_endpoint_and_its_config_are_deleted() {
 
 #[tokio::test]
 async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-faults").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-faults", &[]).await;
     put_many(&clients, &bucket, "pipeline/f-1/checkpoints/", 1200).await;
     put_many(&clients, &bucket, "pipeline/f-1/model/", 300).await;
-    let (s3, sm) = ops(&clients);
+    let (s3, sm) = ops(&saga);
     // Throttled twice, then transient per-key errors for ten keys, twice: all retried.
     s3.inject(
         "DeleteObjects",
@@ -482,7 +500,7 @@ async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
 
     // Permissions fixed: the retry deletes only the ten keys and never lists checkpoints again.
     s3.heal();
-    let (s3b, smb) = ops(&clients);
+    let (s3b, smb) = ops(&saga);
     let out = compensate(&Compensator::new(&s3b, &smb), &req, false)
         .await
         .expect("complete now");
@@ -496,7 +514,7 @@ async fn faults_are_retried_and_a_permanent_one_leaves_exactly_what_remains() {
 
 #[tokio::test]
 async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-crash").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-crash", &[]).await;
     put_many(&clients, &bucket, "pipeline/c-1/evaluation/", 50).await;
     put_many(&clients, &bucket, "pipeline/c-1/model/", 2100).await;
     put_many(&clients, &bucket, "pipeline/c-1/checkpoints/", 50).await;
@@ -510,7 +528,7 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
     // The first run deletes the evaluation artifacts and the first model batch, then
     // hangs in the second model batch and is killed (its future dropped, as a Lambda
     // timeout would).
-    let (s3, sm) = ops(&clients);
+    let (s3, sm) = ops(&saga);
     s3.inject_after("DeleteObjects", Some("model/"), Fault::Hang, None, 1);
     {
         let c = Compensator::new(&s3, &sm);
@@ -525,7 +543,7 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
     }
 
     // A retry right away finds the lease held and touches nothing.
-    let (s3b, smb) = ops(&clients);
+    let (s3b, smb) = ops(&saga);
     let err = compensate(&Compensator::new(&s3b, &smb), &req, false)
         .await
         .unwrap_err();
@@ -557,7 +575,7 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
         .as_millis() as i64;
     let left_ms = (lease.expires_at.timestamp_millis() - now_ms).max(0) as u64;
     tokio::time::sleep(Duration::from_millis(left_ms + 200)).await;
-    let (s3c, smc) = ops(&clients);
+    let (s3c, smc) = ops(&saga);
     let out = compensate(&Compensator::new(&s3c, &smc), &req, false)
         .await
         .expect("resumed and complete");
@@ -593,7 +611,7 @@ async fn a_crashed_run_is_resumed_without_redoing_what_it_cleaned() {
 
 #[tokio::test]
 async fn versioned_bucket_cleanup_removes_every_version() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-versions").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-versions", &[]).await;
     clients
         .s3
         .put_bucket_versioning()
@@ -610,7 +628,7 @@ async fn versioned_bucket_cleanup_removes_every_version() {
         put_many(&clients, &bucket, "pipeline/v-1/evaluation/", 400).await;
     }
     put_many(&clients, &bucket, "pipeline/v-1/reports/", 3).await;
-    let (s3, sm) = ops(&clients);
+    let (s3, sm) = ops(&saga);
     let req = request(
         json!({"stage": "evaluation", "execution_name": "v-1", "bucket": bucket,
         "options": {"versioned_bucket": true}}),
@@ -642,7 +660,7 @@ async fn versioned_bucket_cleanup_removes_every_version() {
 
 #[tokio::test]
 async fn a_prefix_outside_the_execution_is_refused_before_any_call() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-refuse").await;
+    let (_moto, clients, _saga, bucket) = moto_as_saga("saga-refuse", &[]).await;
     put_many(&clients, &bucket, "pipeline/other/model/", 3).await;
     let err = Request::from_json(
         &json!({"stage": "training", "execution_name": "mine", "bucket": bucket, "prefix": "pipeline/"}),
@@ -663,7 +681,7 @@ async fn a_prefix_outside_the_execution_is_refused_before_any_call() {
 /// already gone; run 5 reads the journal run 4 wrote.
 #[tokio::test]
 async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
-    let (_moto, clients, bucket) = moto_with_bucket("saga-five").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-five", &[]).await;
     let exec = "five-1";
     for dir in ["model", "checkpoints", "evaluation", "features", "reports"] {
         put_many(&clients, &bucket, &format!("pipeline/{exec}/{dir}/"), 30).await;
@@ -722,7 +740,7 @@ async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
         )
     };
 
-    let (s3o, smo) = ops(&clients);
+    let (s3o, smo) = ops(&saga);
     let first = compensate(&Compensator::new(&s3o, &smo), &req, false)
         .await
         .expect("first run completes");
@@ -744,7 +762,7 @@ async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
                 .await
                 .expect("delete journal");
         }
-        let (s3o, smo) = ops(&clients);
+        let (s3o, smo) = ops(&saga);
         let out = compensate(&Compensator::new(&s3o, &smo), &req, false)
             .await
             .unwrap_or_else(|e| panic!("run {run}: {e}"));
@@ -783,7 +801,7 @@ async fn five_runs_of_a_failed_deployment_end_in_the_same_state() {
 #[tokio::test]
 async fn two_compensators_at_once_one_acts_the_other_finds_the_lease() {
     use trainguard_tests::rendezvous::{Race, Rendezvous};
-    let (_moto, clients, bucket) = moto_with_bucket("saga-race").await;
+    let (_moto, clients, saga, bucket) = moto_as_saga("saga-race", &[]).await;
     // Two identical failures: one raced, one compensated alone for comparison.
     for exec in ["race-1", "solo-1"] {
         put_many(&clients, &bucket, &format!("pipeline/{exec}/model/"), 1200).await;
@@ -824,7 +842,7 @@ async fn two_compensators_at_once_one_acts_the_other_finds_the_lease() {
         }
     };
 
-    let (s3o, smo) = ops(&clients);
+    let (s3o, smo) = ops(&saga);
     compensate(&Compensator::new(&s3o, &smo), &req("solo-1"), false)
         .await
         .expect("one compensator alone completes");
@@ -832,8 +850,8 @@ async fn two_compensators_at_once_one_acts_the_other_finds_the_lease() {
     assert_eq!(solo.0.len(), 3, "only reports/ is kept: {:?}", solo.0);
 
     let race = Race::new("race-1/saga/journal.json", 2);
-    let (s3a, sma) = ops(&clients);
-    let (s3b, smb) = ops(&clients);
+    let (s3a, sma) = ops(&saga);
+    let (s3b, smb) = ops(&saga);
     let (ra, rb) = (
         Rendezvous::new(&s3a, race.clone()),
         Rendezvous::new(&s3b, race.clone()),
@@ -882,7 +900,7 @@ async fn two_compensators_at_once_one_acts_the_other_finds_the_lease() {
     );
 
     // The loser's retry (Step Functions retries Compensation.Incomplete) finds it done.
-    let (s3c, smc) = ops(&clients);
+    let (s3c, smc) = ops(&saga);
     let again = compensate(&Compensator::new(&s3c, &smc), &raced, false)
         .await
         .expect("the retry completes");
