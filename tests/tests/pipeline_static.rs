@@ -441,6 +441,11 @@ fn the_execution_input_cannot_choose_the_gate_policy() {
     let read = &states["ReadEvaluation"]["Parameters"]["Payload"];
     assert_eq!(read["task"], "read-evaluation");
     assert_eq!(read["review_required.$"], "$.review.required");
+    // The evaluation gate's baseline comes from the deployment's model package group (a
+    // substitution), never from a path the input may set, and its limits are requests.
+    assert_eq!(read["model_package_group"], "${ModelPackageGroupName}");
+    assert!(read.get("model_package_group.$").is_none());
+    assert_eq!(read["gate.$"], "$.config.evaluation_gate");
     // The approval request.
     let payload = &states["ApprovalGate"]["Parameters"]["Payload"];
     assert!(
