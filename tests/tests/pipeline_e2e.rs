@@ -951,6 +951,11 @@ async fn happy_path(stack: Arc<Stack>) {
     );
     assert_eq!(meta["trainguard:code_commit"], "local-e2e");
     assert_eq!(meta["trainguard:objective_value"], "0.95");
+    // No Approved model for this endpoint yet: the first-model rule (the absolute
+    // thresholds: 0.95 clears promote 0.90) decided, and the package is this endpoint's
+    // baseline from now on.
+    assert_eq!(meta["trainguard:endpoint"], "scn-happy");
+    assert_eq!(meta["trainguard:evaluation_band"], "first_model");
     assert_eq!(approval_status(&stack, &package).await, "Approved");
     // Reports written; checkpoints gone after success.
     let keys = stack.keys(&format!("pipeline/{name}/")).await;
@@ -2186,6 +2191,7 @@ async fn below_review_threshold_is_rejected(stack: Arc<Stack>) {
                 "ReadEvaluation",
                 "EvaluationGate",
                 "EvaluationBelowThreshold",
+                "NotifyInvestigation",
                 "CompensateEvaluation",
                 "Compensate",
                 "NotifyFailure",
@@ -2203,7 +2209,13 @@ async fn below_review_threshold_is_rejected(stack: Arc<Stack>) {
         let left = stack.keys(&format!("pipeline/{name}/{sub}")).await;
         assert!(left.is_empty(), "compensation left {left:?}");
     }
-    assert!(published_after(&stack.history(&arn).await, "NotifyFailure"));
+    let history = stack.history(&arn).await;
+    assert!(published_after(&history, "NotifyFailure"));
+    // The first model of its endpoint: rejected by the absolute thresholds alone.
+    assert_eq!(
+        task_payload(&history, "ReadEvaluation")["comparison"]["band"],
+        "first_model"
+    );
     assert_eq!(endpoint_config(&stack, "scn-below").await, None);
 }
 
