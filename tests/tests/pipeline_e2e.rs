@@ -1845,9 +1845,10 @@ async fn distributed_validation_and_profiling(stack: Arc<Stack>) {
     let bucket = stack.bucket();
     let prefix = format!("s3://{bucket}/{}", data_prefix(name));
     let merged = task_payload(&history, "MergeValidation");
+    // Reports under pipeline/: the functions' roles write nowhere else (IAM is enforced).
     let (ok, single) = stack
         .invoke("schema-validator", &json!({"data": prefix, "contract": format!("s3://{bucket}/config/contract.json"),
-                                            "report_uri": format!("s3://{bucket}/e2e-single/{name}/schema.json")}))
+                                            "report_uri": format!("s3://{bucket}/pipeline/e2e-single/{name}/schema.json")}))
         .await;
     assert!(ok, "{single}");
     assert_eq!(merged["rows"], 400, "{merged}");
@@ -1861,7 +1862,7 @@ async fn distributed_validation_and_profiling(stack: Arc<Stack>) {
     let merged = task_payload(&history, "DriftCheckMerged");
     let (ok, single) = stack
         .invoke("drift-detector", &json!({"task": "check", "data": prefix, "baseline": format!("s3://{bucket}/config/baseline.json"),
-                                          "config": {}, "report_prefix": format!("s3://{bucket}/e2e-single/{name}/drift/")}))
+                                          "config": {}, "report_prefix": format!("s3://{bucket}/pipeline/e2e-single/{name}/drift/")}))
         .await;
     assert!(ok, "{single}");
     assert!(
